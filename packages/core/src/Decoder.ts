@@ -1,0 +1,183 @@
+/**
+ * Turns websocket frames into {@link RecallEvent}s, and events back into wire JSON.
+ *
+ * Decoding reads the cheap part first: the frame is parsed once, the `event` name picks the one schema that can
+ * apply (no union search), and that schema checks the message. A name no schema knows becomes an
+ * `UnknownEvent` without further checks. Decoding never throws and never dies: every failure is a
+ * {@link DecodeError} with a `reason`, the event name when it could be read, and the Schema issue with its path.
+ *
+ * ```ts
+ * import { Decoder } from "@callstream/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Decoder.decode('{"event":"participant_events.join","data":{}}').pipe(
+ *   Effect.catchTag("DecodeError", (error) => Effect.logWarning(error.message))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as SchemaAST from "effect/SchemaAST"
+import * as Guard from "./internal/guard.js"
+import * as RecallEvent from "./RecallEvent.js"
+
+/**
+ * Why a frame could not be decoded: `InvalidJson` (not UTF-8 JSON) or `InvalidShape` (JSON, but not a Recall
+ * message the schemas accept).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const DecodeErrorReason = Schema.Literal("InvalidJson", "InvalidShape")
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type DecodeErrorReason = typeof DecodeErrorReason.Type
+
+/**
+ * A frame that is not a valid Recall message. It crosses files (`session.json`) and wires, so it is a Schema
+ * class.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DecodeError extends Schema.TaggedError<DecodeError>()("DecodeError", {
+  reason: DecodeErrorReason,
+  /** The event name, when the frame got far enough to name one. */
+  event: Schema.optional(Schema.String),
+  /** Where in the message the first problem is, e.g. `data.data.participant.id` (empty for the root). */
+  path: Schema.String,
+  /** What was wrong, for humans. */
+  issue: Schema.String,
+  /** The frame's size in bytes (UTF-16 code units for a text frame). */
+  bytes: Schema.Number
+}) {
+  override get message(): string {
+    const where = this.path === "" ? "" : ` at ${this.path}`
+    const what = this.event === undefined ? "" : ` (${this.event})`
+    return `${this.reason}${what}${where}: ${this.issue}`
+  }
+}
+
+/**
+ * A websocket frame: a text frame as a string, a binary frame as bytes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Frame = string | Uint8Array
+
+const parseOptions = { errors: "first", onExcessProperty: "ignore" } as const
+
+const decoders = Object.fromEntries(
+  RecallEvent.eventNames.map((name) => [name, Schema.decodeUnknownEither(RecallEvent.schemas[name] as Schema.Schema<any>, parseOptions)])
+) as Record<RecallEvent.EventName, (input: unknown) => Either.Either<RecallEvent.KnownEvent, ParseResult.ParseError>>
+
+// A valid message already is its decoded value (the schemas transform nothing), so the hot path only checks it
+// with a predicate compiled from the schema; Effect's parser runs only to explain a failure.
+const guards = Object.fromEntries(
+  RecallEvent.eventNames.map((name) => [name, Guard.compile(SchemaAST.typeAST(RecallEvent.schemas[name].ast))])
+) as Record<RecallEvent.EventName, Guard.Guard>
+
+const encoders = Object.fromEntries(
+  RecallEvent.eventNames.map((name) => [name, Schema.encodeSync(RecallEvent.schemas[name] as Schema.Schema<any>)])
+) as Record<RecallEvent.EventName, (event: RecallEvent.KnownEvent) => unknown>
+
+const frameText = (frame: Frame): string =>
+  typeof frame === "string" ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).toString("utf8")
+
+const shapeError = (bytes: number, event: string | undefined, error: ParseResult.ParseError): DecodeError => {
+  const first = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+  return new DecodeError({
+    reason: "InvalidShape",
+    ...(event === undefined ? {} : { event }),
+    path: first === undefined ? "" : first.path.join("."),
+    issue: first === undefined ? ParseResult.TreeFormatter.formatErrorSync(error) : first.message,
+    bytes
+  })
+}
+
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+/**
+ * Decodes a value already parsed from JSON. The synchronous core of every decoder here.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decodeJsonEither = (json: unknown, bytes = 0): Either.Either<RecallEvent.RecallEvent, DecodeError> => {
+  if (!isRecord(json)) {
+    return Either.left(
+      new DecodeError({ reason: "InvalidShape", path: "", issue: "Expected an object with an event name", bytes })
+    )
+  }
+  const name = json.event
+  if (typeof name !== "string") {
+    return Either.left(
+      new DecodeError({ reason: "InvalidShape", path: "event", issue: "Expected the event name as a string", bytes })
+    )
+  }
+  if (!RecallEvent.isEventName(name)) {
+    return Either.right({ event: "unknown", name, data: json.data })
+  }
+  if (guards[name](json)) return Either.right(json as RecallEvent.KnownEvent)
+  const result = decoders[name](json)
+  return Either.isRight(result) ? Either.right(result.right) : Either.left(shapeError(bytes, name, result.left))
+}
+
+/**
+ * Decodes one frame synchronously, returning an `Either`. This is the hot path: use it where an Effect per
+ * frame would cost too much (a socket reader, a tape scan).
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decodeEither = (frame: Frame): Either.Either<RecallEvent.RecallEvent, DecodeError> => {
+  const bytes = typeof frame === "string" ? frame.length : frame.byteLength
+  let json: unknown
+  try {
+    json = JSON.parse(frameText(frame))
+  } catch (cause) {
+    return Either.left(
+      new DecodeError({
+        reason: "InvalidJson",
+        path: "",
+        issue: cause instanceof Error ? cause.message : "Not JSON",
+        bytes
+      })
+    )
+  }
+  return decodeJsonEither(json, bytes)
+}
+
+/**
+ * Decodes one frame (text or binary) into a {@link RecallEvent}.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decode = (frame: Frame): Effect.Effect<RecallEvent.RecallEvent, DecodeError> => decodeEither(frame)
+
+/**
+ * Turns an event back into the value Recall sends (before `JSON.stringify`). An `UnknownEvent` gets its wire name
+ * back.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encode = (event: RecallEvent.RecallEvent): unknown =>
+  event.event === "unknown" ? { event: event.name, data: event.data } : encoders[event.event](event)
+
+/**
+ * Turns an event back into the JSON text Recall sends.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encodeJson = (event: RecallEvent.RecallEvent): string => JSON.stringify(encode(event))

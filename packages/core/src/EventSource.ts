@@ -1,0 +1,211 @@
+/**
+ * `EventSource` is the service every source of Recall events implements: the websocket server in production,
+ * and in tests an iterable or a tape. It offers one flat Stream of {@link SessionEvent.SessionEvent}s; each names
+ * its session, so `EventStream.sessions` can split it per meeting.
+ *
+ * ```ts
+ * import { EventSource, RecallEvent } from "@callstream/core"
+ * import { Effect, Stream } from "effect"
+ *
+ * const countTranscripts = Effect.gen(function*() {
+ *   const source = yield* EventSource.EventSource
+ *   return yield* source.events.pipe(
+ *     Stream.filter((item) => item._tag === "Message" && RecallEvent.isTranscriptEvent(item.event)),
+ *     Stream.runCount
+ *   )
+ * })
+ *
+ * // in a test: no socket, no Recall
+ * const result = countTranscripts.pipe(Effect.provide(EventSource.fromIterable([])))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import type * as PlatformError from "@effect/platform/Error"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as Decoder from "./Decoder.js"
+import type * as RecallEvent from "./RecallEvent.js"
+import * as SessionEvent from "./SessionEvent.js"
+import * as SessionKey from "./SessionKey.js"
+import * as Tape from "./Tape.js"
+
+/**
+ * The service: a Stream of every session's events, in arrival order within each session.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EventSource {
+  readonly events: Stream.Stream<SessionEvent.SessionEvent>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export const EventSource: Context.Tag<EventSource, EventSource> = Context.GenericTag<EventSource>(
+  "@callstream/core/EventSource"
+)
+
+/**
+ * Makes the service from a Stream.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (events: Stream.Stream<SessionEvent.SessionEvent>): EventSource => ({ events })
+
+/**
+ * One item a test source replays: a decoded event, or the failure a frame gave.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Replayed = RecallEvent.RecallEvent | Decoder.DecodeError
+
+interface Timed {
+  readonly item: Replayed
+  readonly receivedAt: number
+  readonly raw?: string | undefined
+}
+
+/**
+ * Wraps decoded items as a source would: `SessionStarted` before a session's first message, `Message` or
+ * `DecodeFailed` for each item, `SessionEnded("completed")` for every session once the input ends. Items that
+ * name no session are left out (a live source counts them in its metrics).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withSessions = <E, R>(
+  items: Stream.Stream<Timed, E, R>
+): Stream.Stream<SessionEvent.SessionEvent, E, R> => {
+  const started = new Map<SessionKey.SessionKey, number>()
+  const keyOf = (item: Replayed) => item instanceof Decoder.DecodeError ? Option.none() : SessionKey.fromEvent(item)
+  let lastKey: SessionKey.SessionKey | undefined
+  return Stream.suspend(() => {
+    started.clear()
+    lastKey = undefined
+    return items.pipe(
+      Stream.mapConcat(({ item, raw, receivedAt }): ReadonlyArray<SessionEvent.SessionEvent> => {
+        const failed = item instanceof Decoder.DecodeError
+        const key = Option.getOrUndefined(keyOf(item)) ?? (failed ? lastKey : undefined)
+        if (key === undefined) return []
+        lastKey = key
+        const out: Array<SessionEvent.SessionEvent> = []
+        if (!failed && !started.has(key)) {
+          started.set(key, receivedAt)
+          const body = item.data as { readonly bot?: RecallEvent.Ref | null; readonly recording?: RecallEvent.Ref }
+          out.push(
+            new SessionEvent.SessionStarted({
+              session: key,
+              at: receivedAt,
+              botId: body.bot?.id ?? null,
+              recordingId: body.recording?.id ?? null,
+              metadata: body.bot?.metadata ?? body.recording?.metadata ?? null
+            })
+          )
+        }
+        if (failed) {
+          if (started.has(key)) out.push(new SessionEvent.DecodeFailed({ session: key, at: receivedAt, error: item }))
+        } else {
+          out.push(SessionEvent.message(key, item, receivedAt, { raw }))
+        }
+        return out
+      }),
+      Stream.concat(
+        Stream.fromEffect(Clock.currentTimeMillis).pipe(
+          Stream.flatMap((at) =>
+            Stream.fromIterable(
+              Array.from(started.keys(), (session) => new SessionEvent.SessionEnded({ session, at, reason: "completed" }))
+            )
+          )
+        )
+      )
+    )
+  })
+}
+
+/**
+ * A source that replays the given events (or decode failures) at once, in order.
+ *
+ * @since 0.1.0
+ * @category test layers
+ */
+export const fromIterable = (items: Iterable<Replayed>): Layer.Layer<EventSource> =>
+  Layer.succeed(
+    EventSource,
+    make(
+      withSessions(
+        Stream.fromIterable(items).pipe(
+          Stream.mapEffect((item) => Effect.map(Clock.currentTimeMillis, (receivedAt) => ({ item, receivedAt })))
+        )
+      )
+    )
+  )
+
+/**
+ * Options for {@link fromTape}.
+ *
+ * @since 0.1.0
+ * @category test layers
+ */
+export interface TapeOptions {
+  /** How fast to play: 1 is real time, 10 ten times as fast; `Infinity` (the default) as fast as possible. */
+  readonly speed?: number | undefined
+}
+
+/**
+ * Replays one tape file, line by line, paced by each entry's `at` divided by `speed` on the Effect `Clock`
+ * (so `TestClock.adjust` drives it in tests). A message that does not decode becomes `DecodeFailed`.
+ *
+ * @since 0.1.0
+ * @category test layers
+ */
+export const tapeEvents = (
+  path: string,
+  options?: TapeOptions
+): Stream.Stream<SessionEvent.SessionEvent, Tape.TapeError | PlatformError.PlatformError, FileSystem.FileSystem> => {
+  const speed = options?.speed ?? Infinity
+  return Stream.unwrap(
+    Effect.map(Clock.currentTimeMillis, (start) =>
+      withSessions(
+        Tape.read(path).pipe(
+          Stream.mapEffect((entry) =>
+            Effect.gen(function*() {
+              if (Number.isFinite(speed) && speed > 0) {
+                const due = start + (entry.at * 1000) / speed
+                const now = yield* Clock.currentTimeMillis
+                if (due > now) yield* Effect.sleep(Duration.millis(due - now))
+              }
+              const raw = JSON.stringify(entry.message)
+              const decoded = Decoder.decodeJsonEither(entry.message, raw.length)
+              const receivedAt = yield* Clock.currentTimeMillis
+              return { item: Either.merge(decoded), receivedAt, raw }
+            })
+          )
+        )
+      ))
+  )
+}
+
+/**
+ * A source that replays a tape file. Fails the stream (and so the consumer) when the tape cannot be read.
+ *
+ * @since 0.1.0
+ * @category test layers
+ */
+export const fromTape = (path: string, options?: TapeOptions): Layer.Layer<EventSource, never, FileSystem.FileSystem> =>
+  Layer.effect(
+    EventSource,
+    Effect.map(Effect.context<FileSystem.FileSystem>(), (context) =>
+      make(tapeEvents(path, options).pipe(Stream.provideContext(context), Stream.orDie)))
+  )

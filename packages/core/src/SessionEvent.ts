@@ -1,0 +1,209 @@
+/**
+ * What a session's Stream carries: every Recall message (as a {@link Message}) and the control events a source
+ * adds around them (a session started, a connection opened or closed, a gap, a decode failure, media dropped,
+ * the session ended). Each value names its session, so one flat Stream can carry many meetings.
+ *
+ * Control events are Schema classes: they go into `session.json` and across wires as they are.
+ *
+ * ```ts
+ * import type { SessionEvent } from "@callstream/core"
+ *
+ * const describe = (item: SessionEvent.SessionEvent): string => {
+ *   switch (item._tag) {
+ *     case "Message":
+ *       return item.event.event
+ *     case "Gap":
+ *       return `no connection from ${item.from}s to ${item.to}s`
+ *     default:
+ *       return item._tag
+ *   }
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+import { DecodeError } from "./Decoder.js"
+import * as RecallEvent from "./RecallEvent.js"
+import { SessionKey } from "./SessionKey.js"
+
+/**
+ * One Recall message as it arrived: the decoded event, when it arrived (epoch ms), on which connection, and the
+ * raw JSON text when the source kept it (a tape recorder writes it unchanged, unknown fields and all).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Message {
+  readonly _tag: "Message"
+  readonly session: SessionKey
+  readonly event: RecallEvent.RecallEvent
+  readonly receivedAt: number
+  readonly connectionId?: string | undefined
+  readonly raw?: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const message = (
+  session: SessionKey,
+  event: RecallEvent.RecallEvent,
+  receivedAt: number,
+  options?: { readonly connectionId?: string | undefined; readonly raw?: string | undefined }
+): Message => ({ _tag: "Message", session, event, receivedAt, connectionId: options?.connectionId, raw: options?.raw })
+
+/**
+ * The first thing a session's Stream carries.
+ *
+ * @since 0.1.0
+ * @category control
+ */
+export class SessionStarted extends Schema.TaggedClass<SessionStarted>()("SessionStarted", {
+  session: SessionKey,
+  at: Schema.Number,
+  botId: Schema.NullOr(Schema.String),
+  recordingId: Schema.NullOr(Schema.String),
+  metadata: RecallEvent.Metadata
+}) {}
+
+/**
+ * A connection started to feed this session (a session may have many at once).
+ *
+ * @since 0.1.0
+ * @category control
+ */
+export class ConnectionOpened extends Schema.TaggedClass<ConnectionOpened>()("ConnectionOpened", {
+  session: SessionKey,
+  at: Schema.Number,
+  connectionId: Schema.String,
+  remoteAddress: Schema.optional(Schema.String)
+}) {}
+
+/**
+ * A connection that fed this session closed.
+ *
+ * @since 0.1.0
+ * @category control
+ */
+export class ConnectionClosed extends Schema.TaggedClass<ConnectionClosed>()("ConnectionClosed", {
+  session: SessionKey,
+  at: Schema.Number,
+  connectionId: Schema.String,
+  code: Schema.Number,
+  reason: Schema.String
+}) {}
+
+/**
+ * A span of meeting time (seconds, `timestamp.relative`) during which no connection fed the session: what Recall
+ * produced then is lost, because it replays nothing after a reconnect.
+ *
+ * @since 0.1.0
+ * @category control
+ */
+export class Gap extends Schema.TaggedClass<Gap>()("Gap", {
+  session: SessionKey,
+  at: Schema.Number,
+  from: Schema.Number,
+  to: Schema.Number
+}) {}
+
+/**
+ * A frame that named this session could not be decoded. The connection stays open.
+ *
+ * @since 0.1.0
+ * @category control
+ */
+export class DecodeFailed extends Schema.TaggedClass<DecodeFailed>()("DecodeFailed", {
+  session: SessionKey,
+  at: Schema.Number,
+  connectionId: Schema.optional(Schema.String),
+  error: DecodeError
+}) {}
+
+/**
+ * The kind of media that may be shed under overload.
+ *
+ * @since 0.1.0
+ * @category control
+ */
+export const MediaKind = Schema.Literal("audio", "video")
+
+/**
+ * Media messages were shed because the consumer fell behind: how many, and the meeting-time span they covered.
+ *
+ * @since 0.1.0
+ * @category control
+ */
+export class Dropped extends Schema.TaggedClass<Dropped>()("Dropped", {
+  session: SessionKey,
+  at: Schema.Number,
+  kind: MediaKind,
+  count: Schema.Number,
+  from: Schema.Number,
+  to: Schema.Number
+}) {}
+
+/**
+ * Why a session ended: no connection came back within the session timeout, the source shut down, or the source
+ * had nothing more (a tape or an iterable ran out).
+ *
+ * @since 0.1.0
+ * @category control
+ */
+export const EndReason = Schema.Literal("timeout", "shutdown", "completed")
+
+/**
+ * The last thing a session's Stream carries.
+ *
+ * @since 0.1.0
+ * @category control
+ */
+export class SessionEnded extends Schema.TaggedClass<SessionEnded>()("SessionEnded", {
+  session: SessionKey,
+  at: Schema.Number,
+  reason: EndReason
+}) {}
+
+/**
+ * Every control event.
+ *
+ * @since 0.1.0
+ * @category control
+ */
+export const ControlEvent = Schema.Union(
+  SessionStarted,
+  ConnectionOpened,
+  ConnectionClosed,
+  Gap,
+  DecodeFailed,
+  Dropped,
+  SessionEnded
+)
+
+/**
+ * @since 0.1.0
+ * @category control
+ */
+export type ControlEvent = typeof ControlEvent.Type
+
+/**
+ * What a session's Stream carries.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SessionEvent = Message | ControlEvent
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isMessage = (item: SessionEvent): item is Message => item._tag === "Message"
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isControl = (item: SessionEvent): item is ControlEvent => item._tag !== "Message"

@@ -1,0 +1,24 @@
+/**
+ * @since 0.1.0
+ */
+export * as Decoder from "./Decoder.js"
+/**
+ * @since 0.1.0
+ */
+export * as EventSource from "./EventSource.js"
+/**
+ * @since 0.1.0
+ */
+export * as RecallEvent from "./RecallEvent.js"
+/**
+ * @since 0.1.0
+ */
+export * as SessionEvent from "./SessionEvent.js"
+/**
+ * @since 0.1.0
+ */
+export * as SessionKey from "./SessionKey.js"
+/**
+ * @since 0.1.0
+ */
+export * as Tape from "./Tape.js"
