@@ -13,7 +13,6 @@ export default tseslint.config(
       "@typescript-eslint/no-explicit-any": "off",
       "@typescript-eslint/no-empty-object-type": "off",
       "@typescript-eslint/array-type": ["error", { default: "generic", readonly: "generic" }],
-      "@typescript-eslint/consistent-type-imports": "error",
       "@effect/dprint": [
         "error",
         {

@@ -17,7 +17,7 @@
  *
  * @since 0.1.0
  */
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -76,7 +76,9 @@ export type Frame = string | Uint8Array
 const parseOptions = { errors: "first", onExcessProperty: "ignore" } as const
 
 const decoders = Object.fromEntries(
-  RecallEvent.eventNames.map((name) => [name, Schema.decodeUnknownEither(RecallEvent.schemas[name] as Schema.Schema<any>, parseOptions)])
+  RecallEvent.eventNames.map((
+    name
+  ) => [name, Schema.decodeUnknownEither(RecallEvent.schemas[name] as Schema.Schema<any>, parseOptions)])
 ) as Record<RecallEvent.EventName, (input: unknown) => Either.Either<RecallEvent.KnownEvent, ParseResult.ParseError>>
 
 // A valid message already is its decoded value (the schemas transform nothing), so the hot path only checks it

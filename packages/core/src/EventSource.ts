@@ -21,8 +21,8 @@
  *
  * @since 0.1.0
  */
-import * as FileSystem from "@effect/platform/FileSystem"
 import type * as PlatformError from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -125,7 +125,10 @@ export const withSessions = <E, R>(
         Stream.fromEffect(Clock.currentTimeMillis).pipe(
           Stream.flatMap((at) =>
             Stream.fromIterable(
-              Array.from(started.keys(), (session) => new SessionEvent.SessionEnded({ session, at, reason: "completed" }))
+              Array.from(
+                started.keys(),
+                (session) => new SessionEvent.SessionEnded({ session, at, reason: "completed" })
+              )
             )
           )
         )
@@ -206,6 +209,8 @@ export const tapeEvents = (
 export const fromTape = (path: string, options?: TapeOptions): Layer.Layer<EventSource, never, FileSystem.FileSystem> =>
   Layer.effect(
     EventSource,
-    Effect.map(Effect.context<FileSystem.FileSystem>(), (context) =>
-      make(tapeEvents(path, options).pipe(Stream.provideContext(context), Stream.orDie)))
+    Effect.map(
+      Effect.context<FileSystem.FileSystem>(),
+      (context) => make(tapeEvents(path, options).pipe(Stream.provideContext(context), Stream.orDie))
+    )
   )

@@ -37,7 +37,10 @@ export const Opaque = Schema.Unknown.annotations({
  */
 export const WireNumber = Schema.Number.pipe(
   Schema.filter((n) => Number.isFinite(n), { message: () => "Expected a finite number" })
-).annotations({ identifier: "WireNumber", arbitrary: () => (fc) => fc.double({ noNaN: true, noDefaultInfinity: true }) })
+).annotations({
+  identifier: "WireNumber",
+  arbitrary: () => (fc) => fc.double({ noNaN: true, noDefaultInfinity: true })
+})
 
 /**
  * Metadata attached to a bot, recording or endpoint: an object with values of any JSON type, or null.
@@ -162,7 +165,8 @@ const envelope = <
     })
   }).annotations({ identifier: name })
 
-const artifact = <const Key extends string>(key: Key) => ({ [key]: Schema.optional(Ref) }) as { [K in Key]: Schema.optional<typeof Ref> }
+const artifact = <const Key extends string>(key: Key) =>
+  ({ [key]: Schema.optional(Ref) }) as { [K in Key]: Schema.optional<typeof Ref> }
 
 // -----------------------------------------------------------------------------
 // participant_events.*
@@ -563,7 +567,9 @@ export const isMediaEvent = (event: RecallEvent): event is MediaEvent => isAudio
  * @category accessors
  */
 export const participantOf = (event: RecallEvent): Participant | undefined => {
-  if (event.event === "unknown" || event.event === "audio_mixed_raw.data" || event.event === "transcript.provider_data") {
+  if (
+    event.event === "unknown" || event.event === "audio_mixed_raw.data" || event.event === "transcript.provider_data"
+  ) {
     return undefined
   }
   return event.data.data.participant

@@ -1,11 +1,19 @@
 /**
  * @since 0.1.0
  */
+export * as Audio from "./Audio.js"
+/**
+ * @since 0.1.0
+ */
 export * as Decoder from "./Decoder.js"
 /**
  * @since 0.1.0
  */
 export * as EventSource from "./EventSource.js"
+/**
+ * @since 0.1.0
+ */
+export * as Media from "./Media.js"
 /**
  * @since 0.1.0
  */
@@ -22,3 +30,7 @@ export * as SessionKey from "./SessionKey.js"
  * @since 0.1.0
  */
 export * as Tape from "./Tape.js"
+/**
+ * @since 0.1.0
+ */
+export * as Video from "./Video.js"

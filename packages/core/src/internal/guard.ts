@@ -11,7 +11,7 @@
  */
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
-import * as SchemaAST from "effect/SchemaAST"
+import type * as SchemaAST from "effect/SchemaAST"
 
 /** @internal */
 export type Guard = (input: unknown) => boolean
@@ -72,7 +72,7 @@ export const compile = (ast: SchemaAST.AST): Guard => {
         if (!Array.isArray(u)) return false
         if (u.length < elements.length || (rest === undefined && u.length > elements.length)) return false
         for (let i = 0; i < elements.length; i++) if (!elements[i]!(u[i])) return false
-        if (rest !== undefined) for (let i = elements.length; i < u.length; i++) if (!rest(u[i])) return false
+        if (rest !== undefined) { for (let i = elements.length; i < u.length; i++) if (!rest(u[i])) return false }
         return true
       }
     }
