@@ -1,4 +1,18 @@
-/** @internal */
+/**
+ * The number of bytes a base64 string stands for, read from its length and padding alone (no decoding, no
+ * allocation). Accepts padded and unpadded text; assumes no white space, as Recall sends none.
+ *
+ * @internal
+ */
+export const decodedLength = (base64: string): number => {
+  const length = base64.length
+  if (length === 0) return 0
+  let padding = 0
+  if (base64.charCodeAt(length - 1) === 61) padding++
+  if (length > 1 && base64.charCodeAt(length - 2) === 61) padding++
+  return Math.floor((length * 3) / 4) - padding
+}
+
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
 
 /**
@@ -8,14 +22,3 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
  * @internal
  */
 export const isBase64 = (s: string): boolean => s.length % 4 === 0 && BASE64.test(s)
-
-/**
- * The number of bytes a padded base64 string decodes to, without decoding it.
- *
- * @internal
- */
-export const decodedLength = (s: string): number => {
-  if (s.length === 0) return 0
-  const padding = s.endsWith("==") ? 2 : s.endsWith("=") ? 1 : 0
-  return Math.floor((s.length * 3) / 4) - padding
-}

@@ -18,7 +18,9 @@ export type Guard = (input: unknown) => boolean
 
 const parseOptions: SchemaAST.ParseOptions = {}
 
-const isObject = (u: unknown): u is Record<PropertyKey, unknown> => typeof u === "object" && u !== null
+// Effect's parser takes a non-empty struct or record from a non-null, non-array object
+const isRecord = (u: unknown): u is Record<PropertyKey, unknown> =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
 
 const delegate = (ast: SchemaAST.AST): Guard => ParseResult.is({ ast } as any)
 
@@ -79,6 +81,7 @@ export const compile = (ast: SchemaAST.AST): Guard => {
     case "TypeLiteral": {
       if (ast.indexSignatures.some((s) => s.parameter._tag !== "StringKeyword")) return delegate(ast)
       if (ast.indexSignatures.length > 0 && ast.propertySignatures.length > 0) return delegate(ast)
+      if (ast.indexSignatures.length === 0 && ast.propertySignatures.length === 0) return (u) => u != null
       const props = ast.propertySignatures.map((p) => ({
         name: p.name,
         optional: p.isOptional,
@@ -86,7 +89,7 @@ export const compile = (ast: SchemaAST.AST): Guard => {
       }))
       const index = ast.indexSignatures.map((s) => compile(s.type))
       return (u) => {
-        if (!isObject(u)) return false
+        if (!isRecord(u)) return false
         for (let i = 0; i < props.length; i++) {
           const p = props[i]!
           if (p.optional && !Object.prototype.hasOwnProperty.call(u, p.name)) continue
