@@ -13,6 +13,10 @@ export * as EventSource from "./EventSource.js"
 /**
  * @since 0.1.0
  */
+export * as EventStream from "./EventStream.js"
+/**
+ * @since 0.1.0
+ */
 export * as Fixtures from "./Fixtures.js"
 /**
  * @since 0.1.0
