@@ -37,7 +37,7 @@ import * as Option from "effect/Option"
 import { hasProperty } from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { decodedLength } from "./internal/base64.js"
+import * as Audio from "./Audio.js"
 import { KeyWindow } from "./internal/keyWindow.js"
 import { MinHeap } from "./internal/minHeap.js"
 import * as RecallEvent from "./RecallEvent.js"
@@ -492,14 +492,6 @@ export interface AudioGapOptions {
 }
 
 /**
- * Recall's audio: signed 16-bit PCM at 16 kHz, mono.
- *
- * @since 0.1.0
- * @category audio gaps
- */
-export const audioBytesPerSecond = 32_000
-
-/**
  * The gap between where a track's audio ends (`coveredUntil`, seconds) and a chunk that starts at `start`, when
  * it exceeds `tolerance`.
  *
@@ -512,15 +504,6 @@ export const gapBetween = (
   tolerance: number
 ): { readonly start: number; readonly end: number } | undefined =>
   start > coveredUntil + tolerance ? { start: coveredUntil, end: start } : undefined
-
-/**
- * How long an audio event's buffer plays, in seconds, computed from the base64 length (nothing is decoded).
- *
- * @since 0.1.0
- * @category audio gaps
- */
-export const audioDuration = (event: RecallEvent.AudioEvent): number =>
-  decodedLength(event.data.data.buffer) / audioBytesPerSecond
 
 // Per run: for each session, for each track, the meeting time its audio covers up to.
 const gapTracker = (options?: AudioGapOptions) => {
@@ -543,7 +526,7 @@ const gapTracker = (options?: AudioGapOptions) => {
       covered.set(session, tracks)
     }
     const start = event.data.data.timestamp.relative
-    const end = start + audioDuration(event)
+    const end = Audio.endOf(event)
     const until = tracks.get(participant)
     tracks.set(participant, until === undefined ? end : Math.max(until, end))
     if (until === undefined) return undefined
