@@ -29,6 +29,10 @@ export * as RecallEvent from "./RecallEvent.js"
 /**
  * @since 0.1.0
  */
+export * as SampleMeeting from "./SampleMeeting.js"
+/**
+ * @since 0.1.0
+ */
 export * as SessionEvent from "./SessionEvent.js"
 /**
  * @since 0.1.0
