@@ -88,12 +88,11 @@ interface Timed {
 export const withSessions = <E, R>(
   items: Stream.Stream<Timed, E, R>
 ): Stream.Stream<SessionEvent.SessionEvent, E, R> => {
-  const started = new Map<SessionKey.SessionKey, number>()
   const keyOf = (item: Replayed) => item instanceof Decoder.DecodeError ? Option.none() : SessionKey.fromEvent(item)
-  let lastKey: SessionKey.SessionKey | undefined
   return Stream.suspend(() => {
-    started.clear()
-    lastKey = undefined
+    // per run: runs of the same Stream, concurrent ones included, share nothing
+    const started = new Map<SessionKey.SessionKey, number>()
+    let lastKey: SessionKey.SessionKey | undefined
     return items.pipe(
       Stream.mapConcat(({ item, raw, receivedAt }): ReadonlyArray<SessionEvent.SessionEvent> => {
         const failed = item instanceof Decoder.DecodeError

@@ -56,7 +56,8 @@ export class TapeError extends Data.TaggedError("TapeError")<{
   }
 }
 
-const decodeEntry = Schema.decodeUnknownEither(TapeEntry)
+// exact: a line without "message" is invalid (Schema.Unknown would otherwise take the missing key as undefined)
+const decodeEntry = Schema.decodeUnknownEither(TapeEntry, { exact: true })
 
 /**
  * Parses one tape line (1-based `line` is for the error).
