@@ -567,3 +567,35 @@ describe("audioGaps", () => {
       assert.isTrue(EventStream.isAudioGap(gap) && Math.abs(gap.duration - 0.4) < 1e-9)
     }))
 })
+
+// -----------------------------------------------------------------------------
+
+describe("together", () => {
+  it.effect("the module example: dedupe, split per session, keep final transcripts", () =>
+    Effect.gen(function*() {
+      const hello = transcript("transcript.data", 100, [["hello", 1, 1.4], ["there", 1.5, 1.9]], "bot-a")
+      const events = [
+        hello,
+        hello, // sent twice
+        transcript("transcript.partial_data", 200, [["bon", 1, 1.2]], "bot-b"),
+        transcript("transcript.data", 200, [["bonjour", 1, 1.3]], "bot-b"),
+        mixed(2, 3200, "bot-a")
+      ]
+      const lines = yield* sourceOf(events).pipe(
+        EventStream.dedupe({ window: 256 }),
+        EventStream.sessions({ bufferSize: 64 }),
+        Stream.flatMap(
+          (session) =>
+            session.events.pipe(
+              EventStream.filterMessages("transcript.data"),
+              Stream.map((message) =>
+                `${session.key}: ${message.event.data.data.words.map((word) => word.text).join(" ")}`
+              )
+            ),
+          { concurrency: "unbounded" }
+        ),
+        collect
+      )
+      assert.deepStrictEqual([...lines].sort(), ["bot-a: hello there", "bot-b: bonjour"])
+    }))
+})
