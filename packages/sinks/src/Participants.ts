@@ -1,0 +1,390 @@
+/**
+ * Who was in a meeting and what they did, as a pure reducer over participant events: a roster by participant id
+ * (with the history of names, host flag, platform, email), presence intervals (a re-join opens another),
+ * speaking, webcam and screenshare intervals, talk time and share of talk, and the chat.
+ *
+ * Times are meeting seconds (`timestamp.relative`). The rules for what real traffic brings:
+ * - any event that names a participant puts it in the roster and updates its details (null fields never erase
+ *   known ones); only `join` and activity (speech, webcam, screenshare, chat) open a presence interval, so a
+ *   participant heard or seen before its join is present from that moment, and its later join changes nothing;
+ * - `speech_off` without a `speech_on` (and any other "off" with nothing open) is ignored; a second "on" while
+ *   one is open keeps the first;
+ * - `leave` closes everything the participant had open (speaking, webcam, screenshare, presence) at its time;
+ * - an interval still open is reported with `end: null` and counted up to {@link Participants.at} (the latest
+ *   meeting time seen), or to the time given to {@link close} at the end of a session;
+ * - an "off" stamped before its "on" (reordered delivery) closes the interval at the "on" time (length zero).
+ *
+ * ```ts
+ * import { Participants } from "@callstream/sinks"
+ * import { Effect, Stream } from "effect"
+ *
+ * const talkTimes = <E, R>(events: Stream.Stream<Participants.Input, E, R>) =>
+ *   Stream.run(events, Participants.sink).pipe(
+ *     Effect.map((state) => Participants.list(state).map((p) => [p.name, Participants.talkTime(state, p.key)]))
+ *   )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { EventStream, type RecallEvent, SessionKey } from "@callstream/core"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import * as Sink from "effect/Sink"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Input = EventStream.Item
+
+/**
+ * A span of meeting time in seconds; `end` is null while it is open.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Interval = Schema.Struct({ start: Schema.Number, end: Schema.NullOr(Schema.Number) })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Interval extends Schema.Schema.Type<typeof Interval> {}
+
+/**
+ * What one participant did.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Participant = Schema.Struct({
+  key: Schema.String,
+  id: Schema.NullOr(Schema.Number),
+  name: Schema.NullOr(Schema.String),
+  names: Schema.Array(Schema.String),
+  isHost: Schema.Boolean,
+  platform: Schema.NullOr(Schema.String),
+  email: Schema.NullOr(Schema.String),
+  extraData: Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
+  presence: Schema.Array(Interval),
+  speaking: Schema.Array(Interval),
+  webcam: Schema.Array(Interval),
+  screenshare: Schema.Array(Interval)
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Participant extends Schema.Schema.Type<typeof Participant> {}
+
+/**
+ * A chat message.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Chat = Schema.Struct({
+  at: Schema.Number,
+  participantKey: Schema.String,
+  participantId: Schema.NullOr(Schema.Number),
+  name: Schema.NullOr(Schema.String),
+  text: Schema.String,
+  to: Schema.String
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Chat extends Schema.Schema.Type<typeof Chat> {}
+
+/**
+ * The state of the reducer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Participants {
+  /** Every participant seen, by participant key, in order of first appearance. */
+  readonly roster: Readonly<Record<string, Participant>>
+  /** Chat messages, in arrival order. */
+  readonly chat: ReadonlyArray<Chat>
+  /** The latest meeting time any event carried: open intervals are counted up to it. */
+  readonly at: number
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const empty: Participants = { roster: {}, chat: [], at: 0 }
+
+type Activity = "speaking" | "webcam" | "screenshare"
+
+const blank = (participant: RecallEvent.Participant): Participant => ({
+  key: SessionKey.participantKey(participant),
+  id: participant.id,
+  name: null,
+  names: [],
+  isHost: false,
+  platform: null,
+  email: null,
+  extraData: null,
+  presence: [],
+  speaking: [],
+  webcam: [],
+  screenshare: []
+})
+
+const withDetails = (current: Participant, participant: RecallEvent.Participant): Participant => {
+  const name = participant.name !== null && participant.name !== "" ? participant.name : current.name
+  const next: Participant = {
+    ...current,
+    name,
+    names: name !== null && !current.names.includes(name) ? [...current.names, name] : current.names,
+    isHost: participant.is_host ?? current.isHost,
+    platform: participant.platform ?? current.platform,
+    email: participant.email ?? current.email,
+    extraData: participant.extra_data ?? current.extraData
+  }
+  const same = next.name === current.name && next.names === current.names && next.isHost === current.isHost &&
+    next.platform === current.platform && next.email === current.email && next.extraData === current.extraData
+  return same ? current : next
+}
+
+const isOpen = (intervals: ReadonlyArray<Interval>): boolean => intervals[intervals.length - 1]?.end === null
+
+const open = (intervals: ReadonlyArray<Interval>, at: number): ReadonlyArray<Interval> =>
+  isOpen(intervals) ? intervals : [...intervals, { start: at, end: null }]
+
+const shut = (intervals: ReadonlyArray<Interval>, at: number): ReadonlyArray<Interval> => {
+  const last = intervals[intervals.length - 1]
+  if (last === undefined || last.end !== null) return intervals
+  return [...intervals.slice(0, -1), { start: last.start, end: Math.max(last.start, at) }]
+}
+
+const present = (p: Participant, at: number): Participant =>
+  isOpen(p.presence) ? p : { ...p, presence: open(p.presence, at) }
+
+const startActivity = (p: Participant, activity: Activity, at: number): Participant => {
+  const withPresence = present(p, at)
+  const intervals = open(withPresence[activity], at)
+  return intervals === withPresence[activity] ? withPresence : { ...withPresence, [activity]: intervals }
+}
+
+const stopActivity = (p: Participant, activity: Activity, at: number): Participant => {
+  const intervals = shut(p[activity], at)
+  return intervals === p[activity] ? p : { ...p, [activity]: intervals }
+}
+
+const leave = (p: Participant, at: number): Participant => {
+  const closed = stopActivity(stopActivity(stopActivity(p, "speaking", at), "webcam", at), "screenshare", at)
+  const presence = shut(closed.presence, at)
+  return presence === closed.presence ? closed : { ...closed, presence }
+}
+
+const step = (p: Participant, event: RecallEvent.ParticipantEvent, at: number): Participant => {
+  switch (event.event) {
+    case "participant_events.join":
+    case "participant_events.chat_message":
+      return present(p, at)
+    case "participant_events.leave":
+      return leave(p, at)
+    case "participant_events.speech_on":
+      return startActivity(p, "speaking", at)
+    case "participant_events.speech_off":
+      return stopActivity(p, "speaking", at)
+    case "participant_events.webcam_on":
+      return startActivity(p, "webcam", at)
+    case "participant_events.webcam_off":
+      return stopActivity(p, "webcam", at)
+    case "participant_events.screenshare_on":
+      return startActivity(p, "screenshare", at)
+    case "participant_events.screenshare_off":
+      return stopActivity(p, "screenshare", at)
+    case "participant_events.update":
+      return p
+  }
+}
+
+const sameChat = (a: Chat, b: Chat): boolean =>
+  a.at === b.at && a.participantKey === b.participantKey && a.text === b.text && a.to === b.to
+
+/**
+ * The reducer: `(state, event) => state`. Returns the same object when an event changes nothing.
+ *
+ * @since 0.1.0
+ * @category reducers
+ */
+export const reduce = (state: Participants, input: Input): Participants => {
+  const event = EventStream.eventOf(input)
+  if (event === undefined || event.event === "unknown" || event.event === "transcript.provider_data") return state
+  if (event.event === "audio_mixed_raw.data") return state
+  const participant = event.data.data.participant
+  const key = SessionKey.participantKey(participant)
+  const known = state.roster[key]
+  let p = withDetails(known ?? blank(participant), participant)
+  let at = state.at
+  if (event.event.startsWith("participant_events.")) {
+    const pe = event as RecallEvent.ParticipantEvent
+    const time = pe.data.data.timestamp.relative
+    at = Math.max(at, time)
+    p = step(p, pe, time)
+  } else if (event.event !== "transcript.data" && event.event !== "transcript.partial_data") {
+    const media = event as RecallEvent.AudioSeparateRaw | RecallEvent.VideoEvent
+    at = Math.max(at, media.data.data.timestamp.relative)
+  }
+  let chat = state.chat
+  if (event.event === "participant_events.chat_message") {
+    const { data, timestamp } = event.data.data
+    const entry: Chat = {
+      at: timestamp.relative,
+      participantKey: key,
+      participantId: participant.id,
+      name: p.name,
+      text: data.text,
+      to: data.to
+    }
+    if (!chat.some((other) => sameChat(other, entry))) chat = [...chat, entry]
+  }
+  if (p === known && chat === state.chat && at === state.at) return state
+  return { roster: p === known ? state.roster : { ...state.roster, [key]: p }, chat, at }
+}
+
+/**
+ * A Sink that folds a whole Stream into the final state.
+ *
+ * @since 0.1.0
+ * @category sinks
+ */
+export const sink: Sink.Sink<Participants, Input> = Sink.foldLeft(empty, reduce)
+
+/**
+ * Closes every open interval at `at` (default: the latest time seen), e.g. when a session ends.
+ *
+ * @since 0.1.0
+ * @category reducers
+ */
+export const close = (state: Participants, at: number = state.at): Participants => {
+  const roster: Record<string, Participant> = {}
+  for (const [key, p] of Object.entries(state.roster)) roster[key] = leave(p, at)
+  return { ...state, roster, at: Math.max(state.at, at) }
+}
+
+// -----------------------------------------------------------------------------
+// reading
+// -----------------------------------------------------------------------------
+
+/**
+ * Every participant, in order of first appearance.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const list = (state: Participants): ReadonlyArray<Participant> => Object.values(state.roster)
+
+/**
+ * The total length of intervals, open ones counted up to `until`.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const totalOf = (intervals: ReadonlyArray<Interval>, until: number): number =>
+  intervals.reduce((sum, i) => sum + Math.max(0, (i.end ?? Math.max(i.start, until)) - i.start), 0)
+
+/**
+ * Seconds a participant spoke (open speech counted up to the latest time seen).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const talkTime = (state: Participants, key: string): number => {
+  const p = state.roster[key]
+  return p === undefined ? 0 : totalOf(p.speaking, state.at)
+}
+
+/**
+ * A participant's share of all talk time, between 0 and 1 (0 when nobody spoke).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const talkShare = (state: Participants, key: string): number => {
+  const total = list(state).reduce((sum, p) => sum + totalOf(p.speaking, state.at), 0)
+  return total === 0 ? 0 : talkTime(state, key) / total
+}
+
+// -----------------------------------------------------------------------------
+// exports
+// -----------------------------------------------------------------------------
+
+/**
+ * One participant as saved in `participants.json`: its details and intervals, with totals in seconds.
+ *
+ * @since 0.1.0
+ * @category exports
+ */
+export const Saved = Schema.Struct({
+  ...Participant.fields,
+  talkTime: Schema.Number,
+  talkShare: Schema.Number,
+  presentTime: Schema.Number
+})
+
+/**
+ * @since 0.1.0
+ * @category exports
+ */
+export interface Saved extends Schema.Schema.Type<typeof Saved> {}
+
+const round3 = (n: number): number => Math.round(n * 1000) / 1000
+
+/**
+ * The JSON value of `participants.json`: participant key to details, intervals and totals.
+ *
+ * @since 0.1.0
+ * @category exports
+ */
+export const toJson = (state: Participants): Record<string, Saved> => {
+  const out: Record<string, Saved> = {}
+  for (const p of list(state)) {
+    out[p.key] = {
+      ...p,
+      talkTime: round3(talkTime(state, p.key)),
+      talkShare: round3(talkShare(state, p.key)),
+      presentTime: round3(totalOf(p.presence, state.at))
+    }
+  }
+  return out
+}
+
+/**
+ * The JSON value of `chat.json`.
+ *
+ * @since 0.1.0
+ * @category exports
+ */
+export const chatToJson = (state: Participants): ReadonlyArray<Chat> => state.chat
+
+const decodeRoster = Schema.decodeUnknownEither(Schema.Record({ key: Schema.String, value: Participant }))
+const decodeChat = Schema.decodeUnknownEither(Schema.Array(Chat))
+
+/**
+ * Restores the state from the JSON of `participants.json` and `chat.json` (open intervals stay open).
+ *
+ * @since 0.1.0
+ * @category exports
+ */
+export const fromJson = (participants: unknown, chat: unknown = []): Either.Either<Participants, unknown> =>
+  Either.flatMap(decodeRoster(participants), (roster) =>
+    Either.map(decodeChat(chat), (messages) => {
+      let at = 0
+      for (const p of Object.values(roster)) {
+        for (const i of [...p.presence, ...p.speaking, ...p.webcam, ...p.screenshare]) {
+          at = Math.max(at, i.start, i.end ?? i.start)
+        }
+      }
+      for (const message of messages) at = Math.max(at, message.at)
+      return { roster, chat: messages, at }
+    }))

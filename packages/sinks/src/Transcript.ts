@@ -1,0 +1,346 @@
+/**
+ * The transcript of a meeting as a pure reducer: feed it events (bare `RecallEvent`s or a session's
+ * `SessionEvent`s) and read utterances back, live or at the end.
+ *
+ * - Utterances belong to a participant id, never to a display name. The name shown is the latest one any event
+ *   gave for that id, so a name that arrives after the words (e.g. through `participant_events.update`) is
+ *   back-filled into everything already said.
+ * - `transcript.partial_data` is the live tail: one interim utterance per speaker, replaced by the next partial
+ *   and dropped when that speaker's final arrives.
+ * - Finals are kept ordered by start time however late they arrive. A final's id is its speaker and its start
+ *   (in ms); a second final with an id already held is a repeat and leaves the state unchanged.
+ *
+ * The reducer returns the very same state object when an event changes nothing, so a writer can tell cheaply
+ * whether there is anything new to export.
+ *
+ * ```ts
+ * import { Transcript } from "@callstream/sinks"
+ * import { Stream } from "effect"
+ *
+ * // the latest transcript after every event, e.g. for live captions
+ * const live = <E, R>(events: Stream.Stream<Transcript.Input, E, R>) =>
+ *   events.pipe(Stream.scan(Transcript.empty, Transcript.reduce), Stream.map(Transcript.toText))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { EventStream, type RecallEvent, SessionKey } from "@callstream/core"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import * as Sink from "effect/Sink"
+import { clock } from "./internal/time.js"
+
+/**
+ * What the reducers of this package accept: a bare event, or anything a session's Stream carries.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Input = EventStream.Item
+
+/**
+ * One word with its meeting times in seconds (null when Recall sent none).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Word = Schema.Struct({
+  text: Schema.String,
+  start: Schema.NullOr(Schema.Number),
+  end: Schema.NullOr(Schema.Number)
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Word extends Schema.Schema.Type<typeof Word> {}
+
+/**
+ * One utterance. `speaker` is the participant key (the id as text, `"unknown"` when Recall sent none); `name` is
+ * the name the utterance itself carried, which exports replace with the latest known name of the speaker.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Utterance = Schema.Struct({
+  id: Schema.String,
+  speaker: Schema.String,
+  participantId: Schema.NullOr(Schema.Number),
+  name: Schema.NullOr(Schema.String),
+  text: Schema.String,
+  start: Schema.Number,
+  end: Schema.Number,
+  languageCode: Schema.NullOr(Schema.String),
+  words: Schema.Array(Word)
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Utterance extends Schema.Schema.Type<typeof Utterance> {}
+
+/**
+ * The state of the reducer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Transcript {
+  /** Final utterances, by start time (then arrival). */
+  readonly finals: ReadonlyArray<Utterance>
+  /** The live tail: at most one interim utterance per speaker, by start time. */
+  readonly partials: ReadonlyArray<Utterance>
+  /** The latest name seen for each speaker key. */
+  readonly names: Readonly<Record<string, string>>
+  /** The ids of the finals held. */
+  readonly ids: ReadonlySet<string>
+}
+
+/**
+ * The transcript before any event.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const empty: Transcript = { finals: [], partials: [], names: {}, ids: new Set() }
+
+const utteranceOf = (event: RecallEvent.TranscriptEvent, fallbackStart: number): Utterance => {
+  const { language_code, participant, words } = event.data.data
+  const speaker = SessionKey.participantKey(participant)
+  const kept = words.map((word): Word => ({
+    text: word.text,
+    start: word.start_timestamp?.relative ?? null,
+    end: word.end_timestamp?.relative ?? null
+  }))
+  let start: number | undefined
+  let end: number | undefined
+  for (const word of kept) {
+    if (start === undefined && word.start !== null) start = word.start
+    const last = word.end ?? word.start
+    if (last !== null) end = last
+  }
+  const from = start ?? fallbackStart
+  return {
+    id: `${speaker}-${Math.round(from * 1000)}`,
+    speaker,
+    participantId: participant.id,
+    name: participant.name,
+    text: kept.map((word) => word.text).join(" ").replace(/\s+/g, " ").trim(),
+    start: from,
+    end: Math.max(from, end ?? from),
+    languageCode: language_code ?? null,
+    words: kept
+  }
+}
+
+const insertSorted = (list: ReadonlyArray<Utterance>, utterance: Utterance): ReadonlyArray<Utterance> => {
+  let index = list.length
+  while (index > 0 && list[index - 1]!.start > utterance.start) index--
+  return [...list.slice(0, index), utterance, ...list.slice(index)]
+}
+
+const withName = (state: Transcript, participant: RecallEvent.Participant | undefined): Transcript => {
+  if (participant === undefined || participant.name === null || participant.name === "") return state
+  const key = SessionKey.participantKey(participant)
+  if (state.names[key] === participant.name) return state
+  return { ...state, names: { ...state.names, [key]: participant.name } }
+}
+
+const latestStart = (state: Transcript): number => {
+  const last = state.finals[state.finals.length - 1]
+  return last === undefined ? 0 : last.start
+}
+
+/**
+ * Adds one final utterance (a repeat of an id already held changes nothing). Also what restoring a saved
+ * transcript uses.
+ *
+ * @since 0.1.0
+ * @category reducers
+ */
+export const addFinal = (state: Transcript, utterance: Utterance): Transcript => {
+  if (state.ids.has(utterance.id)) return state
+  const ids = new Set(state.ids)
+  ids.add(utterance.id)
+  const partials = state.partials.filter((partial) => partial.speaker !== utterance.speaker)
+  const names = utterance.name !== null && state.names[utterance.speaker] === undefined
+    ? { ...state.names, [utterance.speaker]: utterance.name }
+    : state.names
+  return { finals: insertSorted(state.finals, utterance), partials, names, ids }
+}
+
+/**
+ * The reducer: `(state, event) => state`. Usable with `Stream.scan(Transcript.empty, Transcript.reduce)`.
+ *
+ * @since 0.1.0
+ * @category reducers
+ */
+export const reduce = (state: Transcript, input: Input): Transcript => {
+  const event = EventStream.eventOf(input)
+  if (event === undefined) return state
+  switch (event.event) {
+    case "transcript.data": {
+      const named = withName(state, event.data.data.participant)
+      return addFinal(named, utteranceOf(event, latestStart(named)))
+    }
+    case "transcript.partial_data": {
+      const named = withName(state, event.data.data.participant)
+      const partial = utteranceOf(event, latestStart(named))
+      if (named.ids.has(partial.id)) return named
+      const current = named.partials.find((other) => other.speaker === partial.speaker)
+      if (current !== undefined && current.text === partial.text && current.start === partial.start) return named
+      const others = named.partials.filter((other) => other.speaker !== partial.speaker)
+      return { ...named, partials: insertSorted(others, partial) }
+    }
+    case "participant_events.join":
+    case "participant_events.update":
+    case "participant_events.chat_message":
+    case "participant_events.speech_on":
+      return withName(state, event.data.data.participant)
+    default:
+      return state
+  }
+}
+
+/**
+ * A Sink that folds a whole Stream into its final transcript.
+ *
+ * @since 0.1.0
+ * @category sinks
+ */
+export const sink: Sink.Sink<Transcript, Input> = Sink.foldLeft(empty, reduce)
+
+// -----------------------------------------------------------------------------
+// reading
+// -----------------------------------------------------------------------------
+
+/**
+ * The name shown for an utterance's speaker: the latest name known for the id, else the utterance's own, else
+ * `Participant <id>`.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const speakerName = (state: Transcript, utterance: Utterance): string =>
+  state.names[utterance.speaker] ?? utterance.name ??
+    (utterance.participantId === null ? "Unknown speaker" : `Participant ${utterance.participantId}`)
+
+/**
+ * The utterances to show, names back-filled: the finals, then (with `live: true`) the partials still open.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const utterances = (
+  state: Transcript,
+  options?: { readonly live?: boolean | undefined }
+): ReadonlyArray<Utterance> => {
+  const shown = options?.live === true ? [...state.finals, ...state.partials] : state.finals
+  return shown.map((utterance) => ({ ...utterance, name: speakerName(state, utterance) }))
+}
+
+// -----------------------------------------------------------------------------
+// exports
+// -----------------------------------------------------------------------------
+
+/**
+ * Options of the text exports.
+ *
+ * @since 0.1.0
+ * @category exports
+ */
+export interface ExportOptions {
+  /** Include the partials still open at the end (default false: finals only). */
+  readonly live?: boolean | undefined
+}
+
+/**
+ * Plain text, one line per utterance: `[mm:ss] Name: text`.
+ *
+ * @since 0.1.0
+ * @category exports
+ */
+export const toText = (state: Transcript, options?: ExportOptions): string =>
+  utterances(state, options).map((u) => `[${clock(u.start, "short")}] ${u.name}: ${u.text}\n`).join("")
+
+// a cue must last: players skip cues whose end is not after their start
+const cueEnd = (u: Utterance): number => Math.max(u.end, u.start + 0.001)
+
+/**
+ * SubRip subtitles, one numbered cue per utterance, `Name: text`.
+ *
+ * @since 0.1.0
+ * @category exports
+ */
+export const toSrt = (state: Transcript, options?: ExportOptions): string =>
+  utterances(state, options).map((u, i) =>
+    `${i + 1}\n${clock(u.start, "srt")} --> ${clock(cueEnd(u), "srt")}\n${u.name}: ${u.text}\n\n`
+  ).join("")
+
+const escapeVtt = (text: string): string => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+
+/**
+ * WebVTT captions with the speaker as a voice tag: `<v Name>text`.
+ *
+ * @since 0.1.0
+ * @category exports
+ */
+export const toVtt = (state: Transcript, options?: ExportOptions): string =>
+  "WEBVTT\n\n" +
+  utterances(state, options).map((u) =>
+    `${clock(u.start, "vtt")} --> ${clock(cueEnd(u), "vtt")}\n<v ${escapeVtt(u.name ?? "")}>${escapeVtt(u.text)}\n\n`
+  ).join("")
+
+/**
+ * The saved form of a transcript (`transcript.json`): the finals with names back-filled, and the live tail.
+ *
+ * @since 0.1.0
+ * @category exports
+ */
+export const Saved = Schema.Struct({
+  utterances: Schema.Array(Utterance),
+  partials: Schema.optionalWith(Schema.Array(Utterance), { default: () => [] })
+})
+
+/**
+ * @since 0.1.0
+ * @category exports
+ */
+export interface Saved extends Schema.Schema.Type<typeof Saved> {}
+
+/**
+ * The JSON value of `transcript.json`.
+ *
+ * @since 0.1.0
+ * @category exports
+ */
+export const toJson = (state: Transcript): Saved => ({
+  utterances: utterances(state),
+  partials: state.partials.map((utterance) => ({ ...utterance, name: speakerName(state, utterance) }))
+})
+
+const decodeSaved = Schema.decodeUnknownEither(Saved)
+
+/**
+ * Restores a transcript from the JSON of `transcript.json` (its finals and names; the live tail is not restored,
+ * since the speakers' next partials or finals supersede it).
+ *
+ * @since 0.1.0
+ * @category exports
+ */
+export const fromJson = (json: unknown): Either.Either<Transcript, unknown> =>
+  Either.map(decodeSaved(json), (saved) => merge(empty, saved.utterances))
+
+/**
+ * Adds saved finals to a transcript (repeats ignored, order by start kept).
+ *
+ * @since 0.1.0
+ * @category reducers
+ */
+export const merge = (state: Transcript, finals: Iterable<Utterance>): Transcript => {
+  let next = state
+  for (const utterance of finals) next = addFinal(next, utterance)
+  return next
+}

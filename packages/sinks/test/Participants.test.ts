@@ -1,0 +1,100 @@
+import { Fixtures } from "@callstream/core"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Stream from "effect/Stream"
+import * as Participants from "../src/Participants.js"
+import { decode, pe, person } from "./helpers.js"
+
+const fold = (events: ReadonlyArray<Participants.Input>) => events.reduce(Participants.reduce, Participants.empty)
+
+describe("Participants", () => {
+  it("tracks presence, speaking, webcam and screenshare intervals with talk time and share", () => {
+    const state = fold([
+      pe("participant_events.join", 100, 0),
+      pe("participant_events.join", 200, 1),
+      pe("participant_events.speech_on", 100, 2),
+      pe("participant_events.webcam_on", 100, 2),
+      pe("participant_events.speech_off", 100, 5),
+      pe("participant_events.speech_on", 200, 5),
+      pe("participant_events.speech_off", 200, 6),
+      pe("participant_events.screenshare_on", 200, 6),
+      pe("participant_events.screenshare_off", 200, 8),
+      pe("participant_events.leave", 200, 9),
+      pe("participant_events.join", 200, 12),
+      pe("participant_events.speech_on", 100, 13),
+      pe("participant_events.speech_off", 100, 14)
+    ])
+    assert.strictEqual(Participants.talkTime(state, "100"), 4)
+    assert.strictEqual(Participants.talkTime(state, "200"), 1)
+    assert.strictEqual(Participants.talkShare(state, "100"), 0.8)
+    const grace = state.roster["200"]!
+    assert.deepStrictEqual(grace.presence, [{ start: 1, end: 9 }, { start: 12, end: null }])
+    assert.deepStrictEqual(grace.screenshare, [{ start: 6, end: 8 }])
+    assert.deepStrictEqual(state.roster["100"]!.webcam, [{ start: 2, end: null }])
+    const closed = Participants.close(state, 20)
+    assert.deepStrictEqual(closed.roster["100"]!.webcam, [{ start: 2, end: 20 }])
+    assert.deepStrictEqual(closed.roster["200"]!.presence[1], { start: 12, end: 20 })
+  })
+
+  it("defines the edge cases: off without on, activity before join, leave while speaking, open at end", () => {
+    const state = fold([
+      pe("participant_events.speech_off", 100, 1), // nothing open: ignored
+      pe("participant_events.speech_on", 200, 2), // before its join: present from here
+      pe("participant_events.join", 200, 3),
+      pe("participant_events.speech_on", 200, 3.5), // already speaking: keeps the first start
+      pe("participant_events.leave", 200, 6), // closes the speech too
+      pe("participant_events.speech_off", 200, 7), // nothing open any more
+      pe("participant_events.join", 300, 7),
+      pe("participant_events.speech_on", 300, 8),
+      pe("participant_events.update", 300, 10)
+    ])
+    assert.deepStrictEqual(state.roster["100"]!.speaking, [])
+    assert.deepStrictEqual(state.roster["100"]!.presence, [])
+    assert.deepStrictEqual(state.roster["200"]!.presence, [{ start: 2, end: 6 }])
+    assert.deepStrictEqual(state.roster["200"]!.speaking, [{ start: 2, end: 6 }])
+    // open speech is counted up to the latest time seen
+    assert.strictEqual(Participants.talkTime(state, "300"), 2)
+    assert.strictEqual(Participants.talkTime(Participants.close(state, 11), "300"), 3)
+    // an off stamped before its on gives an empty interval, not a negative one
+    const reordered = fold([pe("participant_events.speech_on", 100, 5), pe("participant_events.speech_off", 100, 4)])
+    assert.deepStrictEqual(reordered.roster["100"]!.speaking, [{ start: 5, end: 5 }])
+  })
+
+  it("keeps details and name history, chat without repeats, and returns the same state for no change", () => {
+    const chat = decode(Fixtures.chat("link", { participant: person(300, null), at: 4 }))
+    const state = fold([
+      pe("participant_events.join", 300, 1, person(300, null)),
+      chat,
+      chat,
+      pe("participant_events.update", 300, 5, { ...person(300, "Dan"), email: "dan@example.com" }),
+      pe("participant_events.update", 300, 6, { ...person(300, "Daniel"), email: null })
+    ])
+    const dan = state.roster["300"]!
+    assert.deepStrictEqual(dan.names, ["Dan", "Daniel"])
+    assert.strictEqual(dan.name, "Daniel")
+    assert.strictEqual(dan.email, "dan@example.com")
+    assert.strictEqual(dan.platform, "desktop")
+    assert.deepStrictEqual(state.chat.map((c) => [c.at, c.participantId, c.text, c.to]), [[4, 300, "link", "everyone"]])
+    const again = pe("participant_events.join", 300, 7, person(300, "Daniel"))
+    const once = Participants.reduce(state, again)
+    assert.strictEqual(Participants.reduce(once, again), once)
+  })
+
+  it("round-trips through participants.json and works as a Sink", () =>
+    Effect.gen(function*() {
+      const events = [
+        pe("participant_events.join", 100, 0),
+        pe("participant_events.speech_on", 100, 1),
+        pe("participant_events.speech_off", 100, 2.5),
+        decode(Fixtures.chat("hi", { participant: person(100), at: 3 }))
+      ]
+      const state = yield* Stream.run(Stream.fromIterable(events), Participants.sink)
+      const json = JSON.parse(JSON.stringify(Participants.toJson(state)))
+      assert.strictEqual(json["100"].talkTime, 1.5)
+      assert.strictEqual(json["100"].talkShare, 1)
+      const restored = Participants.fromJson(json, JSON.parse(JSON.stringify(Participants.chatToJson(state))))
+      assert.isTrue(Either.isRight(restored))
+      if (Either.isRight(restored)) assert.deepStrictEqual(restored.right, state)
+    }).pipe(Effect.runPromise))
+})
