@@ -1,0 +1,170 @@
+/**
+ * The settings of `callstream serve`, checked before anything starts: flags first, `CALLSTREAM_*` environment
+ * variables as the fallback, then the rules of the CLI contract (which authentication mode follows from which
+ * secrets, what a signing secret looks like, where files go).
+ *
+ * @since 0.1.0
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Crypto from "node:crypto"
+
+/**
+ * A setting that cannot work, with a message a person can act on.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SettingsError extends Data.TaggedError("SettingsError")<{
+  readonly reason: "InvalidPort" | "InvalidPath" | "InvalidSecret" | "InvalidNumber" | "OutputNotWritable"
+  readonly message: string
+}> {}
+
+/**
+ * How upgrades are authenticated.
+ *
+ * - `token`: the query token must match (one of) the given tokens.
+ * - `signed`: the upgrade must carry a valid Standard Webhooks signature.
+ * - `both`: both of the above.
+ * - `generated-token`: neither was given, so a token was generated; the full URL is printed once.
+ * - `none`: `--allow-unauthenticated`, for local experiments only.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type AuthMode = "token" | "signed" | "both" | "generated-token" | "none"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServeSettings {
+  readonly host: string
+  readonly port: number
+  readonly path: string
+  readonly tokens: ReadonlyArray<Redacted.Redacted<string>>
+  readonly signingSecret: Option.Option<Redacted.Redacted<string>>
+  readonly authMode: AuthMode
+  readonly out: string
+  readonly sessionTimeoutSeconds: number
+  readonly maxMessageBytes: number
+}
+
+/**
+ * What the flags and environment gave, before checking.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RawSettings {
+  readonly host: string
+  readonly port: number
+  readonly path: string
+  readonly token: Option.Option<Redacted.Redacted<string>>
+  readonly signingSecret: Option.Option<Redacted.Redacted<string>>
+  readonly allowUnauthenticated: boolean
+  readonly out: string
+  readonly sessionTimeout: number
+  readonly maxMessageBytes: number
+}
+
+const WHSEC = /^whsec_[A-Za-z0-9+/]+={0,2}$/
+
+/**
+ * Whether a signing secret has the `whsec_<base64 key>` form Recall gives.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const isSigningSecret = (secret: string): boolean =>
+  WHSEC.test(secret) && Buffer.from(secret.slice(6), "base64").byteLength >= 16
+
+/**
+ * A fresh random token (32 bytes, base64url), for when neither a token nor a signing secret was given.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const generateToken = (): Redacted.Redacted<string> =>
+  Redacted.make(Crypto.randomBytes(32).toString("base64url"))
+
+const fail = (reason: SettingsError["reason"], message: string) => Effect.fail(new SettingsError({ reason, message }))
+
+/**
+ * Checks raw settings and resolves the authentication mode. The output folder is created if missing and must be
+ * writable. Tokens may be given comma-separated, to accept several while rotating.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const resolve = (
+  raw: RawSettings
+): Effect.Effect<ServeSettings, SettingsError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    if (!Number.isInteger(raw.port) || raw.port < 0 || raw.port > 65535) {
+      return yield* fail("InvalidPort", `--port must be a whole number from 0 to 65535, got ${raw.port}`)
+    }
+    if (!raw.path.startsWith("/")) {
+      return yield* fail("InvalidPath", `--path must start with "/", got "${raw.path}"`)
+    }
+    if (!(raw.sessionTimeout > 0)) {
+      return yield* fail("InvalidNumber", `--session-timeout must be a positive number of seconds`)
+    }
+    if (!Number.isInteger(raw.maxMessageBytes) || raw.maxMessageBytes < 1024) {
+      return yield* fail("InvalidNumber", `--max-message-bytes must be a whole number of at least 1024`)
+    }
+    const tokens = Option.match(raw.token, {
+      onNone: () => [],
+      onSome: (token) =>
+        Redacted.value(token).split(",").map((t) => t.trim()).filter((t) => t !== "").map((t) => Redacted.make(t))
+    })
+    if (Option.isSome(raw.token) && tokens.length === 0) {
+      return yield* fail("InvalidSecret", "--token is empty")
+    }
+    if (Option.isSome(raw.signingSecret) && !isSigningSecret(Redacted.value(raw.signingSecret.value))) {
+      return yield* fail(
+        "InvalidSecret",
+        "--signing-secret must look like whsec_<base64 key> (the verification secret from Recall's dashboard)"
+      )
+    }
+    const authMode: AuthMode = raw.allowUnauthenticated && tokens.length === 0 && Option.isNone(raw.signingSecret)
+      ? "none"
+      : tokens.length > 0 && Option.isSome(raw.signingSecret)
+      ? "both"
+      : tokens.length > 0
+      ? "token"
+      : Option.isSome(raw.signingSecret)
+      ? "signed"
+      : "generated-token"
+
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const out = path.resolve(raw.out)
+    const notWritable = (cause: unknown) =>
+      new SettingsError({
+        reason: "OutputNotWritable",
+        message: `--out ${out} is not a writable folder (${cause instanceof Error ? cause.message : String(cause)})`
+      })
+    yield* fs.makeDirectory(out, { recursive: true }).pipe(Effect.mapError(notWritable))
+    const probe = path.join(out, `.callstream-write-test-${process.pid}`)
+    yield* fs.writeFileString(probe, "").pipe(
+      Effect.zipRight(fs.remove(probe)),
+      Effect.mapError(notWritable)
+    )
+
+    return {
+      host: raw.host,
+      port: raw.port,
+      path: raw.path,
+      tokens: authMode === "generated-token" ? [generateToken()] : tokens,
+      signingSecret: raw.signingSecret,
+      authMode,
+      out,
+      sessionTimeoutSeconds: raw.sessionTimeout,
+      maxMessageBytes: raw.maxMessageBytes
+    }
+  })
