@@ -1,0 +1,289 @@
+/**
+ * Places audio chunks on the meeting clock, as a pure reducer. Sample 0 of every track (the mixed one and one per
+ * participant) is meeting time 0 (`timestamp.relative = 0`), so all tracks line up in any editor.
+ *
+ * Each chunk lands at `round(timestamp.relative * 16000)`. For each track the timeline keeps a frontier (the end
+ * of the furthest sample placed) and which samples within a bounded window behind it hold real audio. From that
+ * it decides what to write:
+ * - a chunk that starts after the frontier leaves a gap, which the writer fills with silence (reconnects, mutes);
+ * - samples that already hold audio are never written again, so overlapping and repeated chunks change nothing;
+ * - a chunk that arrives late but within the window still lands at its place, over the silence left for it;
+ *   what lies further back than the window is dropped and counted;
+ * - a start within `snap` samples of the frontier is taken as continuing it, so rounding jitter in timestamps
+ *   neither clicks nor leaves one-sample gaps.
+ *
+ * The state after each event carries the writes that event asks for, so the reducer runs with `Stream.scan` in
+ * front of a writer, and folds with {@link sink} to the final frontiers and counts.
+ *
+ * ```ts
+ * import { AudioTimeline } from "@callstream/sinks"
+ * import { Stream } from "effect"
+ *
+ * const writes = <E, R>(events: Stream.Stream<AudioTimeline.Input, E, R>) =>
+ *   events.pipe(
+ *     Stream.scan(AudioTimeline.empty, AudioTimeline.reduce),
+ *     Stream.mapConcat((state) => state.writes)
+ *   )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Audio, EventStream, SessionKey } from "@callstream/core"
+import * as Either from "effect/Either"
+import * as Sink from "effect/Sink"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Input = EventStream.Item
+
+/**
+ * The key of a track: `"mixed"` or a participant key.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TrackKey = EventStream.TrackKey
+
+/**
+ * Samples to write at a sample offset of a track (offset 0 = meeting time 0).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Write {
+  readonly track: TrackKey
+  readonly offset: number
+  readonly samples: Int16Array
+}
+
+/**
+ * One track: its frontier in samples, the ranges `[start, end)` known to hold audio within the window behind the
+ * frontier, and counts.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Track {
+  readonly frontier: number
+  readonly covered: ReadonlyArray<readonly [number, number]>
+  readonly chunks: number
+  /** Chunks that arrived after a later one and still landed, at least in part. */
+  readonly late: number
+  /** Samples not written because they already held audio (overlaps, repeats). */
+  readonly repeatedSamples: number
+  /** Samples dropped because they came further back than the window (or before meeting time 0). */
+  readonly droppedSamples: number
+  /** Chunks whose buffer was not valid PCM. */
+  readonly invalid: number
+}
+
+/**
+ * The state: every track, and the writes the latest event asked for.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AudioTimeline {
+  readonly tracks: Readonly<Record<string, Track>>
+  readonly writes: ReadonlyArray<Write>
+}
+
+/**
+ * How far behind the frontier a late chunk may land, and how close to it a start snaps onto it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Seconds; default 5. */
+  readonly window?: number | undefined
+  /** Samples; default 16 (1 ms). */
+  readonly snap?: number | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const empty: AudioTimeline = { tracks: {}, writes: [] }
+
+/**
+ * A track with nothing placed yet.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const emptyTrack: Track = {
+  frontier: 0,
+  covered: [],
+  chunks: 0,
+  late: 0,
+  repeatedSamples: 0,
+  droppedSamples: 0,
+  invalid: 0
+}
+
+/**
+ * A track continued from a file that already holds `samples` samples (e.g. after a restart): all of them count
+ * as settled, so only audio after them is written.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const resumed = (samples: number): Track => ({
+  ...emptyTrack,
+  frontier: samples,
+  covered: samples > 0 ? [[0, samples]] : []
+})
+
+/**
+ * The meeting time (seconds) of a sample offset, and back.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const secondsOf = (samples: number): number => samples / Audio.SAMPLE_RATE
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const offsetOf = (seconds: number): number => Math.round(seconds * Audio.SAMPLE_RATE)
+
+const addRange = (
+  ranges: ReadonlyArray<readonly [number, number]>,
+  start: number,
+  end: number
+): Array<readonly [number, number]> => {
+  const out: Array<readonly [number, number]> = []
+  let s = start
+  let e = end
+  let placed = false
+  for (const range of ranges) {
+    if (range[1] < s) out.push(range)
+    else if (range[0] > e) {
+      if (!placed) {
+        out.push([s, e])
+        placed = true
+      }
+      out.push(range)
+    } else {
+      s = Math.min(s, range[0])
+      e = Math.max(e, range[1])
+    }
+  }
+  if (!placed) out.push([s, e])
+  return out
+}
+
+/**
+ * Places `samples` starting at sample `offset` on a track: the new track and the writes to do.
+ *
+ * @since 0.1.0
+ * @category reducers
+ */
+export const place = (
+  track: Track,
+  key: TrackKey,
+  offset: number,
+  samples: Int16Array,
+  options?: Options
+): readonly [Track, ReadonlyArray<Write>] => {
+  const n = samples.length
+  if (n === 0) return [{ ...track, chunks: track.chunks + 1 }, []]
+  const window = offsetOf(options?.window ?? 5)
+  const snap = options?.snap ?? 16
+  const at = offset !== track.frontier && Math.abs(offset - track.frontier) <= snap ? track.frontier : offset
+  const end = at + n
+  const floor = Math.max(0, track.frontier - window)
+  const from = Math.max(at, floor)
+  const dropped = Math.min(n, from - at)
+  const writes: Array<Write> = []
+  let covered: ReadonlyArray<readonly [number, number]> = track.covered
+  let repeated = 0
+  if (from < end) {
+    // the free spans of [from, end): outside every covered range
+    let cursor = from
+    const free: Array<readonly [number, number]> = []
+    for (const [s, e] of track.covered) {
+      if (e <= cursor) continue
+      if (s >= end) break
+      if (s > cursor) free.push([cursor, Math.min(s, end)])
+      cursor = Math.max(cursor, e)
+      if (cursor >= end) break
+    }
+    if (cursor < end) free.push([cursor, end])
+    let written = 0
+    for (const [s, e] of free) {
+      writes.push({ track: key, offset: s, samples: samples.subarray(s - at, e - at) })
+      covered = addRange(covered, s, e)
+      written += e - s
+    }
+    repeated = end - from - written
+  }
+  const frontier = Math.max(track.frontier, end)
+  const keepFrom = frontier - window
+  const next: Track = {
+    frontier,
+    covered: covered.filter(([, e]) => e > keepFrom),
+    chunks: track.chunks + 1,
+    late: track.late + (at < track.frontier && writes.length > 0 ? 1 : 0),
+    repeatedSamples: track.repeatedSamples + repeated,
+    droppedSamples: track.droppedSamples + dropped,
+    invalid: track.invalid
+  }
+  return [next, writes]
+}
+
+/**
+ * The reducer: places each audio chunk on its track. `writes` holds what the latest event asked for.
+ *
+ * @since 0.1.0
+ * @category reducers
+ */
+export const reduceWith = (options?: Options) => (state: AudioTimeline, input: Input): AudioTimeline => {
+  const event = EventStream.eventOf(input)
+  if (event === undefined || (event.event !== "audio_mixed_raw.data" && event.event !== "audio_separate_raw.data")) {
+    return state.writes.length === 0 ? state : { ...state, writes: [] }
+  }
+  const key: TrackKey = event.event === "audio_mixed_raw.data"
+    ? "mixed"
+    : SessionKey.participantKey(event.data.data.participant)
+  const track = state.tracks[key] ?? emptyTrack
+  const pcm = Audio.pcm(event)
+  if (Either.isLeft(pcm)) {
+    return { tracks: { ...state.tracks, [key]: { ...track, invalid: track.invalid + 1 } }, writes: [] }
+  }
+  const [next, writes] = place(track, key, offsetOf(event.data.data.timestamp.relative), pcm.right, options)
+  return { tracks: { ...state.tracks, [key]: next }, writes }
+}
+
+/**
+ * The reducer with the default options (a 5 s window).
+ *
+ * @since 0.1.0
+ * @category reducers
+ */
+export const reduce: (state: AudioTimeline, input: Input) => AudioTimeline = reduceWith()
+
+/**
+ * A Sink that folds a Stream into the final timeline (frontiers and counts per track).
+ *
+ * @since 0.1.0
+ * @category sinks
+ */
+export const sink = (options?: Options): Sink.Sink<AudioTimeline, Input> => Sink.foldLeft(empty, reduceWith(options))
+
+/**
+ * The length of each track in seconds.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const durations = (state: AudioTimeline): Record<string, number> => {
+  const out: Record<string, number> = {}
+  for (const [key, track] of Object.entries(state.tracks)) out[key] = secondsOf(track.frontier)
+  return out
+}
