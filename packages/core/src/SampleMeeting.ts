@@ -254,8 +254,11 @@ const tone = (frequency: number, first: number, count: number): Int16Array => {
 const base64 = (bytes: Uint8Array): string =>
   Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64")
 
+const littleEndian = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1
+
 // S16LE bytes of samples, whatever the machine's byte order.
 const pcmBase64 = (samples: Int16Array): string => {
+  if (littleEndian) return base64(new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength))
   const bytes = Buffer.alloc(samples.length * 2)
   for (let i = 0; i < samples.length; i++) bytes.writeInt16LE(samples[i]!, i * 2)
   return bytes.toString("base64")
@@ -347,23 +350,26 @@ export const generate = (options: Options = {}): SampleMeeting => {
     }
   })
 
-  // Audio: mixed chunks cover the whole meeting; separate chunks only while a participant speaks.
+  // Audio: mixed chunks cover the whole meeting; separate chunks only while a participant speaks. Turns are
+  // sorted and never overlap, so at most one participant speaks in a chunk: the one of the current turn.
   const perChunk = Math.floor(Audio.SAMPLE_RATE * o.chunkMs / 1000)
   const chunks = Math.trunc(PyRandom.floorDiv(duration * 1000, o.chunkMs))
+  let current = 0
   for (let c = 0; c < chunks; c++) {
     const first = c * perChunk
     const rel = first / Audio.SAMPLE_RATE
-    const mixed = new Int16Array(perChunk)
-    for (const p of participants) {
-      if (!turns.some((turn) => turn.speaker === p && turn.start <= rel && rel < turn.end)) continue
-      const samples = tone(p.frequency, first, perChunk)
-      for (let i = 0; i < perChunk; i++) mixed[i] = mixed[i]! + samples[i]!
+    while (current < turns.length && turns[current]!.end <= rel) current++
+    const turn = turns[current]
+    let mixed: Int16Array = new Int16Array(perChunk)
+    if (turn !== undefined && turn.start <= rel) {
+      const p = turn.speaker
+      mixed = tone(p.frequency, first, perChunk)
       if (o.separate) {
         emit(
           rel + o.chunkMs / 1000,
           envelope(
             "audio_separate_raw.data",
-            { buffer: pcmBase64(samples), timestamp: ts(rel), participant: part(p) },
+            { buffer: pcmBase64(mixed), timestamp: ts(rel), participant: part(p) },
             "audio_separate",
             "as-1"
           )

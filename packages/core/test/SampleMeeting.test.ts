@@ -265,6 +265,13 @@ describe("SampleMeeting", () => {
     assert.deepStrictEqual(join!.data.data.timestamp, { relative: 0.2, absolute: "2026-11-20T15:00:00.450000Z" })
     const last = ofType(decodeAll(meeting.entries), "participant_events.leave")[0]!
     assert.deepStrictEqual(last.data.data.timestamp, { relative: 29.5, absolute: "2026-11-20T15:00:29.750000Z" })
+
+    // 29.5234375 s is 29523437.5 us exactly: Python's timedelta rounds the half to an even count.
+    const [tie] = ofType(
+      decodeAll(SampleMeeting.generate({ duration: 30.0234375 }).entries),
+      "participant_events.leave"
+    )
+    assert.deepStrictEqual(tie!.data.data.timestamp, { relative: 29.523438, absolute: "2026-11-20T15:00:29.523438Z" })
   })
 
   it("writes a tape that Tape.parse reads back", () => {
