@@ -26,7 +26,9 @@ import * as Schema from "effect/Schema"
  */
 export const Opaque = Schema.Unknown.annotations({
   identifier: "Opaque",
-  arbitrary: () => (fc) => fc.jsonValue()
+  // a "__proto__" key is legal JSON but does not survive a copy through object spread, so it would make
+  // round-trip properties compare different objects
+  arbitrary: () => (fc) => fc.jsonValue().filter((value) => !JSON.stringify(value).includes("\"__proto__\""))
 })
 
 /**
