@@ -1,8 +1,36 @@
 /**
  * @since 0.1.0
  */
+export * as AudioTimeline from "./AudioTimeline.js"
+/**
+ * @since 0.1.0
+ */
+export * as Exports from "./Exports.js"
+/**
+ * @since 0.1.0
+ */
+export * as FrameWriter from "./FrameWriter.js"
+/**
+ * @since 0.1.0
+ */
 export * as Participants from "./Participants.js"
 /**
  * @since 0.1.0
  */
+export * as SessionRecorder from "./SessionRecorder.js"
+/**
+ * @since 0.1.0
+ */
+export * as SessionSummary from "./SessionSummary.js"
+/**
+ * @since 0.1.0
+ */
+export * as TapeRecorder from "./TapeRecorder.js"
+/**
+ * @since 0.1.0
+ */
 export * as Transcript from "./Transcript.js"
+/**
+ * @since 0.1.0
+ */
+export * as WavWriter from "./WavWriter.js"

@@ -1,0 +1,275 @@
+/**
+ * What `session.json` says about a session, as a pure reducer over the session's Stream: its ids, every
+ * connection that fed it, gaps, dropped media, message counts by event name, unknown event names, decode
+ * failures, when it started and ended (once per run of the recorder), and errors the recorder met.
+ *
+ * Lists that can grow with traffic (decode failures, errors) keep their first {@link LIST_LIMIT} entries and an
+ * exact count.
+ *
+ * ```ts
+ * import { SessionSummary } from "@callstream/sinks"
+ * import { Effect, Stream } from "effect"
+ *
+ * const counts = <E, R>(events: Stream.Stream<SessionSummary.Input, E, R>) =>
+ *   Stream.run(events, SessionSummary.sink("bot-1")).pipe(Effect.map((summary) => summary.counts.byEvent))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { RecallEvent, type SessionEvent } from "@callstream/core"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import * as Sink from "effect/Sink"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Input = SessionEvent.SessionEvent
+
+/**
+ * How many entries the growing lists keep.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const LIST_LIMIT = 100
+
+const Time = Schema.NullOr(Schema.String)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export const Connection = Schema.Struct({
+  connectionId: Schema.String,
+  remoteAddress: Schema.NullOr(Schema.String),
+  openedAt: Time,
+  closedAt: Time,
+  code: Schema.NullOr(Schema.Number),
+  reason: Schema.NullOr(Schema.String)
+})
+
+/**
+ * One run of a recorder over the session: a restart adds a run.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Run = Schema.Struct({ startedAt: Time, endedAt: Time, endReason: Schema.NullOr(Schema.String) })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export const Problem = Schema.Struct({
+  at: Time,
+  source: Schema.String,
+  message: Schema.String
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Problem extends Schema.Schema.Type<typeof Problem> {}
+
+/**
+ * The content of `session.json`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const SessionSummary = Schema.Struct({
+  session: Schema.String,
+  botId: Schema.NullOr(Schema.String),
+  recordingId: Schema.NullOr(Schema.String),
+  metadata: Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
+  startedAt: Time,
+  endedAt: Time,
+  endReason: Schema.NullOr(Schema.String),
+  runs: Schema.Array(Run),
+  connections: Schema.Array(Connection),
+  gaps: Schema.Array(Schema.Struct({ at: Time, from: Schema.Number, to: Schema.Number })),
+  drops: Schema.Array(
+    Schema.Struct({ at: Time, kind: Schema.String, count: Schema.Number, from: Schema.Number, to: Schema.Number })
+  ),
+  counts: Schema.Struct({
+    messages: Schema.Number,
+    byEvent: Schema.Record({ key: Schema.String, value: Schema.Number }),
+    unknownEvents: Schema.Record({ key: Schema.String, value: Schema.Number }),
+    decodeFailures: Schema.Number,
+    droppedMedia: Schema.Number,
+    errors: Schema.Number
+  }),
+  decodeFailures: Schema.Array(Problem),
+  errors: Schema.Array(Problem)
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface SessionSummary extends Schema.Schema.Type<typeof SessionSummary> {}
+
+/**
+ * The summary of a session nothing is known about yet.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const empty = (session: string): SessionSummary => ({
+  session,
+  botId: null,
+  recordingId: null,
+  metadata: null,
+  startedAt: null,
+  endedAt: null,
+  endReason: null,
+  runs: [],
+  connections: [],
+  gaps: [],
+  drops: [],
+  counts: { messages: 0, byEvent: {}, unknownEvents: {}, decodeFailures: 0, droppedMedia: 0, errors: 0 },
+  decodeFailures: [],
+  errors: []
+})
+
+const iso = (ms: number): string => new Date(ms).toISOString()
+
+const bump = (record: Readonly<Record<string, number>>, key: string): Record<string, number> => ({
+  ...record,
+  [key]: (record[key] ?? 0) + 1
+})
+
+const capped = <A>(list: ReadonlyArray<A>, item: A): ReadonlyArray<A> =>
+  list.length >= LIST_LIMIT ? list : [...list, item]
+
+const lastRun = (summary: SessionSummary, f: (run: typeof Run.Type) => typeof Run.Type): SessionSummary => {
+  const run = summary.runs[summary.runs.length - 1]
+  return run === undefined ? summary : { ...summary, runs: [...summary.runs.slice(0, -1), f(run)] }
+}
+
+/**
+ * The reducer.
+ *
+ * @since 0.1.0
+ * @category reducers
+ */
+export const reduce = (summary: SessionSummary, item: Input): SessionSummary => {
+  switch (item._tag) {
+    case "Message": {
+      const counts = summary.counts
+      const name = RecallEvent.nameOf(item.event)
+      return {
+        ...summary,
+        counts: {
+          ...counts,
+          messages: counts.messages + 1,
+          byEvent: bump(counts.byEvent, name),
+          unknownEvents: item.event.event === "unknown" ? bump(counts.unknownEvents, name) : counts.unknownEvents
+        }
+      }
+    }
+    case "SessionStarted":
+      return {
+        ...summary,
+        botId: item.botId ?? summary.botId,
+        recordingId: item.recordingId ?? summary.recordingId,
+        metadata: item.metadata ?? summary.metadata,
+        startedAt: summary.startedAt ?? iso(item.at),
+        endedAt: null,
+        endReason: null,
+        runs: [...summary.runs, { startedAt: iso(item.at), endedAt: null, endReason: null }]
+      }
+    case "ConnectionOpened":
+      return {
+        ...summary,
+        connections: [...summary.connections, {
+          connectionId: item.connectionId,
+          remoteAddress: item.remoteAddress ?? null,
+          openedAt: iso(item.at),
+          closedAt: null,
+          code: null,
+          reason: null
+        }]
+      }
+    case "ConnectionClosed": {
+      let index = summary.connections.length - 1
+      while (index >= 0) {
+        const c = summary.connections[index]!
+        if (c.connectionId === item.connectionId && c.closedAt === null) break
+        index--
+      }
+      const closed = { closedAt: iso(item.at), code: item.code, reason: item.reason }
+      const connections = index === -1
+        ? [...summary.connections, {
+          connectionId: item.connectionId,
+          remoteAddress: null,
+          openedAt: null,
+          ...closed
+        }]
+        : summary.connections.map((c, i) => i === index ? { ...c, ...closed } : c)
+      return { ...summary, connections }
+    }
+    case "Gap":
+      return { ...summary, gaps: [...summary.gaps, { at: iso(item.at), from: item.from, to: item.to }] }
+    case "Dropped":
+      return {
+        ...summary,
+        drops: capped(summary.drops, {
+          at: iso(item.at),
+          kind: item.kind,
+          count: item.count,
+          from: item.from,
+          to: item.to
+        }),
+        counts: { ...summary.counts, droppedMedia: summary.counts.droppedMedia + item.count }
+      }
+    case "DecodeFailed":
+      return {
+        ...summary,
+        decodeFailures: capped(summary.decodeFailures, {
+          at: iso(item.at),
+          source: item.connectionId ?? "unknown connection",
+          message: item.error.message
+        }),
+        counts: { ...summary.counts, decodeFailures: summary.counts.decodeFailures + 1 }
+      }
+    case "SessionEnded":
+      return lastRun(
+        { ...summary, endedAt: iso(item.at), endReason: item.reason },
+        (run) => ({ ...run, endedAt: iso(item.at), endReason: item.reason })
+      )
+  }
+}
+
+/**
+ * Records a problem the recorder met (a bad frame, a failed write), with where it came from.
+ *
+ * @since 0.1.0
+ * @category reducers
+ */
+export const addError = (summary: SessionSummary, at: number, source: string, message: string): SessionSummary => ({
+  ...summary,
+  errors: capped(summary.errors, { at: iso(at), source, message }),
+  counts: { ...summary.counts, errors: summary.counts.errors + 1 }
+})
+
+/**
+ * A Sink that folds one session's Stream into its summary.
+ *
+ * @since 0.1.0
+ * @category sinks
+ */
+export const sink = (session: string): Sink.Sink<SessionSummary, Input> => Sink.foldLeft(empty(session), reduce)
+
+const decode = Schema.decodeUnknownEither(SessionSummary)
+
+/**
+ * Reads a saved `session.json` back, e.g. to continue it after a restart.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const fromJson = (json: unknown): Either.Either<SessionSummary, unknown> => decode(json)
