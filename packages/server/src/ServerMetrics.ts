@@ -1,0 +1,193 @@
+/**
+ * The server's metrics, as Effect `Metric`s in the global registry, and their rendering in the Prometheus text
+ * format (what `GET /metrics` answers). Every name starts with `callstream_`.
+ *
+ * ```ts
+ * import { ServerMetrics } from "@callstream/server"
+ * import { Effect, Metric } from "effect"
+ *
+ * const connectionsSoFar = Metric.value(ServerMetrics.connectionsTotal).pipe(Effect.map((state) => state.count))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as Prometheus from "./internal/prometheus.js"
+
+/**
+ * Websocket connections open now.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const connectionsCurrent = Metric.gauge("callstream_connections_current", {
+  description: "Websocket connections open now"
+})
+
+/**
+ * Websocket connections accepted since start.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const connectionsTotal = Metric.counter("callstream_connections_total", {
+  description: "Websocket connections accepted",
+  incremental: true
+})
+
+/**
+ * Closed connections, tagged with the close `code`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const connectionsClosed = Metric.counter("callstream_connections_closed_total", {
+  description: "Websocket connections closed, by close code",
+  incremental: true
+})
+
+/**
+ * Rejected upgrades, tagged with the `reason` (`missing`, `invalid`, `stale`, `replayed`).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const authFailures = Metric.counter("callstream_auth_failures_total", {
+  description: "Upgrade requests rejected by authentication, by reason",
+  incremental: true
+})
+
+/**
+ * Decoded messages, tagged with the `event` name.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const messages = Metric.counter("callstream_messages_total", {
+  description: "Messages received and decoded, by event",
+  incremental: true
+})
+
+/**
+ * Bytes of decoded messages, tagged with the `event` name.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const messageBytes = Metric.counter("callstream_message_bytes_total", {
+  description: "Bytes of messages received and decoded, by event",
+  incremental: true
+})
+
+/**
+ * Frames that did not decode, tagged with the `reason` (`InvalidJson`, `InvalidShape`). Counts frames that name
+ * no session too.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const decodeFailures = Metric.counter("callstream_decode_failures_total", {
+  description: "Frames that could not be decoded, by reason",
+  incremental: true
+})
+
+/**
+ * Frames that could not be routed to a session (no bot id nor recording id, on a connection with no session yet).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const unrouted = Metric.counter("callstream_unrouted_frames_total", {
+  description: "Frames that named no session",
+  incremental: true
+})
+
+/**
+ * Media messages shed under overload, tagged with the `kind` (`audio`, `video`).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const dropped = Metric.counter("callstream_dropped_total", {
+  description: "Media messages shed because a session's consumer fell behind, by kind",
+  incremental: true
+})
+
+/**
+ * Sessions open now.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const sessionsCurrent = Metric.gauge("callstream_sessions_current", { description: "Sessions open now" })
+
+/**
+ * Sessions started since start.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const sessionsTotal = Metric.counter("callstream_sessions_total", {
+  description: "Sessions started",
+  incremental: true
+})
+
+/**
+ * Sessions ended, tagged with the `reason` (`timeout`, `shutdown`).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const sessionsEnded = Metric.counter("callstream_sessions_ended_total", {
+  description: "Sessions ended, by reason",
+  incremental: true
+})
+
+/**
+ * Gaps: reconnects after a time with no connection for a session.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const gaps = Metric.counter("callstream_gaps_total", {
+  description: "Spans of meeting time with no connection, closed by a reconnect",
+  incremental: true
+})
+
+/**
+ * Events waiting in session buffers for their consumers.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const queueDepth = Metric.gauge("callstream_queue_depth", {
+  description: "Events buffered for session consumers"
+})
+
+/**
+ * Times a connection's socket was paused because its session's buffer was full.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const pauses = Metric.counter("callstream_backpressure_pauses_total", {
+  description: "Socket pauses because a session buffer was full",
+  incremental: true
+})
+
+/**
+ * Every `callstream_` metric in the Prometheus text exposition format.
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const prometheus: Effect.Effect<string> = Effect.sync(() => Prometheus.renderGlobal("callstream_"))
+
+/**
+ * Every metric of the global registry (the application's own included) in the Prometheus text format.
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const prometheusAll: Effect.Effect<string> = Effect.sync(() => Prometheus.renderGlobal())
