@@ -1,0 +1,76 @@
+// Shared by the recorder tests: record tapes into temporary folders and read the results back.
+import { EventSource, SampleMeeting, Tape } from "@callstream/core"
+import { NodeContext } from "@effect/platform-node"
+import * as Effect from "effect/Effect"
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as SessionRecorder from "../src/SessionRecorder.js"
+import { readWav } from "./helpers.js"
+
+export const BOT = "5f0c2a7e-4a51-4d0b-9c8e-6a3f1d2b9e10"
+
+/** The shared fixture, next to the repository in a full checkout (absent in a user's clone). */
+export const SHARED_FIXTURE = fileURLToPath(
+  new URL("../../../../shared/fixtures/sample-meeting.jsonl", import.meta.url)
+)
+export const SHARED_TRUTH = SHARED_FIXTURE.replace(".jsonl", ".truth.json")
+
+export const tempDir = (): string => fs.mkdtempSync(path.join(os.tmpdir(), "callstream-sinks-"))
+
+export const writeTape = (dir: string, entries: ReadonlyArray<Tape.TapeEntry>, name = "tape.jsonl"): string => {
+  const file = path.join(dir, name)
+  fs.writeFileSync(file, entries.map((entry) => Tape.formatLine(entry.at, entry.message)).join(""))
+  return file
+}
+
+export const readTape = (file: string): ReadonlyArray<Tape.TapeEntry> => {
+  const entries: Array<Tape.TapeEntry> = []
+  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+    if (line.trim() !== "") entries.push(JSON.parse(line))
+  }
+  return entries
+}
+
+/** Records a tape file into `out` with the session recorder, as fast as it reads. */
+export const record = (tape: string, out: string, options: Partial<SessionRecorder.Options> = {}) =>
+  SessionRecorder.run({ directory: out, ...options }).pipe(
+    Effect.provide(EventSource.fromTape(tape)),
+    Effect.provide(NodeContext.layer),
+    Effect.runPromise
+  )
+
+export const sample = (options: SampleMeeting.Options = SampleMeeting.FIXTURE) => SampleMeeting.generate(options)
+
+export const wavOf = (file: string) => readWav(fs.readFileSync(file))
+
+export const json = (file: string): any => JSON.parse(fs.readFileSync(file, "utf8"))
+
+const hasFfprobe = spawnSync("ffprobe", ["-version"]).status === 0
+
+/**
+ * Whether the ffprobe checks run: yes when ffprobe is installed; when it is not, they are skipped locally (with a
+ * message) and fail on CI, where `.ci/run` installs it.
+ */
+export const ffprobeAvailable = (): boolean => {
+  if (hasFfprobe) return true
+  if (process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false") {
+    throw new Error("ffprobe is missing on CI: .ci/run must install Debian's ffmpeg")
+  }
+  console.warn("ffprobe not found: skipping the checks of outputs in a standard tool (install ffmpeg to run them)")
+  return false
+}
+
+export const ffprobe = (file: string, entries: string): any => {
+  const result = spawnSync(
+    "ffprobe",
+    ["-v", "error", "-count_packets", "-show_entries", entries, "-of", "json", file],
+    {
+      encoding: "utf8"
+    }
+  )
+  if (result.status !== 0) throw new Error(`ffprobe rejected ${file}: ${result.stderr}`)
+  return JSON.parse(result.stdout)
+}
