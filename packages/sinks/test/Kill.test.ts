@@ -1,0 +1,56 @@
+import { assert, describe, it } from "@effect/vitest"
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { BOT, ffprobe, ffprobeAvailable, sample, tempDir, wavOf, writeTape } from "./recording.js"
+
+const CHILD = fileURLToPath(new URL("./child/record-tape.ts", import.meta.url))
+const SPEED = 4
+const PATCH_MS = 250
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+describe("a recorder killed mid-session", () => {
+  it("leaves WAV files whose header declares the bytes written (within one patch interval)", async () => {
+    const dir = tempDir()
+    const tape = writeTape(dir, sample().entries)
+    const out = path.join(dir, "out")
+    const child = spawn(process.execPath, ["--import", "tsx", CHILD, tape, out, String(SPEED), String(PATCH_MS)], {
+      cwd: fileURLToPath(new URL("..", import.meta.url)),
+      stdio: ["ignore", "ignore", "pipe"]
+    })
+    let stderr = ""
+    child.stderr.on("data", (chunk) => (stderr += chunk))
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_, signal) => resolve(signal)))
+    const mixedPath = path.join(out, BOT, "audio", "mixed.wav")
+    // wait (bounded) until a few seconds of the meeting are on disk, then kill without warning
+    const deadline = Date.now() + 45_000
+    while (Date.now() < deadline && child.exitCode === null) {
+      if (fs.existsSync(mixedPath) && fs.statSync(mixedPath).size > 44 + 32_000 * 4) break
+      await sleep(20)
+    }
+    assert.isNull(child.exitCode, `the recorder ended before it was killed: ${stderr}`)
+    child.kill("SIGKILL")
+    assert.strictEqual(await exited, "SIGKILL")
+
+    const files = fs.readdirSync(path.join(out, BOT, "audio")).filter((name) => name.endsWith(".wav"))
+    assert.include(files, "mixed.wav")
+    // at 4x speed a patch interval of 250 ms covers 1 s of meeting, plus the chunk being written
+    const slack = 32_000 * ((PATCH_MS / 1000) * SPEED + 0.2)
+    for (const name of files) {
+      const file = path.join(out, BOT, "audio", name)
+      const wav = wavOf(file)
+      const written = wav.samples.length * 2
+      assert.strictEqual(wav.rate, 16_000)
+      assert.isAtMost(wav.declared, written, `${name} declares no byte it does not hold`)
+      assert.isAtMost(written - wav.declared, slack, `${name} header lags by at most one patch interval`)
+      if (ffprobeAvailable()) {
+        const probe = ffprobe(file, "format=duration")
+        assert.approximately(Number(probe.format.duration), wav.declared / 32_000, 0.001, `${name} in ffprobe`)
+      }
+    }
+    const mixed = wavOf(mixedPath)
+    assert.isAbove(mixed.declared, 32_000 * 2, "the kill came after seconds of audio were declared")
+  })
+})
