@@ -33,7 +33,11 @@ describe("SessionRecorder with several sessions", () => {
     const ok = meetingOf("ok", false)
     const broken = meetingOf("broken", true)
     const failure = new Decoder.DecodeError({ reason: "InvalidJson", path: "", issue: "Unexpected end", bytes: 7 })
-    const items = ok.flatMap((event, i) => [event, broken[i]!]).concat([broken[broken.length - 1]!, failure])
+    const items: Array<EventSource.Replayed> = [
+      ...ok.flatMap((event, i) => [event, broken[i]!]),
+      broken.at(-1)!,
+      failure
+    ]
     const logs: Array<string> = []
     const logger = Logger.make(({ logLevel, message }) => logs.push(`${logLevel.label} ${String(message)}`))
     await SessionRecorder.run({ directory: out }).pipe(
