@@ -50,7 +50,7 @@ import * as Stream from "effect/Stream"
 import * as AudioTimeline from "./AudioTimeline.js"
 import * as Exports from "./Exports.js"
 import * as FrameWriter from "./FrameWriter.js"
-import { readJson, safeName } from "./internal/files.js"
+import { readJson, replaceFile, safeName } from "./internal/files.js"
 import * as Participants from "./Participants.js"
 import * as SessionSummary from "./SessionSummary.js"
 import * as TapeRecorder from "./TapeRecorder.js"
@@ -254,7 +254,14 @@ export const recordSession = <E>(
         yield* Effect.logError(`session ${session.key} could not be recorded`, cause)
         yield* Stream.runDrain(session.events).pipe(Effect.ignore)
         const now = yield* Clock.currentTimeMillis
-        return SessionSummary.addError(SessionSummary.empty(session.key), now, "recorder", Cause.pretty(cause))
+        const summary = SessionSummary.addError(SessionSummary.empty(session.key), now, "recorder", Cause.pretty(cause))
+        // say so in session.json too, when the folder can take it
+        const path = yield* Path.Path
+        yield* replaceFile(
+          path.join(options.directory, folderName(session.key), "session.json"),
+          JSON.stringify(summary, null, 2) + "\n"
+        ).pipe(Effect.ignore)
+        return summary
       })
     )
   )
