@@ -291,12 +291,22 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     ws.on("pong", () => {
       connection.alive = true
     })
+    // the code this server closed with, when a protocol error made it close (the peer's own is then 1006)
+    let closedWith: { code: number; reason: string } | undefined
     ws.on("error", (error: Error & { code?: string }) => {
+      closedWith = error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH"
+        ? { code: 1009, reason: "message too big" }
+        : error.code === "WS_ERR_INVALID_UTF8"
+        ? { code: 1007, reason: "invalid UTF-8" }
+        : error.code?.startsWith("WS_ERR_") === true
+        ? { code: 1002, reason: "protocol error" }
+        : undefined
       log("Warning", `Connection error: ${error.message}`, { connection: connection.id, code: error.code })
     })
     ws.on("close", (code: number, reason: Buffer) => {
-      router.closed(connection, code, reason.toString("utf8"), shuttingDown)
-      log("Info", `Connection closed (${code})`, { connection: connection.id })
+      const closed = closedWith ?? { code, reason: reason.toString("utf8") }
+      router.closed(connection, closed.code, closed.reason, shuttingDown)
+      log("Info", `Connection closed (${closed.code})`, { connection: connection.id })
       runFork(Scope.close(connectionScope, Exit.void))
       if (shuttingDown && router.connections.size === 0) closedAll?.()
     })

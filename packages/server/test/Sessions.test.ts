@@ -1,0 +1,169 @@
+import { Fixtures, type SessionEvent, SessionKey } from "@callstream/core"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import { WebSocket } from "ws"
+import { RecallSimulator } from "../src/index.js"
+import { collect, eventually, fast, messages, startServer, tags } from "./helpers.js"
+
+// a short meeting: one message every 100 ms of meeting time, alternating audio and transcript
+const meeting = (count: number, origin: Fixtures.Origin = {}) =>
+  Array.from({ length: count }, (_, i) => {
+    const at = i / 10
+    return {
+      at,
+      message: i % 2 === 0 ? Fixtures.audio({ ...origin, at }) : Fixtures.transcript(`word ${i}`, { ...origin, at })
+    }
+  })
+
+const ofTag = <T extends SessionEvent.SessionEvent["_tag"]>(items: ReadonlyArray<SessionEvent.SessionEvent>, tag: T) =>
+  items.filter((item): item is Extract<SessionEvent.SessionEvent, { _tag: T }> => item._tag === tag)
+
+describe("sessions outlive connections", () => {
+  it.live("a drop and a reconnect within the timeout continue one session, with a Gap", () =>
+    Effect.gen(function*() {
+      const { server, shutdown } = yield* startServer({ sessionTimeout: "3 seconds" })
+      const out = yield* collect(server.events)
+      const entries = meeting(30)
+      const result = yield* RecallSimulator.replay(entries, {
+        url: server.address.url,
+        ...fast,
+        drops: [{ atIndex: 10, lose: 5 }]
+      })
+      assert.strictEqual(result.lost, 5)
+      assert.strictEqual(result.connections, 2)
+      yield* shutdown
+      yield* out.join
+      assert.strictEqual(ofTag(out.items, "SessionStarted").length, 1)
+      assert.strictEqual(messages(out.items).length, 25)
+      const gaps = ofTag(out.items, "Gap")
+      assert.strictEqual(gaps.length, 1)
+      // the last time seen before the drop (message 9) to the first after it (message 15)
+      assert.closeTo(gaps[0]!.from, 0.9, 1e-9)
+      assert.closeTo(gaps[0]!.to, 1.5, 1e-9)
+      const closed = ofTag(out.items, "ConnectionClosed")
+      assert.strictEqual(closed[0]!.code, 1006)
+      // the Gap comes right before the first message after the reconnect
+      const t = tags(out.items)
+      const gapAt = t.indexOf("Gap")
+      assert.strictEqual(t[gapAt - 1], "ConnectionOpened")
+      assert.strictEqual(t[gapAt + 1], "Message")
+      assert.deepStrictEqual(ofTag(out.items, "SessionEnded").map((e) => e.reason), ["shutdown"])
+    }))
+
+  it.live("after the timeout the session ends, and a later message opens a new one", () =>
+    Effect.gen(function*() {
+      const { server, shutdown } = yield* startServer({ sessionTimeout: "200 millis" })
+      const sessions: Array<{ key: string; items: Array<SessionEvent.SessionEvent> }> = []
+      yield* server.sessions.pipe(
+        Stream.runForEach((session) =>
+          Effect.sync(() => {
+            const entry = { key: session.key, items: [] as Array<SessionEvent.SessionEvent> }
+            sessions.push(entry)
+            return entry
+          }).pipe(
+            Effect.flatMap((entry) =>
+              Effect.forkDaemon(Stream.runForEach(session.events, (item) => Effect.sync(() => entry.items.push(item))))
+            )
+          )
+        ),
+        Effect.fork
+      )
+      yield* RecallSimulator.replay(meeting(6), { url: server.address.url, ...fast })
+      yield* eventually(() => sessions[0]?.items.some((item) => item._tag === "SessionEnded") ?? false)
+      yield* RecallSimulator.replay(meeting(4), { url: server.address.url, ...fast })
+      yield* eventually(() => sessions.length === 2 && sessions[1]!.items.length >= 6)
+      yield* shutdown
+      yield* eventually(() => sessions[1]!.items.some((item) => item._tag === "SessionEnded"))
+      assert.strictEqual(sessions[0]!.key, SessionKey.make(Fixtures.BOT_ID))
+      assert.strictEqual(sessions[1]!.key, sessions[0]!.key)
+      assert.deepStrictEqual(ofTag(sessions[0]!.items, "SessionEnded").map((e) => e.reason), ["timeout"])
+      assert.deepStrictEqual(ofTag(sessions[1]!.items, "SessionEnded").map((e) => e.reason), ["shutdown"])
+      assert.strictEqual(messages(sessions[0]!.items).length, 6)
+      assert.strictEqual(messages(sessions[1]!.items).length, 4)
+      assert.strictEqual(ofTag(sessions[1]!.items, "Gap").length, 0)
+    }))
+
+  it.live("two meetings at once stay apart; a bot-less message routes by recording id", () =>
+    Effect.gen(function*() {
+      const { server, shutdown } = yield* startServer()
+      const out = yield* collect(server.events)
+      yield* Effect.all([
+        RecallSimulator.replay(meeting(10, { botId: "bot-a" }), { url: server.address.url, ...fast }),
+        RecallSimulator.replay(meeting(10, { botId: null, recordingId: "rec-b" }), { url: server.address.url, ...fast })
+      ], { concurrency: 2 })
+      yield* shutdown
+      yield* out.join
+      const bySession = (key: string) => messages(out.items).filter((m) => m.session === key)
+      assert.strictEqual(bySession("bot-a").length, 10)
+      assert.strictEqual(bySession("rec-b").length, 10)
+      const started = ofTag(out.items, "SessionStarted").find((s) => s.session === "rec-b")!
+      assert.strictEqual(started.botId, null)
+      assert.strictEqual(started.recordingId, "rec-b")
+    }))
+})
+
+describe("frames", () => {
+  it.live("malformed frames become DecodeFailed and the connection stays open", () =>
+    Effect.gen(function*() {
+      const { server, shutdown } = yield* startServer()
+      const out = yield* collect(server.events)
+      const ws = new WebSocket(server.address.url)
+      yield* Effect.async<void>((resume) => void ws.once("open", () => resume(Effect.void)))
+      ws.send(JSON.stringify(Fixtures.transcript("first")))
+      ws.send("{not json")
+      ws.send(JSON.stringify({ event: "transcript.data", data: { nope: true } }))
+      ws.send(Buffer.from([0xff, 0xfe, 0x00]))
+      ws.send(JSON.stringify(Fixtures.transcript("after the bad ones")))
+      ws.send(JSON.stringify({ event: "something.new", data: { recording: { id: Fixtures.RECORDING_ID } } }))
+      yield* eventually(() => messages(out.items).length === 3)
+      assert.strictEqual(ws.readyState, WebSocket.OPEN)
+      const failures = ofTag(out.items, "DecodeFailed")
+      assert.deepStrictEqual(failures.map((f) => f.error.reason), ["InvalidJson", "InvalidShape", "InvalidJson"])
+      assert.strictEqual(failures[1]!.error.event, "transcript.data")
+      const connectionId = messages(out.items)[0]!.connectionId
+      assert.isTrue(failures.every((f) => f.connectionId === connectionId))
+      assert.strictEqual(messages(out.items)[2]!.event.event, "unknown")
+      ws.close()
+      yield* shutdown
+    }))
+
+  it.live("a frame over maxMessageBytes closes that connection with 1009 and nothing else", () =>
+    Effect.gen(function*() {
+      const { server, shutdown } = yield* startServer({ maxMessageBytes: 64 * 1024 })
+      const out = yield* collect(server.events)
+      const open = () => {
+        const ws = new WebSocket(server.address.url)
+        ws.on("error", () => {})
+        return Effect.async<WebSocket>((resume) => void ws.once("open", () => resume(Effect.succeed(ws))))
+      }
+      const big = yield* open()
+      const other = yield* open()
+      const closed = Effect.async<number>((resume) => void big.once("close", (code) => resume(Effect.succeed(code))))
+      big.send(JSON.stringify(Fixtures.transcript("before")))
+      big.send(JSON.stringify(Fixtures.audio({ samples: new Int16Array(64 * 1024) })))
+      assert.strictEqual(yield* closed, 1009)
+      other.send(JSON.stringify(Fixtures.transcript("still here")))
+      yield* eventually(() => messages(out.items).length === 2)
+      assert.strictEqual(other.readyState, WebSocket.OPEN)
+      const closes = ofTag(out.items, "ConnectionClosed")
+      assert.deepStrictEqual(closes.map((c) => c.code), [1009])
+      other.close()
+      yield* shutdown
+    }))
+
+  it.live("a peer that stops answering pings is closed", () =>
+    Effect.gen(function*() {
+      const { server, shutdown } = yield* startServer({ heartbeatInterval: "100 millis" })
+      const ws = new WebSocket(server.address.url, { autoPong: false })
+      ws.on("error", () => {})
+      yield* Effect.async<void>((resume) => void ws.once("open", () => resume(Effect.void)))
+      const alive = new WebSocket(server.address.url)
+      yield* Effect.async<void>((resume) => void alive.once("open", () => resume(Effect.void)))
+      const code = yield* Effect.async<number>((resume) => void ws.once("close", (c) => resume(Effect.succeed(c))))
+      assert.strictEqual(code, 1006)
+      assert.strictEqual(alive.readyState, WebSocket.OPEN)
+      alive.close()
+      yield* shutdown
+    }))
+})
