@@ -472,7 +472,13 @@ export const layer = (options: Options): Layer.Layer<RecallServer | EventSource.
 export const config: Config.Config<Options> = Config.nested(
   Config.all({
     host: Config.withDefault(Config.string("HOST"), "0.0.0.0"),
-    port: Config.withDefault(Config.port("PORT"), 8080),
+    port: Config.withDefault(
+      Config.validate(Config.integer("PORT"), {
+        message: "Expected a port from 0 (any free port) to 65535",
+        validation: (port) => port >= 0 && port <= 65535
+      }),
+      8080
+    ),
     path: Config.withDefault(Config.string("PATH"), "/ws"),
     tokens: Config.map(
       Config.option(Config.redacted("TOKEN")),
