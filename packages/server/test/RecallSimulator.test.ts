@@ -1,0 +1,128 @@
+import { Fixtures, SampleMeeting, Tape } from "@callstream/core"
+import { NodeContext } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Fs from "node:fs"
+import * as Net from "node:net"
+import { RecallSimulator } from "../src/index.js"
+import { collect, fast, messages, startServer } from "./helpers.js"
+
+const entries = (count: number) =>
+  Array.from({ length: count }, (_, i) => ({ at: i / 100, message: Fixtures.transcript(`n ${i}`, { at: i / 100 }) }))
+
+const numberOf = (raw: string | undefined) => Number(/"text":"(\d+)"/.exec(raw!.split("\"n\"")[1] ?? "")?.[1])
+
+describe("RecallSimulator", () => {
+  it.live("retries a refused connection on its schedule, then fails", () =>
+    Effect.gen(function*() {
+      // a port that was free a moment ago: nothing listens there
+      const port = yield* Effect.async<number>((resume) => {
+        const probe = Net.createServer().listen(0, "127.0.0.1", () => {
+          const { port } = probe.address() as Net.AddressInfo
+          probe.close(() => resume(Effect.succeed(port)))
+        })
+      })
+      const error = yield* Effect.flip(
+        RecallSimulator.replay(entries(1), { url: `ws://127.0.0.1:${port}/ws`, retrySpacing: "10 millis", retries: 3 })
+      )
+      assert.strictEqual(error.reason, "ConnectFailed")
+    }))
+
+  it.live("keeps retrying through rejected upgrades until one succeeds", () =>
+    Effect.gen(function*() {
+      const secret = Redacted.make("whsec_" + Buffer.from("simulator test key, 32 bytes....").toString("base64"))
+      const { server, shutdown } = yield* startServer({ signingSecret: secret })
+      const out = yield* collect(server.events)
+      // unsigned: every attempt is rejected
+      const refused = yield* Effect.flip(
+        RecallSimulator.replay(entries(1), { url: server.address.url, retrySpacing: "5 millis", retries: 2 })
+      )
+      assert.strictEqual(refused.reason, "ConnectFailed")
+      // signed, legacy header names: accepted
+      const result = yield* RecallSimulator.replay(entries(5), {
+        url: server.address.url,
+        ...fast,
+        signingSecret: secret,
+        legacyHeaders: true
+      })
+      assert.strictEqual(result.sent, 5)
+      yield* shutdown
+      yield* out.join
+      assert.strictEqual(messages(out.items).length, 5)
+    }))
+
+  it.live("duplicates and reorders on demand", () =>
+    Effect.gen(function*() {
+      const { server, shutdown } = yield* startServer()
+      const out = yield* collect(server.events)
+      const result = yield* RecallSimulator.replay(entries(40), {
+        url: server.address.url,
+        ...fast,
+        duplicateEvery: 10,
+        reorderWindow: 5,
+        seed: 7
+      })
+      assert.strictEqual(result.duplicated, 4)
+      assert.strictEqual(result.sent, 44)
+      yield* shutdown
+      yield* out.join
+      const order = messages(out.items).map((m) => numberOf(m.raw))
+      assert.strictEqual(order.length, 44)
+      assert.notDeepEqual(order, [...order].sort((a, b) => a - b))
+      // reordering stays within windows of 5: every message still lands in its own window
+      const unique = [...new Set(order)]
+      assert.strictEqual(unique.length, 40)
+      unique.forEach((n, i) => assert.strictEqual(Math.floor(n / 5), Math.floor(i / 5)))
+    }))
+
+  it.live("paces in meeting time and drops at a meeting time, losing what fell in the outage", () =>
+    Effect.gen(function*() {
+      const { server, shutdown } = yield* startServer({ sessionTimeout: "5 seconds" })
+      const out = yield* collect(server.events)
+      // 1 s of meeting at speed 4: about 250 ms; the outage (100 ms of wall time) costs about 0.4 s of meeting
+      const started = Date.now()
+      const result = yield* RecallSimulator.replay(entries(100), {
+        url: server.address.url,
+        speed: 4,
+        retrySpacing: "100 millis",
+        drops: [{ atTime: 0.3 }]
+      })
+      assert.isAtLeast(Date.now() - started, 240)
+      assert.isAbove(result.lost, 10)
+      assert.strictEqual(result.sent + result.lost, 100)
+      yield* shutdown
+      yield* out.join
+      const gap = out.items.find((item) => item._tag === "Gap")
+      assert.isDefined(gap)
+      if (gap?._tag === "Gap") {
+        assert.closeTo(gap.from, 0.29, 1e-9)
+        assert.isAbove(gap.to - gap.from, 0.2)
+      }
+    }))
+
+  it.live("replays the shared sample tape file when it is there", () =>
+    Effect.gen(function*() {
+      const path = new URL("../../../../shared/fixtures/sample-meeting.jsonl", import.meta.url).pathname
+      if (!Fs.existsSync(path)) return
+      const { server, shutdown } = yield* startServer()
+      const out = yield* collect(server.events)
+      const result = yield* RecallSimulator.replayFile(path, {
+        url: server.address.url,
+        ...fast,
+        separateConnections: true
+      }).pipe(
+        Effect.provide(NodeContext.layer)
+      )
+      yield* shutdown
+      yield* out.join
+      const lines = Fs.readFileSync(path, "utf8").split("\n").filter((l) => l.trim() !== "").length
+      assert.strictEqual(result.sent, lines)
+      assert.strictEqual(messages(out.items).length, lines)
+      // the TypeScript generator makes the same meeting
+      const generated = SampleMeeting.generate(SampleMeeting.FIXTURE)
+      assert.strictEqual(generated.entries.length, lines)
+      assert.isTrue(messages(out.items).every((m) => m.event.event !== "unknown"))
+      assert.strictEqual(Tape.parse(Fs.readFileSync(path, "utf8"))._tag, "Right")
+    }))
+})
