@@ -5,13 +5,12 @@
  * @since 0.1.0
  */
 import { Audio, EventSource, EventStream, RecallEvent, type SessionEvent } from "@callstream/core"
-import { Participants, Transcript } from "@callstream/sinks"
+import { Participants, SessionSummary, Transcript } from "@callstream/sinks"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as Table from "./internal/table.js"
 
@@ -172,12 +171,6 @@ export const tape = (
     return Array.from(sessions, ([key, acc]) => summarise(key, acc))
   })
 
-const SessionFile = Schema.Struct({
-  gaps: Schema.optional(Schema.Array(Schema.Struct({ from: Schema.Number, to: Schema.Number }))),
-  drops: Schema.optional(Schema.Array(Schema.Struct({ kind: Schema.String, count: Schema.Number }))),
-  decodeFailures: Schema.optional(Schema.Number)
-})
-
 /**
  * Summarises a session folder written by `serve` (its `events.jsonl`, with the gaps, drops and decode failures
  * that only `session.json` knows), or every session folder inside an output folder.
@@ -215,14 +208,17 @@ export const folder = (
     if (!(yield* fs.exists(sessionFile).pipe(Effect.mapError(unreadable)))) return summaries
     const saved = yield* fs.readFileString(sessionFile).pipe(
       Effect.mapError(unreadable),
-      Effect.flatMap(Schema.decodeUnknown(Schema.parseJson(SessionFile))),
-      Effect.mapError((e) => new InspectError({ reason: "Unreadable", message: `${sessionFile}: ${e.message}` }))
+      Effect.flatMap((text) =>
+        Effect.try({ try: () => JSON.parse(text) as unknown, catch: (e) => unreadable({ message: String(e) }) })
+      ),
+      Effect.flatMap((json) => SessionSummary.fromJson(json)),
+      Effect.mapError((e) => new InspectError({ reason: "Unreadable", message: `${sessionFile}: ${String(e)}` }))
     )
     return summaries.map((s) => ({
       ...s,
-      gaps: [...s.gaps, ...(saved.gaps ?? []).map((g) => ({ ...g, track: "connection" }))],
-      drops: [...s.drops, ...(saved.drops ?? [])],
-      decodeFailures: Math.max(s.decodeFailures, saved.decodeFailures ?? 0)
+      gaps: [...s.gaps, ...saved.gaps.map((g) => ({ from: g.from, to: g.to, track: "connection" }))],
+      drops: [...s.drops, ...saved.drops.map((d) => ({ kind: d.kind, count: d.count }))],
+      decodeFailures: Math.max(s.decodeFailures, saved.counts.decodeFailures)
     }))
   })
 

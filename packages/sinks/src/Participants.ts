@@ -12,7 +12,10 @@
  * - `leave` closes everything the participant had open (speaking, webcam, screenshare, presence) at its time;
  * - an interval still open is reported with `end: null` and counted up to {@link Participants.at} (the latest
  *   meeting time seen), or to the time given to {@link close} at the end of a session;
- * - an "off" stamped before its "on" (reordered delivery) closes the interval at the "on" time (length zero).
+ * - an "off" stamped before its "on" (reordered delivery) closes the interval at the "on" time (length zero);
+ * - a `Gap` (no connection fed the session for a while) closes open speaking intervals at the gap's start: what
+ *   was said during it is unknown, and a `speech_off` lost in it would otherwise count the outage as talk.
+ *   Presence, webcam and screenshare are states that usually outlast a reconnect, so they stay open.
  *
  * ```ts
  * import { Participants } from "@callstream/sinks"
@@ -208,6 +211,15 @@ const step = (p: Participant, event: RecallEvent.ParticipantEvent, at: number): 
   }
 }
 
+const stopSpeaking = (state: Participants, at: number): Participants => {
+  let roster: Record<string, Participant> | undefined
+  for (const [key, p] of Object.entries(state.roster)) {
+    const next = stopActivity(p, "speaking", at)
+    if (next !== p) (roster ??= { ...state.roster })[key] = next
+  }
+  return roster === undefined ? state : { ...state, roster }
+}
+
 const sameChat = (a: Chat, b: Chat): boolean =>
   a.at === b.at && a.participantKey === b.participantKey && a.text === b.text && a.to === b.to
 
@@ -218,6 +230,7 @@ const sameChat = (a: Chat, b: Chat): boolean =>
  * @category reducers
  */
 export const reduce = (state: Participants, input: Input): Participants => {
+  if ("_tag" in input && input._tag === "Gap") return stopSpeaking(state, input.from)
   const event = EventStream.eventOf(input)
   if (event === undefined || event.event === "unknown" || event.event === "transcript.provider_data") return state
   if (event.event === "audio_mixed_raw.data") return state

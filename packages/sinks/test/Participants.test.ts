@@ -1,4 +1,4 @@
-import { Fixtures } from "@callstream/core"
+import { Fixtures, SessionEvent, SessionKey } from "@callstream/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -35,6 +35,22 @@ describe("Participants", () => {
     const closed = Participants.close(state, 20)
     assert.deepStrictEqual(closed.roster["100"]!.webcam, [{ start: 2, end: 20 }])
     assert.deepStrictEqual(closed.roster["200"]!.presence[1], { start: 12, end: 20 })
+  })
+
+  it("a connection gap closes open speech at its start, so a speech_off lost in it is not counted as talk", () => {
+    const session = SessionKey.make("bot-1")
+    const state = fold([
+      pe("participant_events.join", 100, 0),
+      pe("participant_events.webcam_on", 100, 1),
+      pe("participant_events.speech_on", 100, 2),
+      // the connection drops at 4 s; the speech_off at 5 s is lost; Recall reconnects at 8 s
+      new SessionEvent.Gap({ session, at: 0, from: 4, to: 8 }),
+      pe("participant_events.speech_on", 100, 10),
+      pe("participant_events.speech_off", 100, 11)
+    ])
+    assert.deepStrictEqual(state.roster["100"]!.speaking, [{ start: 2, end: 4 }, { start: 10, end: 11 }])
+    assert.strictEqual(Participants.talkTime(state, "100"), 3)
+    assert.deepStrictEqual(state.roster["100"]!.webcam, [{ start: 1, end: null }])
   })
 
   it("defines the edge cases: off without on, activity before join, leave while speaking, open at end", () => {

@@ -1,0 +1,183 @@
+/**
+ * `callstream serve`: the websocket server and the session recorder, wired together with a console.
+ *
+ * It prints the websocket URL to give Recall (with the token when it generated one, the only time that token is
+ * shown), a line whenever a meeting starts or ends, and on a terminal a live status line. Ctrl-C shuts down
+ * gracefully: connections close with 1001, every accepted event is written, every session ends, and the last line
+ * says where the files are.
+ *
+ * @since 0.1.0
+ */
+import { Audio, EventSource, type SessionEvent } from "@callstream/core"
+import { RecallServer } from "@callstream/server"
+import { SessionRecorder } from "@callstream/sinks"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
+import * as Console from "effect/Console"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type * as ServeSettings from "./ServeSettings.js"
+
+/**
+ * Counters the console shows, updated as events flow to the recorder.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Activity {
+  messages: number
+  audioSeconds: number
+}
+
+/**
+ * The server options that follow from checked settings.
+ *
+ * @since 0.1.0
+ * @category settings
+ */
+export const serverOptions = (settings: ServeSettings.ServeSettings): RecallServer.Options => ({
+  host: settings.host,
+  port: settings.port,
+  path: settings.path,
+  tokens: settings.tokens,
+  signingSecret: Option.getOrUndefined(settings.signingSecret),
+  allowUnauthenticated: settings.authMode === "none",
+  sessionTimeout: Duration.seconds(settings.sessionTimeoutSeconds),
+  maxMessageBytes: settings.maxMessageBytes
+})
+
+/**
+ * The URL to paste into Recall's Create Bot request. A generated token is shown in full (it exists nowhere else);
+ * a token the user gave is shown as a placeholder, so it never lands in a log.
+ *
+ * @since 0.1.0
+ * @category settings
+ */
+export const recallUrl = (url: string, settings: ServeSettings.ServeSettings): string => {
+  switch (settings.authMode) {
+    case "generated-token":
+      return `${url}?token=${encodeURIComponent(Redacted.value(settings.tokens[0]!))}`
+    case "token":
+    case "both":
+      return `${url}?token=<your token>`
+    default:
+      return url
+  }
+}
+
+const authLine = (settings: ServeSettings.ServeSettings): string => {
+  switch (settings.authMode) {
+    case "generated-token":
+      return "auth: generated query token (shown once, above); pass --token or CALLSTREAM_TOKEN to choose your own"
+    case "token":
+      return `auth: query token (${settings.tokens.length} accepted)`
+    case "signed":
+      return "auth: signed upgrades (webhook-* or svix-* headers)"
+    case "both":
+      return "auth: query token and signed upgrades"
+    case "none":
+      return "auth: NONE. Anyone who can reach this port can send events. For local experiments only."
+  }
+}
+
+const httpUrl = (wsUrl: string, path: string): string => {
+  const url = new URL(wsUrl)
+  url.protocol = url.protocol === "wss:" ? "https:" : "http:"
+  url.pathname = path
+  url.search = ""
+  return url.toString()
+}
+
+const observe = (activity: Activity, out: string) => (item: SessionEvent.SessionEvent) => {
+  switch (item._tag) {
+    case "Message":
+      activity.messages++
+      if (item.event.event === "audio_mixed_raw.data") activity.audioSeconds += Audio.durationOf(item.event)
+      return Effect.void
+    case "SessionStarted":
+      return Effect.logInfo(`meeting started: ${item.session}`).pipe(
+        Effect.annotateLogs({ session: item.session, bot: item.botId ?? "none", recording: item.recordingId ?? "none" })
+      )
+    case "SessionEnded":
+      return Effect.logInfo(`meeting ended (${item.reason}): ${item.session}, files in ${out}`).pipe(
+        Effect.annotateLogs({ session: item.session, reason: item.reason })
+      )
+    default:
+      return Effect.void
+  }
+}
+
+const statusLine = (server: RecallServer.RecallServer["Type"], activity: Activity) =>
+  Effect.gen(function*() {
+    let lastMessages = 0
+    let lastAt = Date.now()
+    return yield* Effect.gen(function*() {
+      const health = yield* server.health
+      const now = Date.now()
+      const rate = ((activity.messages - lastMessages) * 1000) / Math.max(1, now - lastAt)
+      lastMessages = activity.messages
+      lastAt = now
+      process.stdout.write(
+        `\r\x1b[2Ksessions ${health.sessions}  connections ${health.connections}  ` +
+          `messages/s ${rate.toFixed(0)}  audio ${activity.audioSeconds.toFixed(1)} s`
+      )
+    }).pipe(Effect.repeat(Schedule.spaced("1 second")))
+  })
+
+/**
+ * Serves until interrupted (Ctrl-C), recording every session into `settings.out`.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const run = (
+  settings: ServeSettings.ServeSettings
+): Effect.Effect<void, RecallServer.RecallServerError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const activity: Activity = { messages: 0, audioSeconds: 0 }
+    const serverScope = yield* Scope.make()
+    const server = yield* RecallServer.make(serverOptions(settings)).pipe(
+      Scope.extend(serverScope),
+      Effect.onError((cause) => Scope.close(serverScope, Exit.failCause(cause)))
+    )
+    const events = server.events.pipe(Stream.tap(observe(activity, settings.out)))
+    const recorder = yield* SessionRecorder.run({ directory: settings.out }).pipe(
+      Effect.provideService(EventSource.EventSource, EventSource.make(events)),
+      Effect.forkDaemon
+    )
+
+    yield* Console.log(
+      `callstream is listening. Give Recall this websocket URL:\n\n  ${recallUrl(server.address.url, settings)}\n\n${
+        authLine(settings)
+      }\nrecording into ${settings.out}\nhealth: GET ${httpUrl(server.address.url, "/healthz")}, metrics: GET ${
+        httpUrl(server.address.url, "/metrics")
+      }\n`
+    )
+
+    const status = process.stdout.isTTY ? yield* Effect.forkDaemon(statusLine(server, activity)) : undefined
+
+    yield* Effect.never.pipe(
+      Effect.onInterrupt(() =>
+        Effect.gen(function*() {
+          if (status !== undefined) {
+            yield* Fiber.interrupt(status)
+            process.stdout.write("\r\x1b[2K")
+          }
+          yield* Console.log("shutting down: closing connections and finishing every file...")
+          yield* Scope.close(serverScope, Exit.void)
+          yield* Fiber.join(recorder)
+          yield* Console.log(
+            `stopped after ${activity.messages} messages (${activity.audioSeconds.toFixed(1)} s of mixed audio). ` +
+              `Recordings are in ${settings.out}`
+          )
+        })
+      )
+    )
+  })
