@@ -31,7 +31,10 @@ const cases: ReadonlyArray<readonly [string, string]> = [
       })
     )
   ],
-  ["participant_events.speech_on", JSON.stringify(Fixtures.speech("participant_events.speech_on", { participant, at: 3 }))],
+  [
+    "participant_events.speech_on",
+    JSON.stringify(Fixtures.speech("participant_events.speech_on", { participant, at: 3 }))
+  ],
   [
     "audio_mixed_raw.data (100 ms)",
     JSON.stringify(Fixtures.audio({ samples: Fixtures.tone(440, 0, 0.1), at: 4.2 }))
@@ -96,6 +99,8 @@ for (const [name, text] of cases) {
   })
 }
 
-console.log(`decode throughput (median of ${rounds} interleaved rounds of ${budgetMs} ms each; node ${process.version})`)
+console.log(
+  `decode throughput (median of ${rounds} interleaved rounds of ${budgetMs} ms each; node ${process.version})`
+)
 console.table(rows)
 if (sink === 42) console.log("")
