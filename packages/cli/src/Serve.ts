@@ -23,7 +23,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type * as ServeSettings from "./ServeSettings.js"
+import * as ServeSettings from "./ServeSettings.js"
 
 /**
  * Counters the console shows, updated as events flow to the recorder.
@@ -87,6 +87,9 @@ const authLine = (settings: ServeSettings.ServeSettings): string => {
   }
 }
 
+const portInUse = (error: RecallServer.RecallServerError): boolean =>
+  error.reason === "ListenFailed" && (error.cause as { readonly code?: unknown } | undefined)?.code === "EADDRINUSE"
+
 const httpUrl = (wsUrl: string, path: string): string => {
   const url = new URL(wsUrl)
   url.protocol = url.protocol === "wss:" ? "https:" : "http:"
@@ -139,13 +142,26 @@ const statusLine = (server: RecallServer.RecallServer["Type"], activity: Activit
  */
 export const run = (
   settings: ServeSettings.ServeSettings
-): Effect.Effect<void, RecallServer.RecallServerError, FileSystem.FileSystem | Path.Path> =>
+): Effect.Effect<
+  void,
+  RecallServer.RecallServerError | ServeSettings.SettingsError,
+  FileSystem.FileSystem | Path.Path
+> =>
   Effect.gen(function*() {
     const activity: Activity = { messages: 0, audioSeconds: 0 }
     const serverScope = yield* Scope.make()
     const server = yield* RecallServer.make(serverOptions(settings)).pipe(
       Scope.extend(serverScope),
-      Effect.onError((cause) => Scope.close(serverScope, Exit.failCause(cause)))
+      Effect.onError((cause) => Scope.close(serverScope, Exit.failCause(cause))),
+      Effect.mapError((error) =>
+        portInUse(error) ?
+          new ServeSettings.SettingsError({
+            reason: "PortInUse",
+            message:
+              `--port ${settings.port} on ${settings.host} is already in use: choose another (0 picks a free one)`
+          }) :
+          error
+      )
     )
     const events = server.events.pipe(Stream.tap(observe(activity, settings.out)))
     const recorder = yield* SessionRecorder.run({ directory: settings.out }).pipe(

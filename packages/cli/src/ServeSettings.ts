@@ -20,7 +20,13 @@ import * as Crypto from "node:crypto"
  * @category errors
  */
 export class SettingsError extends Data.TaggedError("SettingsError")<{
-  readonly reason: "InvalidPort" | "InvalidPath" | "InvalidSecret" | "InvalidNumber" | "OutputNotWritable"
+  readonly reason:
+    | "InvalidPort"
+    | "PortInUse"
+    | "InvalidPath"
+    | "InvalidSecret"
+    | "InvalidNumber"
+    | "OutputNotWritable"
   readonly message: string
 }> {}
 
