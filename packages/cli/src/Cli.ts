@@ -62,7 +62,8 @@ const allowUnauthenticated = Options.boolean("allow-unauthenticated").pipe(
   Options.withDescription("Accept any connection: for local experiments only")
 )
 
-const out = Options.directory("out").pipe(
+// a plain text option: ServeSettings checks the folder itself, with a message that says what is wrong
+const out = Options.text("out").pipe(
   Options.withDescription("Folder that receives one sub-folder per meeting (env CALLSTREAM_OUT)"),
   Options.withFallbackConfig(Config.string("CALLSTREAM_OUT")),
   Options.withDefault("recordings")
@@ -126,7 +127,7 @@ export const replay = Command.make(
 export const demo = Command.make(
   "demo",
   {
-    out: Options.directory("out").pipe(
+    out: Options.text("out").pipe(
       Options.withDescription("Where to write the demo recording (default: a new temporary folder)"),
       Options.optional
     )
