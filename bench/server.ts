@@ -8,8 +8,14 @@
  * The load is a meeting-like mix built in code with core's Fixtures (the shapes of Recall's documented
  * payloads): mostly 100 ms audio chunks (mixed and per participant), plus transcripts, partials and participant
  * events. A worker thread plays Recall and sends it over several connections as fast as the server takes it, so
- * the client's own work does not run on the server's thread. Rounds alternate between the two servers and the
- * median is reported.
+ * the client's own work does not run on the server's thread.
+ *
+ * Rounds interleave the two servers (alternating which goes first); each figure is the median with its
+ * interquartile range, and the ratio is taken per round, then its median. Two measures: wall-clock messages per
+ * second (what a sender sees; on a small machine the client competes for the same cores, which caps the bare
+ * server), and the server thread's busy time per message (event loop utilisation: the cost of the pipeline itself,
+ * less sensitive to the client). `BENCH_MESSAGES`, `BENCH_ROUNDS`, `BENCH_CONNECTIONS` change the load;
+ * `BENCH_ONLY=bare|callstream` runs one side (for profiling).
  */
 import { Fixtures } from "@callstream/core"
 import { RecallServer } from "@callstream/server"
@@ -27,7 +33,7 @@ import { Worker } from "node:worker_threads"
 import { WebSocketServer } from "ws"
 
 const messagesPerRound = Number(process.env.BENCH_MESSAGES ?? 40_000)
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
+const rounds = Number(process.env.BENCH_ROUNDS ?? 8)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 4)
 
 // -- the load -------------------------------------------------------------------
@@ -166,47 +172,75 @@ const waitFor = (f: () => boolean) =>
     tick()
   })
 
-const measure = async (make: () => Promise<Run>, total: number): Promise<number> => {
+interface Measure {
+  /** Messages per wall-clock second, from the first connection to the last message counted. */
+  readonly rate: number
+  /** Busy time of the server's thread (event loop utilisation) per message, in microseconds. */
+  readonly busy: number
+}
+
+const measure = async (make: () => Promise<Run>, total: number): Promise<Measure> => {
   const run = await make()
+  const elu = performance.eventLoopUtilization()
   const start = performance.now()
   await playRecall(run.url, total)
   await waitFor(() => run.received() >= total + connections)
   const seconds = (performance.now() - start) / 1000
+  const { active } = performance.eventLoopUtilization(elu)
   await run.close()
-  return (total + connections) / seconds
+  return { rate: (total + connections) / seconds, busy: active * 1000 / (total + connections) }
 }
 
-const median = (xs: Array<number>): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+const quantile = (xs: ReadonlyArray<number>, q: number): number => {
+  const sorted = [...xs].sort((a, b) => a - b)
+  const at = (sorted.length - 1) * q
+  const lo = Math.floor(at)
+  return sorted[lo]! + (sorted[Math.ceil(at)]! - sorted[lo]!) * (at - lo)
+}
+const median = (xs: ReadonlyArray<number>) => quantile(xs, 0.5)
+/** Median and the range of the middle half: robust to the odd round a busy machine spoils. */
+const spread = (xs: ReadonlyArray<number>, digits: number) =>
+  `${median(xs).toFixed(digits)} (${quantile(xs, 0.25).toFixed(digits)}-${quantile(xs, 0.75).toFixed(digits)})`
 
 const main = async () => {
+  const only = process.env.BENCH_ONLY // "bare" or "callstream", to profile one side
+  const runBare = only !== "callstream"
+  const runOurs = only !== "bare"
   // warm up both paths (JIT) on a smaller load
-  await measure(bareServer, 5_000)
-  await measure(callstreamServer, 5_000)
-  const bare: Array<number> = []
-  const ours: Array<number> = []
+  if (runBare) await measure(bareServer, 5_000)
+  if (runOurs) await measure(callstreamServer, 5_000)
+  const bare: Array<Measure> = []
+  const ours: Array<Measure> = []
   for (let r = 0; r < rounds; r++) {
-    bare.push(await measure(bareServer, messagesPerRound))
-    ours.push(await measure(callstreamServer, messagesPerRound))
-  }
-  const b = median(bare)
-  const o = median(ours)
-  console.log(
-    `server throughput (${messagesPerRound.toLocaleString("en-US")} messages x ${rounds} rounds over ${connections} ` +
-      `connections, avg ${Math.round(poolBytes)} bytes; node ${process.version}; bufferutil ${hasBufferutil()})`
-  )
-  console.table([
-    {
-      server: "bare ws + JSON.parse",
-      "msg/s": Math.round(b).toLocaleString("en-US"),
-      "MB/s": (b * poolBytes / 1e6).toFixed(1)
-    },
-    {
-      server: "callstream RecallServer",
-      "msg/s": Math.round(o).toLocaleString("en-US"),
-      "MB/s": (o * poolBytes / 1e6).toFixed(1),
-      ratio: (o / b).toFixed(2) + "x"
+    // alternate which server goes first, so a drift in machine load hits both alike
+    const order = r % 2 === 0 ? [true, false] : [false, true]
+    for (const isBare of order) {
+      if (isBare && runBare) bare.push(await measure(bareServer, messagesPerRound))
+      if (!isBare && runOurs) ours.push(await measure(callstreamServer, messagesPerRound))
     }
-  ])
+  }
+  console.log(
+    `server throughput (${messagesPerRound.toLocaleString("en-US")} messages x ${rounds} interleaved rounds over ` +
+      `${connections} connections, avg ${Math.round(poolBytes)} bytes; node ${process.version}; ` +
+      `bufferutil ${hasBufferutil()}); median (interquartile range)`
+  )
+  const row = (server: string, xs: ReadonlyArray<Measure>) => ({
+    server,
+    "msg/s": spread(xs.map((m) => m.rate / 1000), 1).replace(/(\d)( |-|\))/g, "$1k$2"),
+    "MB/s": (median(xs.map((m) => m.rate)) * poolBytes / 1e6).toFixed(1),
+    "server thread µs/msg": spread(xs.map((m) => m.busy), 2)
+  })
+  const table = []
+  if (bare.length > 0) table.push(row("bare ws + JSON.parse", bare))
+  if (ours.length > 0) table.push(row("callstream RecallServer", ours))
+  console.table(table)
+  if (bare.length > 0 && ours.length > 0) {
+    // each round's ratio pairs runs made under the same machine load
+    const rateRatios = ours.map((m, i) => m.rate / bare[i]!.rate)
+    const costRatios = ours.map((m, i) => bare[i]!.busy / m.busy)
+    console.log(`throughput ratio (callstream / bare), per round: ${spread(rateRatios, 2)}x`)
+    console.log(`server-thread cost ratio (bare µs / callstream µs), per round: ${spread(costRatios, 2)}x`)
+  }
 }
 
 const hasBufferutil = (): string => {
