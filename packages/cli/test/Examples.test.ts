@@ -1,0 +1,239 @@
+/**
+ * Smoke tests of the runnable programs in `examples/`: each runs as a user runs it (a child process started with
+ * tsx from the repository root), the live ones receive a generated meeting from the Recall simulator over a real
+ * socket, and every test asserts on what the program printed or wrote, then on how it ended.
+ */
+import { SampleMeeting } from "@callstream/core"
+import { RecallSimulator } from "@callstream/server"
+import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as ChildProcess from "node:child_process"
+import * as Crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { onTestFinished } from "vitest"
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..")
+
+// -----------------------------------------------------------------------------
+// a running example
+// -----------------------------------------------------------------------------
+
+interface Example {
+  readonly child: ChildProcess.ChildProcess
+  readonly stdout: () => string
+  readonly stderr: () => string
+  readonly exit: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
+}
+
+/**
+ * Starts `examples/<name>.ts` with only the given `CALLSTREAM_*` settings (none inherited from this process). The
+ * child is killed when the test finishes, whatever happened.
+ */
+const start = (name: string, options: {
+  readonly args?: ReadonlyArray<string>
+  readonly env?: Record<string, string>
+} = {}): Example => {
+  const env: Record<string, string> = { NO_COLOR: "1" }
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !key.startsWith("CALLSTREAM_")) env[key] = value
+  }
+  const child = ChildProcess.spawn(
+    process.execPath,
+    ["--import", "tsx", path.join("examples", `${name}.ts`), ...(options.args ?? [])],
+    { cwd: root, env: { ...env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] }
+  )
+  let stdout = ""
+  let stderr = ""
+  child.stdout!.setEncoding("utf8").on("data", (text: string) => (stdout += text))
+  child.stderr!.setEncoding("utf8").on("data", (text: string) => (stderr += text))
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal }))
+  )
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+  })
+  return { child, stdout: () => stdout, stderr: () => stderr, exit }
+}
+
+const waitFor = async <A>(what: string, check: () => A | undefined, example?: Example, timeoutMs = 20_000) => {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = check()
+    if (value !== undefined) return value
+    if (example !== undefined && (example.child.exitCode !== null || example.child.signalCode !== null)) {
+      throw new Error(`the example exited while waiting for ${what}:\n${example.stdout()}\n${example.stderr()}`)
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}:\n${example?.stdout() ?? ""}\n${example?.stderr() ?? ""}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+/** The ws URL the example printed. */
+const urlOf = (example: Example) => waitFor("the ws URL", () => /ws:\/\/[^\s?]+/.exec(example.stdout())?.[0], example)
+
+/** Ctrl-C: SIGINT, then how the process ended (NodeRuntime.runMain treats the interruption as success: code 0). */
+const interrupt = async (example: Example) => {
+  example.child.kill("SIGINT")
+  const timeout = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error(`no exit 15 s after SIGINT:\n${example.stdout()}\n${example.stderr()}`)), 15_000)
+  )
+  return Promise.race([example.exit, timeout])
+}
+
+const assertCleanExit = async (example: Example) => {
+  const { code, signal } = await interrupt(example)
+  assert.strictEqual(signal, null, "ended by itself, not killed by the signal")
+  assert.strictEqual(code, 0, `exit code after SIGINT; stderr:\n${example.stderr()}`)
+}
+
+// Fast replays: Recall's 3 s retry spacing shrinks with the speed, so a drop costs the same meeting time.
+const SPEED = 20
+const replay = (
+  meeting: SampleMeeting.SampleMeeting,
+  url: string,
+  options: Partial<RecallSimulator.Options> = {}
+) =>
+  Effect.runPromise(
+    RecallSimulator.replay(meeting.entries, {
+      url,
+      speed: SPEED,
+      retrySpacing: Duration.millis(3000 / SPEED),
+      retries: 10,
+      ...options
+    })
+  )
+
+const names = new Map<number, string>([[100, "Ada Lovelace"], [200, "Grace Hopper"], [300, "Participant 300"]])
+const nameOf = (id: number) => names.get(id)!
+
+const mmss = (seconds: number) => {
+  const s = Math.floor(seconds)
+  return `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`
+}
+
+const token = () => Crypto.randomBytes(16).toString("hex")
+
+// -----------------------------------------------------------------------------
+// live-transcript
+// -----------------------------------------------------------------------------
+
+describe("examples/live-transcript.ts", () => {
+  it("prints each final utterance with its speaker, notes the gap, and stops cleanly on SIGINT", async () => {
+    const secret = token()
+    const example = start("live-transcript", {
+      env: { CALLSTREAM_HOST: "127.0.0.1", CALLSTREAM_PORT: "0", CALLSTREAM_TOKEN: secret }
+    })
+    const url = await urlOf(example)
+    const meeting = SampleMeeting.generate({ seed: 3, duration: 30 })
+    const dropAt = 14
+    const result = await replay(meeting, `${url}?token=${secret}`, { drops: [{ atTime: dropAt }] })
+    assert.strictEqual(result.connections, 2)
+    assert.isAbove(result.lost, 0)
+
+    // a turn's final is sent 0.8 s after it ends: those sent well before the drop, or well after the
+    // reconnect (3 s of meeting time later, plus slack for a slow machine), must all be there, in order
+    const expected = meeting.turns.map((turn) => ({ turn, sentAt: turn.end + 0.8 }))
+    const sure = expected.filter(({ sentAt }) => sentAt < dropAt - 0.2 || sentAt > dropAt + 6)
+    assert.isAtLeast(sure.length, 4)
+    const lastSure = sure[sure.length - 1]!.turn
+    await waitFor("the last final", () => example.stdout().includes(`[${mmss(lastSure.start)}] `) || undefined, example)
+
+    const lines = example.stdout().split("\n").filter((l) => /^\[\d\d:\d\d\] /.test(l))
+    const byStart = new Map(lines.map((l) => [l.slice(1, 6), l]))
+    for (const { turn } of sure) {
+      const line = byStart.get(mmss(turn.start))
+      assert.isDefined(line, `the utterance of the turn at ${turn.start}s`)
+      assert.match(line!, new RegExp(`^\\[${mmss(turn.start)}\\] ${nameOf(turn.participantId)}: \\w+( \\w+)+$`))
+    }
+    // nothing invented: every printed line is one of the meeting's turns, by the right speaker, once
+    assert.isAtMost(lines.length, meeting.turns.length)
+    assert.strictEqual(new Set(lines).size, lines.length)
+    for (const line of lines) {
+      const turn = meeting.turns.find((t) => mmss(t.start) === line.slice(1, 6))
+      assert.isDefined(turn, line)
+      assert.include(line, `] ${nameOf(turn!.participantId)}: `)
+    }
+    assert.match(example.stdout(), /=== meeting 5f0c2a7e-[0-9a-f-]+ started ===/)
+    const gap = /--- no connection from (\d+\.\d) s to (\d+\.\d) s: what was said then is lost ---/.exec(
+      example.stdout()
+    )
+    assert.isNotNull(gap, "a line for the gap")
+    assert.closeTo(Number(gap![1]), dropAt, 0.5)
+    assert.isAbove(Number(gap![2]), Number(gap![1]) + 2, "Recall's first retry comes 3 s of meeting time later")
+    await assertCleanExit(example)
+  })
+
+  it("refuses to start without a token or an explicit CALLSTREAM_ALLOW_UNAUTHENTICATED, and says which", async () => {
+    const example = start("live-transcript", { env: { CALLSTREAM_HOST: "127.0.0.1", CALLSTREAM_PORT: "0" } })
+    const { code } = await example.exit
+    assert.strictEqual(code, 1)
+    assert.include(example.stderr(), "CALLSTREAM_TOKEN")
+    assert.include(example.stderr(), "CALLSTREAM_ALLOW_UNAUTHENTICATED=true")
+    assert.notInclude(example.stdout(), "ws://")
+  })
+})
+
+// -----------------------------------------------------------------------------
+// record-to-folder
+// -----------------------------------------------------------------------------
+
+/** Seconds of audio a WAV file's header announces (16 kHz mono 16-bit). */
+const wavSeconds = (file: string): number => {
+  const bytes = fs.readFileSync(file)
+  assert.strictEqual(bytes.toString("ascii", 0, 4), "RIFF")
+  assert.strictEqual(bytes.readUInt32LE(24), 16000, "16 kHz")
+  const data = bytes.indexOf("data", 12, "ascii")
+  return bytes.readUInt32LE(data + 4) / 32000
+}
+
+describe("examples/record-to-folder.ts", () => {
+  it("writes the meeting's folder, and Ctrl-C finishes every file", async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "callstream-example-"))
+    onTestFinished(() => fs.rmSync(out, { recursive: true, force: true }))
+    const secret = token()
+    const example = start("record-to-folder", {
+      args: [out],
+      env: { CALLSTREAM_HOST: "127.0.0.1", CALLSTREAM_PORT: "0", CALLSTREAM_TOKEN: secret }
+    })
+    const url = await urlOf(example)
+    const meeting = SampleMeeting.generate({ seed: 3, duration: 30, separate: true, video: true })
+    const result = await replay(meeting, `${url}?token=${secret}`, { separateConnections: true })
+    assert.strictEqual(result.sent, meeting.entries.length)
+    assert.isAbove(result.connections, 1, "separate audio comes on connections of its own")
+    // the session is still open (its bot could reconnect): Ctrl-C ends it and must still finish every file
+    await assertCleanExit(example)
+
+    const dir = path.join(out, SampleMeeting.DEFAULTS.botId)
+    assert.deepStrictEqual(fs.readdirSync(out), [SampleMeeting.DEFAULTS.botId])
+    const tape = fs.readFileSync(path.join(dir, "events.jsonl"), "utf8").trim().split("\n")
+    assert.strictEqual(tape.length, meeting.entries.length)
+
+    const transcript = fs.readFileSync(path.join(dir, "transcript.txt"), "utf8").trim().split("\n")
+    assert.deepStrictEqual(
+      transcript.map((line) => line.slice(0, line.indexOf(":", 8) + 1)),
+      meeting.turns.map((turn) => `[${mmss(turn.start)}] ${nameOf(turn.participantId)}:`)
+    )
+
+    const participants = JSON.parse(fs.readFileSync(path.join(dir, "participants.json"), "utf8"))
+    assert.deepStrictEqual(Object.keys(participants).sort(), ["100", "200", "300"])
+    for (const id of [100, 200, 300]) {
+      const spoken = meeting.turns.filter((t) => t.participantId === id).reduce((s, t) => s + t.end - t.start, 0)
+      assert.closeTo(participants[String(id)].talkTime, spoken, 0.01, `talk time of ${id}`)
+    }
+
+    assert.closeTo(wavSeconds(path.join(dir, "audio", "mixed.wav")), meeting.options.duration, 0.001)
+    for (const id of [100, 200, 300]) assert.isTrue(fs.existsSync(path.join(dir, "audio", `participant-${id}.wav`)))
+    const frames = meeting.entries.filter((e) => (e.message as { event: string }).event === "video_separate_png.data")
+    assert.strictEqual(fs.readdirSync(path.join(dir, "video", "participant-100", "webcam")).length, frames.length)
+
+    const session = JSON.parse(fs.readFileSync(path.join(dir, "session.json"), "utf8"))
+    assert.strictEqual(session.endReason, "shutdown")
+    assert.strictEqual(session.connections.length, result.connections)
+  })
+})
