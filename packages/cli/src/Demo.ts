@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { EventSource, SampleMeeting, type SessionEvent } from "@callstream/core"
+import { SampleMeeting, type SessionEvent } from "@callstream/core"
 import { RecallServer, RecallSimulator } from "@callstream/server"
 import { SessionRecorder } from "@callstream/sinks"
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -20,8 +20,8 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import * as Inspect from "./Inspect.js"
+import { startRecording } from "./internal/recording.js"
 import * as ServeSettings from "./ServeSettings.js"
 
 /**
@@ -93,12 +93,10 @@ export const record = (options: DemoOptions = {}) =>
       shutdownTimeout: Duration.seconds(2)
     }).pipe(Scope.extend(serverScope))
     const gaps: Array<SessionEvent.Gap> = []
-    const events = server.events.pipe(
-      Stream.tap((item) => item._tag === "Gap" ? Effect.sync(() => gaps.push(item)) : Effect.void)
-    )
-    const recorder = yield* SessionRecorder.run({ directory: out }).pipe(
-      Effect.provideService(EventSource.EventSource, EventSource.make(events)),
-      Effect.forkDaemon
+    const recorder = yield* startRecording(
+      server,
+      out,
+      (item) => item._tag === "Gap" ? Effect.sync(() => gaps.push(item)) : Effect.void
     )
 
     // Recall retries every 3 s: at 10x that is 300 ms of wall time, the same 3 s of meeting time lost.

@@ -8,9 +8,8 @@
  *
  * @since 0.1.0
  */
-import { Audio, EventSource, type SessionEvent } from "@callstream/core"
+import { Audio, type SessionEvent } from "@callstream/core"
 import { RecallServer } from "@callstream/server"
-import { SessionRecorder } from "@callstream/sinks"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
 import * as Console from "effect/Console"
@@ -22,7 +21,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
+import { startRecording } from "./internal/recording.js"
 import * as ServeSettings from "./ServeSettings.js"
 
 /**
@@ -163,11 +162,7 @@ export const run = (
           error
       )
     )
-    const events = server.events.pipe(Stream.tap(observe(activity, settings.out)))
-    const recorder = yield* SessionRecorder.run({ directory: settings.out }).pipe(
-      Effect.provideService(EventSource.EventSource, EventSource.make(events)),
-      Effect.forkDaemon
-    )
+    const recorder = yield* startRecording(server, settings.out, observe(activity, settings.out))
 
     yield* Console.log(
       `callstream is listening. Give Recall this websocket URL:\n\n  ${recallUrl(server.address.url, settings)}\n\n${

@@ -275,12 +275,27 @@ export const recordSession = <E>(
 export const run = (
   options: Options
 ): Effect.Effect<void, never, EventSource.EventSource | FileSystem.FileSystem | Path.Path> =>
-  Effect.flatMap(EventSource.EventSource, (source) =>
-    source.events.pipe(
-      EventStream.sessions({ bufferSize: options.bufferSize }),
-      Stream.mapEffect((session) => recordSession(session, options), { concurrency: "unbounded", unordered: true }),
-      Stream.runDrain
-    ))
+  Effect.flatMap(
+    EventSource.EventSource,
+    (source) => recordAll(source.events.pipe(EventStream.sessions({ bufferSize: options.bufferSize })), options)
+  )
+
+/**
+ * Records a Stream of sessions, each with its own Stream of events, concurrently, until it ends. Use it with a
+ * source that already splits its events per session (such as the server's `sessions`), so each session keeps
+ * its own buffer and a slow one never holds back the others.
+ *
+ * @since 0.1.0
+ * @category recording
+ */
+export const recordAll = <E, E2, R>(
+  sessions: Stream.Stream<EventStream.Session<SessionEvent.SessionEvent, E>, E2, R>,
+  options: Options
+): Effect.Effect<void, E2, R | FileSystem.FileSystem | Path.Path> =>
+  sessions.pipe(
+    Stream.mapEffect((session) => recordSession(session, options), { concurrency: "unbounded", unordered: true }),
+    Stream.runDrain
+  )
 
 /**
  * A Layer that records in the background for as long as it lives (closing it finishes every file).
