@@ -75,7 +75,7 @@ const waitFor = async <A>(what: string, check: () => A | undefined, example?: Ex
 }
 
 /** The ws URL the example printed. */
-const urlOf = (example: Example) => waitFor("the ws URL", () => /ws:\/\/[^\s?]+/.exec(example.stdout())?.[0], example)
+const urlOf = (example: Example) => waitFor("the ws URL", () => /ws:\/\/[^\s?,]+/.exec(example.stdout())?.[0], example)
 
 /** Ctrl-C: SIGINT, then how the process ended (NodeRuntime.runMain treats the interruption as success: code 0). */
 const interrupt = async (example: Example) => {
@@ -165,7 +165,9 @@ describe("examples/live-transcript.ts", () => {
     )
     assert.isNotNull(gap, "a line for the gap")
     assert.closeTo(Number(gap![1]), dropAt, 0.5)
-    assert.isAbove(Number(gap![2]), Number(gap![1]) + 2, "Recall's first retry comes 3 s of meeting time later")
+    // (the server ends a gap at the first timed message after the reconnect; a late transcript final is timed by
+    // its first word, which may precede the outage's end, so only the order is certain here)
+    assert.isAtLeast(Number(gap![2]), Number(gap![1]))
     await assertCleanExit(example)
   })
 
@@ -235,5 +237,121 @@ describe("examples/record-to-folder.ts", () => {
     const session = JSON.parse(fs.readFileSync(path.join(dir, "session.json"), "utf8"))
     assert.strictEqual(session.endReason, "shutdown")
     assert.strictEqual(session.connections.length, result.connections)
+  })
+})
+
+// -----------------------------------------------------------------------------
+// live-roster
+// -----------------------------------------------------------------------------
+
+interface RosterRow {
+  readonly who: string
+  readonly status: ReadonlyArray<string>
+  readonly talk: number
+}
+
+const parseRosterLine = (line: string) => {
+  const match = /^([0-9a-f]{8}) \[(\d\d:\d\d)\] (.+)$/.exec(line)
+  if (match === null) return undefined
+  const rows = match[3]!.split(" | ").map((cell): RosterRow => {
+    const cut = cell.lastIndexOf(": ")
+    const parts = cell.slice(cut + 2).split(", ")
+    return { who: cell.slice(0, cut), status: parts.slice(0, -1), talk: Number(parts[parts.length - 1]!.slice(0, -2)) }
+  })
+  return { session: match[1]!, at: match[2]!, rows }
+}
+
+describe("examples/live-roster.ts", () => {
+  it("prints one roster line per change when stdout is not a terminal", async () => {
+    const example = start("live-roster", {
+      env: { CALLSTREAM_HOST: "127.0.0.1", CALLSTREAM_PORT: "0", CALLSTREAM_ALLOW_UNAUTHENTICATED: "true" }
+    })
+    const url = await urlOf(example)
+    const meeting = SampleMeeting.generate({ seed: 3, duration: 30 })
+    await replay(meeting, url)
+    // joins (3), webcam on, speech on and off per turn, screenshare on and off, the dial-in leaving
+    const changes = 3 + 1 + 2 * meeting.turns.length + 2 + 1
+    const roster = await waitFor("every change", () => {
+      const lines = example.stdout().split("\n").map(parseRosterLine).filter((l) => l !== undefined)
+      return lines.length >= changes && lines[lines.length - 1]!.rows[2]?.status[0] === "left" ? lines : undefined
+    }, example)
+    assert.strictEqual(roster.length, changes)
+    assert.isTrue(roster.every((line) => line.session === SampleMeeting.DEFAULTS.botId.slice(0, 8)))
+
+    const who = ["Ada Lovelace (host)", "Grace Hopper", "Participant 300"]
+    const last = roster[roster.length - 1]!
+    assert.deepStrictEqual(last.rows.map((row) => row.who), who)
+    assert.deepStrictEqual(last.rows.map((row) => row.status), [["present", "webcam"], ["present"], ["left"]])
+    // talk time per participant, to the tenth printed
+    for (const [index, id] of [100, 200, 300].entries()) {
+      const spoken = meeting.turns.filter((t) => t.participantId === id).reduce((s, t) => s + t.end - t.start, 0)
+      assert.closeTo(last.rows[index]!.talk, spoken, 0.051, who[index])
+    }
+    // every turn shows its speaker speaking, alone, from the second the turn starts
+    for (const turn of meeting.turns) {
+      const index = [100, 200, 300].indexOf(turn.participantId)
+      const line = roster.find((l) => l.at === mmss(turn.start) && l.rows[index]!.status.includes("speaking"))
+      assert.isDefined(line, `turn of ${turn.participantId} at ${turn.start}`)
+    }
+    for (const line of roster) assert.isAtMost(line.rows.filter((r) => r.status.includes("speaking")).length, 1)
+    assert.isTrue(roster.some((l) => l.rows[0]!.status.includes("screenshare")))
+    await assertCleanExit(example)
+  })
+})
+
+// -----------------------------------------------------------------------------
+// monologue-alert
+// -----------------------------------------------------------------------------
+
+describe("examples/monologue-alert.ts", () => {
+  const meeting = SampleMeeting.generate({ seed: 3, duration: 30 })
+  const lengths = meeting.turns.map((t) => t.end - t.start).sort((a, b) => b - a)
+  const longest = meeting.turns.find((t) => t.end - t.start === lengths[0])!
+  const longestName = nameOf(longest.participantId)
+
+  const run = async (threshold: number) => {
+    const secret = token()
+    const example = start("monologue-alert", {
+      args: ["--threshold", String(threshold)],
+      env: {
+        CALLSTREAM_HOST: "127.0.0.1",
+        CALLSTREAM_PORT: "0",
+        CALLSTREAM_TOKEN: secret,
+        // the meeting ends 1 s after its bot hangs up, and the example prints its summary
+        CALLSTREAM_SESSION_TIMEOUT: "1"
+      }
+    })
+    const url = await urlOf(example)
+    await replay(meeting, `${url}?token=${secret}`)
+    await waitFor("the summary", () => / ended: \d+ monologue/.test(example.stdout()) || undefined, example)
+    await assertCleanExit(example)
+    return example.stdout()
+  }
+
+  it("alerts once, while the meeting's longest turn is still going, when the threshold is below it", async () => {
+    assert.isAbove(lengths[0]! - lengths[1]!, 0.3, "the seed gives one turn clearly longer than the others")
+    const threshold = Number(((lengths[0]! + lengths[1]!) / 2).toFixed(1))
+    const out = await run(threshold)
+    const alerts = out.split("\n").filter((l) => l.startsWith("ALERT"))
+    assert.strictEqual(alerts.length, 1, out)
+    const alert =
+      /^ALERT \[(\d\d):(\d\d\.\d)\] (.+) has been speaking for ([\d.]+) s without interruption \(since (\d\d):(\d\d\.\d)\)$/
+        .exec(alerts[0]!)
+    assert.isNotNull(alert, alerts[0])
+    assert.strictEqual(alert![3], longestName)
+    assert.strictEqual(Number(alert![4]), threshold)
+    assert.closeTo(Number(alert![5]) * 60 + Number(alert![6]), longest.start, 0.05)
+    const at = Number(alert![1]) * 60 + Number(alert![2])
+    assert.isAtLeast(at, longest.start + threshold - 0.05)
+    assert.isBelow(at, longest.end, "raised before the speaker stopped")
+    assert.match(out, new RegExp(`\\] ${longestName} stopped after ${(longest.end - longest.start).toFixed(1)} s`))
+    assert.include(out, `ended: 1 monologue(s) over ${threshold} s; longest turn: ${longestName}`)
+  })
+
+  it("stays quiet when the threshold is above every turn", async () => {
+    const out = await run(lengths[0]! + 0.5)
+    assert.notInclude(out, "ALERT")
+    assert.include(out, `ended: 0 monologue(s) over`)
+    assert.include(out, `longest turn: ${longestName}, ${lengths[0]!.toFixed(1)} s`)
   })
 })
