@@ -132,14 +132,19 @@ describe("examples/live-transcript.ts", () => {
     const url = await urlOf(example)
     const meeting = SampleMeeting.generate({ seed: 3, duration: 30 })
     const dropAt = 14
-    const result = await replay(meeting, `${url}?token=${secret}`, { drops: [{ atTime: dropAt }] })
+    // half the usual speed: the reconnect's real-time delays weigh less in meeting time on a busy machine
+    const result = await replay(meeting, `${url}?token=${secret}`, {
+      speed: SPEED / 2,
+      retrySpacing: Duration.millis(3000 / (SPEED / 2)),
+      drops: [{ atTime: dropAt }]
+    })
     assert.strictEqual(result.connections, 2)
     assert.isAbove(result.lost, 0)
 
     // a turn's final is sent 0.8 s after it ends: those sent well before the drop, or well after the
     // reconnect (3 s of meeting time later, plus slack for a slow machine), must all be there, in order
     const expected = meeting.turns.map((turn) => ({ turn, sentAt: turn.end + 0.8 }))
-    const sure = expected.filter(({ sentAt }) => sentAt < dropAt - 0.2 || sentAt > dropAt + 6)
+    const sure = expected.filter(({ sentAt }) => sentAt < dropAt - 0.2 || sentAt > dropAt + 7)
     assert.isAtLeast(sure.length, 4)
     const lastSure = sure[sure.length - 1]!.turn
     await waitFor("the last final", () => example.stdout().includes(`[${mmss(lastSure.start)}] `) || undefined, example)
@@ -353,5 +358,35 @@ describe("examples/monologue-alert.ts", () => {
     assert.notInclude(out, "ALERT")
     assert.include(out, `ended: 0 monologue(s) over`)
     assert.include(out, `longest turn: ${longestName}, ${lengths[0]!.toFixed(1)} s`)
+  })
+})
+
+// -----------------------------------------------------------------------------
+// test-your-pipeline
+// -----------------------------------------------------------------------------
+
+describe("examples/test-your-pipeline.ts", () => {
+  it("runs its checks to completion and exits 0", async () => {
+    const example = start("test-your-pipeline")
+    const { code, signal } = await example.exit
+    assert.strictEqual(signal, null)
+    assert.strictEqual(code, 0, example.stderr())
+    const ok = example.stdout().split("\n").filter((line) => line.startsWith("ok - "))
+    assert.deepStrictEqual(ok.map((line) => line.replace(/\d+/g, "N")), [
+      "ok - captions from fixtures",
+      "ok - talk time from fixtures",
+      "ok - after N s of meeting time: the N utterances finished by then, and nothing later",
+      "ok - after the whole meeting: all N utterances, in order",
+      "ok - talk time from the tape"
+    ])
+    assert.include(example.stdout(), "all checks passed")
+  })
+
+  it("exits non-zero, naming the failed check, when the pipeline is broken", async () => {
+    const example = start("test-your-pipeline", { args: ["--break"] })
+    const { code } = await example.exit
+    assert.strictEqual(code, 1)
+    assert.include(example.stderr(), "not ok - captions from fixtures")
+    assert.notInclude(example.stdout(), "all checks passed")
   })
 })
