@@ -52,16 +52,18 @@ const step = (state: Transcript.Transcript, item: SessionEvent.SessionEvent): [T
   return [next, { finals, partials, note }]
 }
 
-const render = (output: Output): string => {
-  let text = ""
-  if (tty && showPartials) text += "\r\x1b[2K" // wipe the partial tail before printing above it
-  if (output.note !== undefined) text += `${output.note}\n`
-  for (const u of output.finals) text += `${line(u)}\n`
-  if (showPartials && output.partials !== undefined) {
-    const tail = output.partials.map((u) => `... ${u.name}: ${u.text}`)
-    text += tty ? tail.join(" | ").slice(0, (process.stdout.columns ?? 120) - 1) : tail.map((t) => `${t}\n`).join("")
-  }
-  return text
+// The text one event prints ("" for none), and the partial tail now shown. On a terminal the tail is a single line
+// redrawn in place: wiped before anything is printed above it, then drawn again.
+const render = (shown: string, output: Output): [string, string] => {
+  const lines = [...(output.note === undefined ? [] : [output.note]), ...output.finals.map(line)]
+  const above = lines.map((l) => `${l}\n`).join("")
+  if (!showPartials) return ["", above]
+  const tail = output.partials === undefined
+    ? shown
+    : output.partials.map((u) => `... ${u.name}: ${u.text}`).join(tty ? " | " : "\n")
+  if (!tty) return [tail, above + (output.partials !== undefined && tail !== "" ? `${tail}\n` : "")]
+  if (above === "" && tail === shown) return [shown, ""]
+  return [tail, `\r\x1b[2K${above}${tail.slice(0, (process.stdout.columns || 120) - 1)}`]
 }
 
 const program = Effect.gen(function*() {
@@ -78,7 +80,7 @@ const program = Effect.gen(function*() {
       (session) =>
         session.events.pipe(
           Stream.mapAccum(Transcript.empty, step),
-          Stream.map(render),
+          Stream.mapAccum("", render),
           Stream.filter((text) => text !== "")
         ),
       { concurrency: "unbounded" }

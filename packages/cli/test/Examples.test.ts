@@ -124,9 +124,10 @@ const token = () => Crypto.randomBytes(16).toString("hex")
 // -----------------------------------------------------------------------------
 
 describe("examples/live-transcript.ts", () => {
-  it("prints each final utterance with its speaker, notes the gap, and stops cleanly on SIGINT", async () => {
+  it("prints each final utterance with its speaker (and the live tail with --partials), notes the gap, and stops cleanly on SIGINT", async () => {
     const secret = token()
     const example = start("live-transcript", {
+      args: ["--partials"],
       env: { CALLSTREAM_HOST: "127.0.0.1", CALLSTREAM_PORT: "0", CALLSTREAM_TOKEN: secret }
     })
     const url = await urlOf(example)
@@ -163,6 +164,17 @@ describe("examples/live-transcript.ts", () => {
       const turn = meeting.turns.find((t) => mmss(t.start) === line.slice(1, 6))
       assert.isDefined(turn, line)
       assert.include(line, `] ${nameOf(turn!.participantId)}: `)
+    }
+    // --partials: each of those turns showed its live tail (the first half of its words) before its final
+    const all = example.stdout().split("\n")
+    for (const { turn } of sure) {
+      const final = all.findIndex((l) => l.startsWith(`[${mmss(turn.start)}] `))
+      const words = all[final]!.slice(all[final]!.indexOf(": ") + 2).split(" ")
+      const partial = `... ${nameOf(turn.participantId)}: ${
+        words.slice(0, Math.max(1, Math.floor(words.length / 2))).join(" ")
+      }`
+      const shown = all.findIndex((l) => l === partial)
+      assert.isTrue(shown >= 0 && shown < final, `the partial "${partial}" before its final`)
     }
     assert.match(example.stdout(), /=== meeting 5f0c2a7e-[0-9a-f-]+ started ===/)
     const gap = /--- no connection from (\d+\.\d) s to (\d+\.\d) s: what was said then is lost ---/.exec(
