@@ -235,6 +235,9 @@ export const recordSession = <E>(
 
     const interval = Duration.decode(options.exportInterval ?? Duration.seconds(2))
     yield* exportNow
+    // the last write of the derived files happens however the recording ends: the source ending, or the recorder
+    // being interrupted (a Layer closing, Ctrl-C); WAV writers patch their headers in their own finalizers
+    yield* Effect.addFinalizer(() => exportNow)
     yield* Effect.forkScoped(
       Effect.sleep(interval).pipe(
         Effect.zipRight(Effect.suspend(() => dirty ? exportNow : Effect.void)),
@@ -245,7 +248,6 @@ export const recordSession = <E>(
       Stream.runForEach(handle),
       Effect.catchAllCause((cause) => report("source", Cause.pretty(cause)))
     )
-    yield* exportNow
     return summary
   }).pipe(
     Effect.scoped,
