@@ -20,13 +20,6 @@ import { Console, Effect, Logger, LogLevel, Stream } from "effect"
 const showPartials = process.argv.includes("--partials")
 const tty = process.stdout.isTTY === true
 
-const mmss = (seconds: number): string => {
-  const s = Math.max(0, Math.floor(seconds))
-  return `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`
-}
-
-const line = (u: Transcript.Utterance): string => `[${mmss(u.start)}] ${u.name}: ${u.text}`
-
 // What one event adds to the screen: the finals it completed, the partial tail it changed, or a control note.
 interface Output {
   readonly finals: ReadonlyArray<Transcript.Utterance>
@@ -45,7 +38,7 @@ const step = (state: Transcript.Transcript, item: SessionEvent.SessionEvent): [T
     : undefined
   if (next === state) return [state, { finals: [], partials: undefined, note }]
   // `utterances` fills in each speaker's latest known name (the dial-in without one gets "Participant <id>")
-  const finals = Transcript.utterances(next).filter((u) => !state.ids.has(u.id))
+  const finals = Transcript.newFinals(state, next)
   const partials = next.partials === state.partials
     ? undefined
     : Transcript.utterances({ ...next, finals: [] }, { live: true })
@@ -55,7 +48,7 @@ const step = (state: Transcript.Transcript, item: SessionEvent.SessionEvent): [T
 // The text one event prints ("" for none), and the partial tail now shown. On a terminal the tail is a single line
 // redrawn in place: wiped before anything is printed above it, then drawn again.
 const render = (shown: string, output: Output): [string, string] => {
-  const lines = [...(output.note === undefined ? [] : [output.note]), ...output.finals.map(line)]
+  const lines = [...(output.note === undefined ? [] : [output.note]), ...output.finals.map(Transcript.formatLine)]
   const above = lines.map((l) => `${l}\n`).join("")
   if (!showPartials) return ["", above]
   const tail = output.partials === undefined

@@ -24,18 +24,13 @@ import * as NodeAssert from "node:assert"
 
 const broken = process.argv.includes("--break")
 
-const mmss = (seconds: number): string => {
-  const s = Math.max(0, Math.floor(seconds))
-  return `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`
-}
-
 // the finals an event completed, with each speaker's latest known name
 const newFinals = (
   state: Transcript.Transcript,
   item: SessionEvent.SessionEvent
 ): [Transcript.Transcript, ReadonlyArray<Transcript.Utterance>] => {
   const next = Transcript.reduce(state, item)
-  return [next, next === state ? [] : Transcript.utterances(next).filter((u) => !state.ids.has(u.id))]
+  return [next, Transcript.newFinals(state, next)]
 }
 
 /** Live captions: each final utterance as `[mm:ss] Name: text`, as soon as it arrives. */
@@ -50,7 +45,7 @@ const captions: Stream.Stream<string, never, EventSource.EventSource> = Stream.u
             Stream.flattenIterables,
             // --break: an off-by-one that drops each meeting's first utterance
             broken ? Stream.drop(1) : (self) => self,
-            Stream.map((u) => `[${mmss(u.start)}] ${u.name}: ${u.text}`)
+            Stream.map(Transcript.formatLine)
           ),
         { concurrency: "unbounded" }
       )
@@ -126,7 +121,10 @@ const fromTape = Effect.gen(function*() {
   const tape = path.join(yield* fs.makeTempDirectoryScoped({ prefix: "callstream-example-" }), "meeting.jsonl")
   yield* fs.writeFileString(tape, SampleMeeting.toJsonl(meeting))
 
-  // what the pipeline should print: one line per turn, sent 0.8 s after the turn ends
+  // what the pipeline should print: one line per turn, sent 0.8 s after the turn ends (the expected time is
+  // written out here rather than taken from the formatter under test)
+  const mmss = (seconds: number) =>
+    `${String(Math.floor(seconds / 60)).padStart(2, "0")}:${String(Math.floor(seconds) % 60).padStart(2, "0")}`
   const speakers = new Map(meeting.participants.map((p) => [p.participant.id, p.participant.name]))
   const expected = meeting.turns.map((turn) => ({
     due: turn.end + 0.8,

@@ -263,7 +263,29 @@ export interface ExportOptions {
  * @category exports
  */
 export const toText = (state: Transcript, options?: ExportOptions): string =>
-  utterances(state, options).map((u) => `[${clock(u.start, "short")}] ${u.name}: ${u.text}\n`).join("")
+  utterances(state, options).map((u) => `${formatLine(u)}\n`).join("")
+
+/**
+ * One utterance as the line `toText` writes: `[mm:ss] Name: text` (give it an utterance from {@link utterances}
+ * or {@link newFinals}, whose names are back-filled).
+ *
+ * @since 0.1.0
+ * @category exports
+ */
+export const formatLine = (utterance: Utterance): string =>
+  `[${clock(utterance.start, "short")}] ${utterance.name}: ${utterance.text}`
+
+/**
+ * The finals `next` holds that `previous` did not, names back-filled: what one reducer step completed. Live
+ * captions print these as they come.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const newFinals = (previous: Transcript, next: Transcript): ReadonlyArray<Utterance> =>
+  next === previous || next.finals === previous.finals
+    ? []
+    : next.finals.filter((u) => !previous.ids.has(u.id)).map((u) => ({ ...u, name: speakerName(next, u) }))
 
 // a cue must last: players skip cues whose end is not after their start
 const cueEnd = (u: Utterance): number => Math.max(u.end, u.start + 0.001)
