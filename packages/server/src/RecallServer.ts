@@ -47,7 +47,6 @@ import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
-import * as Mailbox from "effect/Mailbox"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -59,7 +58,8 @@ import * as Http from "node:http"
 import type * as Net from "node:net"
 import { WebSocketServer } from "ws"
 import type { WebSocket } from "ws"
-import { Connection, Router } from "./internal/router.js"
+import { EventBuffer, MergedBuffers } from "./internal/buffer.js"
+import * as Router from "./internal/router.js"
 import * as ServerMetrics from "./ServerMetrics.js"
 import * as UpgradeAuth from "./UpgradeAuth.js"
 
@@ -213,7 +213,8 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const scope = yield* Effect.scope
   const runFork = yield* FiberSet.makeRuntime<never>()
   const clock = yield* Effect.clock
-  const sessionsMailbox = yield* Mailbox.make<Session>()
+  // sessions as they start, for whichever of `sessions` or `events` is read
+  const started = new EventBuffer<Router.Session>(Number.MAX_SAFE_INTEGER, () => {})
 
   const log = (
     level: "Info" | "Warning" | "Debug" | "Error",
@@ -238,7 +239,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     )
   }
 
-  const router = new Router(
+  const router = new Router.Router(
     { bufferSize, sessionTimeoutMs, maxChunk: 4096 },
     {
       now: () => clock.unsafeCurrentTimeMillis(),
@@ -247,9 +248,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         return () => fiber.unsafeInterruptAsFork(fiber.id())
       },
       log,
-      published: (session) => {
-        sessionsMailbox.unsafeOffer(session)
-      }
+      published: (session) => started.offer(session)
     }
   )
 
@@ -272,7 +271,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes, clientTracking: false })
 
   const onConnection = (ws: WebSocket, request: Http.IncomingMessage) => {
-    const connection = new Connection(
+    const connection = new Router.Connection(
       Crypto.randomUUID(),
       ws,
       request.socket.remoteAddress,
@@ -417,18 +416,18 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         }
       }
       router.endAll("shutdown")
-      yield* sessionsMailbox.end
+      started.end()
       server.closeAllConnections()
       wss.close()
     })
   )
 
-  const sessions = Mailbox.toStream(sessionsMailbox)
   return RecallServer.of({
     address,
     authMode: verifier.mode,
-    sessions,
-    events: Stream.flatMap(sessions, (session) => session.events, { concurrency: "unbounded" }),
+    sessions: started.stream,
+    // one reader over every session's buffer: no fiber, queue or hand-over per session on the way
+    events: Stream.suspend(() => new MergedBuffers(started, (session) => session.buffer, 4096).stream),
     health,
     metrics
   })

@@ -20,7 +20,7 @@ export interface Hooks {
     message: string,
     annotations: Record<string, string | number | undefined>
   ) => void
-  readonly published: (session: PublicSession) => void
+  readonly published: (session: Session) => void
 }
 
 export interface RouterOptions {
