@@ -210,6 +210,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const shutdownTimeout = Duration.decode(options.shutdownTimeout ?? Duration.seconds(5))
   const bufferSize = Math.max(1, options.bufferSize ?? 1024)
 
+  yield* ServerMetrics.register
   const scope = yield* Effect.scope
   const runFork = yield* FiberSet.makeRuntime<never>()
   const clock = yield* Effect.clock

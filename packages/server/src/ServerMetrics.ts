@@ -11,9 +11,13 @@
  *
  * @since 0.1.0
  */
+import * as Decoder from "@callstream/core/Decoder"
+import * as RecallEvent from "@callstream/core/RecallEvent"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
+import * as MetricLabel from "effect/MetricLabel"
 import * as Prometheus from "./internal/prometheus.js"
+import type * as UpgradeAuth from "./UpgradeAuth.js"
 
 /**
  * Websocket connections open now.
@@ -174,6 +178,33 @@ export const queueDepth = Metric.gauge("callstream_queue_depth", {
 export const pauses = Metric.counter("callstream_backpressure_pauses_total", {
   description: "Socket pauses because a session buffer was full",
   incremental: true
+})
+
+/**
+ * Makes every metric above appear in the registry, and so at `/metrics`, before anything happened: Effect adds a
+ * metric to the registry on its first update, so a fresh server would otherwise show almost nothing (and a
+ * dashboard could not tell "none yet" from "not exported"). Labelled metrics appear for the labels known in
+ * advance (every event name, every failure and drop reason); close codes appear as they happen. Adds 0 to
+ * everything, so it is safe however often it runs. The server runs it when it starts.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const register: Effect.Effect<void> = Effect.sync(() => {
+  const none: ReadonlyArray<MetricLabel.MetricLabel> = []
+  for (const metric of [connectionsTotal, unrouted, sessionsTotal, gaps, pauses]) metric.unsafeUpdate(0, none)
+  for (const metric of [connectionsCurrent, sessionsCurrent, queueDepth]) metric.unsafeModify(0, none)
+  const labelled = [
+    [messages, "event", [...RecallEvent.eventNames, "unknown"]],
+    [messageBytes, "event", [...RecallEvent.eventNames, "unknown"]],
+    [authFailures, "reason", ["missing", "invalid", "stale", "replayed"] satisfies ReadonlyArray<UpgradeAuth.Failure>],
+    [decodeFailures, "reason", Decoder.DecodeErrorReason.literals],
+    [dropped, "kind", ["audio", "video"]],
+    [sessionsEnded, "reason", ["timeout", "shutdown"]]
+  ] as const
+  for (const [metric, key, values] of labelled) {
+    for (const value of values) metric.unsafeUpdate(0, [MetricLabel.make(key, value)])
+  }
 })
 
 /**
