@@ -578,6 +578,33 @@ export const participantOf = (event: RecallEvent): Participant | undefined => {
 }
 
 /**
+ * The latest meeting time (seconds) an event shows Recall was producing data at: `timestamp.relative` for
+ * participant events, audio and video, and for transcripts the end of the last word (a final is sent once its
+ * speech is over, so its first word can be far older than the message). Used to bound connection gaps.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const latestTimeOf = (event: RecallEvent): number | undefined => {
+  switch (event.event) {
+    case "unknown":
+    case "transcript.provider_data":
+      return undefined
+    case "transcript.data":
+    case "transcript.partial_data": {
+      let latest: number | undefined
+      for (const word of event.data.data.words) {
+        const t = word.end_timestamp?.relative ?? word.start_timestamp?.relative
+        if (t !== undefined && (latest === undefined || t > latest)) latest = t
+      }
+      return latest
+    }
+    default:
+      return event.data.data.timestamp.relative
+  }
+}
+
+/**
  * The meeting time of an event in seconds (`timestamp.relative`; for transcripts the first word's start), when
  * it carries one.
  *

@@ -263,3 +263,24 @@ describe.runIf(fs.existsSync(shared))("cross-check against the shared fixtures",
     assert.isFalse(names.has("unknown"))
   })
 })
+
+describe("RecallEvent accessors", () => {
+  it("times an event: when it starts (relativeTimeOf) and the latest time it vouches for (latestTimeOf)", () => {
+    const final = decodeOk(Fixtures.transcript("one two three", { at: 4, duration: 3 }))
+    assert.strictEqual(RecallEvent.relativeTimeOf(final), 4)
+    assert.strictEqual(RecallEvent.latestTimeOf(final), 7)
+    const untimed = decodeOk(
+      edit(Fixtures.transcript("a b"), (m) => {
+        m.data.data.words[1].end_timestamp = null
+        m.data.data.words[1].start_timestamp.relative = 9
+      })
+    )
+    assert.strictEqual(RecallEvent.latestTimeOf(untimed), 9)
+    const join = decodeOk(Fixtures.participantEvent("participant_events.join", { at: 2.5 }))
+    assert.strictEqual(RecallEvent.relativeTimeOf(join), 2.5)
+    assert.strictEqual(RecallEvent.latestTimeOf(join), 2.5)
+    const unknown = decodeOk({ event: "bot.done", data: {} })
+    assert.isUndefined(RecallEvent.latestTimeOf(unknown))
+    assert.isUndefined(RecallEvent.relativeTimeOf(unknown))
+  })
+})

@@ -9,7 +9,10 @@ import { RecallSimulator } from "../src/index.js"
 import { collect, fast, messages, startServer } from "./helpers.js"
 
 const entries = (count: number) =>
-  Array.from({ length: count }, (_, i) => ({ at: i / 100, message: Fixtures.transcript(`n ${i}`, { at: i / 100 }) }))
+  Array.from({ length: count }, (_, i) => ({
+    at: i / 100,
+    message: Fixtures.transcript(`n ${i}`, { at: i / 100, duration: 0 })
+  }))
 
 const numberOf = (raw: string | undefined) => Number(/"text":"(\d+)"/.exec(raw!.split("\"n\"")[1] ?? "")?.[1])
 

@@ -4,7 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { WebSocket } from "ws"
 import { RecallSimulator } from "../src/index.js"
-import { collect, eventually, fast, messages, startServer, tags } from "./helpers.js"
+import { collect, eventually, fast, messages, startServer } from "./helpers.js"
 
 // a short meeting: one message every 100 ms of meeting time, alternating audio and transcript
 const meeting = (count: number, origin: Fixtures.Origin = {}) =>
@@ -12,7 +12,10 @@ const meeting = (count: number, origin: Fixtures.Origin = {}) =>
     const at = i / 10
     return {
       at,
-      message: i % 2 === 0 ? Fixtures.audio({ ...origin, at }) : Fixtures.transcript(`word ${i}`, { ...origin, at })
+      // a final is sent as its last word ends
+      message: i % 2 === 0
+        ? Fixtures.audio({ ...origin, at })
+        : Fixtures.transcript(`word ${i}`, { ...origin, at, duration: 0 })
     }
   })
 
@@ -43,12 +46,35 @@ describe("sessions outlive connections", () => {
       assert.closeTo(gaps[0]!.to, 1.5, 1e-9)
       const closed = ofTag(out.items, "ConnectionClosed")
       assert.strictEqual(closed[0]!.code, 1006)
-      // the Gap comes right before the first message after the reconnect
-      const t = tags(out.items)
-      const gapAt = t.indexOf("Gap")
-      assert.strictEqual(t[gapAt - 1], "ConnectionOpened")
-      assert.strictEqual(t[gapAt + 1], "Message")
+      // the Gap comes right before the message that ended it
+      const items = out.items
+      const gapAt = items.findIndex((item) => item._tag === "Gap")
+      const next = items[gapAt + 1]
+      assert.isTrue(next?._tag === "Message" && next.event.event === "transcript.data")
       assert.deepStrictEqual(ofTag(out.items, "SessionEnded").map((e) => e.reason), ["shutdown"])
+    }))
+
+  it.live("a late transcript final after a reconnect does not end the gap early", () =>
+    Effect.gen(function*() {
+      const { server, shutdown } = yield* startServer({ sessionTimeout: "3 seconds" })
+      const out = yield* collect(server.events)
+      const before = Array.from({ length: 10 }, (_, i) => ({ at: i / 10, message: Fixtures.audio({ at: i / 10 }) }))
+      const after = [
+        // sent after the reconnect, but about speech from 0.2 s to 0.5 s, before the drop
+        { at: 3, message: Fixtures.transcript("said before the drop", { at: 0.2, duration: 0.3 }) },
+        { at: 3, message: Fixtures.audio({ at: 3 }) }
+      ]
+      yield* RecallSimulator.replay([...before, ...after], {
+        url: server.address.url,
+        ...fast,
+        drops: [{ atIndex: 10 }]
+      })
+      yield* shutdown
+      yield* out.join
+      const gaps = ofTag(out.items, "Gap")
+      assert.strictEqual(gaps.length, 1)
+      assert.closeTo(gaps[0]!.from, 0.9, 1e-9)
+      assert.closeTo(gaps[0]!.to, 3, 1e-9)
     }))
 
   it.live("after the timeout the session ends, and a later message opens a new one", () =>

@@ -7,6 +7,7 @@ import type * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import type * as Stream from "effect/Stream"
 import type { WebSocket } from "ws"
+import type * as RecallServer from "../RecallServer.js"
 import * as ServerMetrics from "../ServerMetrics.js"
 import { EventBuffer } from "./buffer.js"
 
@@ -27,16 +28,6 @@ export interface RouterOptions {
   readonly bufferSize: number
   readonly sessionTimeoutMs: number
   readonly maxChunk: number
-}
-
-/** The public view of a session (what `RecallServer.sessions` emits). */
-export interface PublicSession {
-  readonly key: SessionKey.SessionKey
-  readonly botId: string | null
-  readonly recordingId: string | null
-  readonly metadata: typeof RecallEvent.Metadata.Type
-  readonly startedAt: number
-  readonly events: Stream.Stream<SessionEvent.SessionEvent>
 }
 
 type Metadata = typeof RecallEvent.Metadata.Type
@@ -87,7 +78,7 @@ export class Connection {
 }
 
 /** One session: its buffer and the state of its connections. */
-export class Session implements PublicSession {
+export class Session implements RecallServer.Session {
   readonly buffer: EventBuffer<SessionEvent.SessionEvent>
   readonly events: Stream.Stream<SessionEvent.SessionEvent>
   readonly connections = new Set<Connection>()
@@ -237,23 +228,21 @@ export class Router {
     event: RecallEvent.RecallEvent
   ) {
     const time = RecallEvent.relativeTimeOf(event)
-    if (time !== undefined) {
-      if (session.awaitingGapEnd) {
+    // a gap runs from the latest meeting time seen before the drop to the first later time seen after it; an event
+    // about older times (a late transcript final) does not end it
+    const latest = RecallEvent.latestTimeOf(event)
+    if (latest !== undefined) {
+      if (session.awaitingGapEnd && (session.gapFrom === undefined || latest > session.gapFrom)) {
         session.awaitingGapEnd = false
         if (session.gapFrom !== undefined) {
           ServerMetrics.gaps.unsafeUpdate(1, NO_TAGS)
           this.push(
             session,
-            new SessionEvent.Gap({
-              session: session.key,
-              at: item.receivedAt,
-              from: session.gapFrom,
-              to: Math.max(time, session.gapFrom)
-            })
+            new SessionEvent.Gap({ session: session.key, at: item.receivedAt, from: session.gapFrom, to: latest })
           )
         }
       }
-      if (session.lastTime === undefined || time > session.lastTime) session.lastTime = time
+      if (session.lastTime === undefined || latest > session.lastTime) session.lastTime = latest
     }
     const kind = RecallEvent.isAudioEvent(event) ? "audio" : RecallEvent.isVideoEvent(event) ? "video" : undefined
     if (kind !== undefined && session.buffer.size >= this.options.bufferSize) {
