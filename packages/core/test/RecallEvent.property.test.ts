@@ -18,7 +18,9 @@ describe("RecallEvent schemas (property tests)", () => {
         const wire = viaJson(Decoder.encode(event))
         // a "__proto__" record key survives JSON.parse as an own key, but Effect's encoder assigns keys one by one
         // and would set a prototype instead: such a value cannot be compared after a trip
-        FastCheck.pre(!JSON.stringify(wire).includes("\"__proto__\""))
+        FastCheck.pre(
+          !JSON.stringify(event).includes("\"__proto__\"") && !JSON.stringify(wire).includes("\"__proto__\"")
+        )
         const decoded = Decoder.decodeEither(JSON.stringify(wire))
         assert.isTrue(Either.isRight(decoded))
         if (Either.isRight(decoded)) {
