@@ -104,28 +104,32 @@ describe("RecallSimulator", () => {
       }
     }))
 
-  it.live("replays the shared sample tape file when it is there", () =>
-    Effect.gen(function*() {
-      const path = new URL("../../../../shared/fixtures/sample-meeting.jsonl", import.meta.url).pathname
-      if (!Fs.existsSync(path)) return
-      const { server, shutdown } = yield* startServer()
-      const out = yield* collect(server.events)
-      const result = yield* RecallSimulator.replayFile(path, {
-        url: server.address.url,
-        ...fast,
-        separateConnections: true
-      }).pipe(
-        Effect.provide(NodeContext.layer)
-      )
-      yield* shutdown
-      yield* out.join
-      const lines = Fs.readFileSync(path, "utf8").split("\n").filter((l) => l.trim() !== "").length
-      assert.strictEqual(result.sent, lines)
-      assert.strictEqual(messages(out.items).length, lines)
-      // the TypeScript generator makes the same meeting
-      const generated = SampleMeeting.generate(SampleMeeting.FIXTURE)
-      assert.strictEqual(generated.entries.length, lines)
-      assert.isTrue(messages(out.items).every((m) => m.event.event !== "unknown"))
-      assert.strictEqual(Tape.parse(Fs.readFileSync(path, "utf8"))._tag, "Right")
-    }))
+  const sharedTape = new URL("../../../../shared/fixtures/sample-meeting.jsonl", import.meta.url).pathname
+  // a user's clone has no shared fixtures: the generated meetings of the other tests cover the same ground
+  it.live.runIf(Fs.existsSync(sharedTape))(
+    "replays the shared sample tape file when it is there",
+    () =>
+      Effect.gen(function*() {
+        const path = sharedTape
+        const { server, shutdown } = yield* startServer()
+        const out = yield* collect(server.events)
+        const result = yield* RecallSimulator.replayFile(path, {
+          url: server.address.url,
+          ...fast,
+          separateConnections: true
+        }).pipe(
+          Effect.provide(NodeContext.layer)
+        )
+        yield* shutdown
+        yield* out.join
+        const lines = Fs.readFileSync(path, "utf8").split("\n").filter((l) => l.trim() !== "").length
+        assert.strictEqual(result.sent, lines)
+        assert.strictEqual(messages(out.items).length, lines)
+        // the TypeScript generator makes the same meeting
+        const generated = SampleMeeting.generate(SampleMeeting.FIXTURE)
+        assert.strictEqual(generated.entries.length, lines)
+        assert.isTrue(messages(out.items).every((m) => m.event.event !== "unknown"))
+        assert.strictEqual(Tape.parse(Fs.readFileSync(path, "utf8"))._tag, "Right")
+      })
+  )
 })
