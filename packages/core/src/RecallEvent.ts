@@ -611,15 +611,5 @@ export const latestTimeOf = (event: RecallEvent): number | undefined => {
  * @since 0.1.0
  * @category accessors
  */
-export const relativeTimeOf = (event: RecallEvent): number | undefined => {
-  switch (event.event) {
-    case "unknown":
-    case "transcript.provider_data":
-      return undefined
-    case "transcript.data":
-    case "transcript.partial_data":
-      return event.data.data.words[0]?.start_timestamp?.relative
-    default:
-      return event.data.data.timestamp.relative
-  }
-}
+export const relativeTimeOf = (event: RecallEvent): number | undefined =>
+  isTranscriptEvent(event) ? event.data.data.words[0]?.start_timestamp?.relative : latestTimeOf(event)
