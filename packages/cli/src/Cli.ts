@@ -59,7 +59,8 @@ const signingSecret = Options.redacted("signing-secret").pipe(
 )
 
 const allowUnauthenticated = Options.boolean("allow-unauthenticated").pipe(
-  Options.withDescription("Accept any connection: for local experiments only")
+  Options.withDescription("Accept any connection: for local experiments only (env CALLSTREAM_ALLOW_UNAUTHENTICATED)"),
+  Options.withFallbackConfig(Config.withDefault(Config.boolean("CALLSTREAM_ALLOW_UNAUTHENTICATED"), false))
 )
 
 // a plain text option: ServeSettings checks the folder itself, with a message that says what is wrong
