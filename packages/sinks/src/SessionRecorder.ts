@@ -209,12 +209,13 @@ export const recordSession = <E>(
     const handle = (item: SessionEvent.SessionEvent): Effect.Effect<void> =>
       Effect.gen(function*() {
         summary = SessionSummary.reduce(summary, item)
+        // the reducers take the control events too (a Gap closes open speech in Participants)
+        participants = Participants.reduce(participants, item)
         dirty = true
         if (item._tag !== "Message") return
         yield* tape.record(item).pipe(Effect.catchAll((error) => report("events.jsonl", error)))
         const event = item.event
         transcript = Transcript.reduce(transcript, event)
-        participants = Participants.reduce(participants, event)
         if (RecallEvent.isAudioEvent(event)) {
           yield* handleAudio(event)
         } else if (RecallEvent.isVideoEvent(event)) {
