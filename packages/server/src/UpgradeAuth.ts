@@ -187,7 +187,8 @@ export const make = (options: Options): Either.Either<Verifier, UpgradeAuthError
     : "none"
   const toleranceMs = Duration.toMillis(options.tolerance ?? Duration.minutes(5))
   const maxIds = options.maxRememberedIds ?? 100_000
-  // id -> when it may be forgotten; insertion order is arrival order, so the oldest come first
+  // id -> when it may be forgotten (its timestamp is stale from then on); insertion order is arrival order, so
+  // the oldest come first, give or take the clock skew between senders
   const seen = new Map<string, number>()
 
   const checkToken = (request: UpgradeRequest): Failure | undefined => {
@@ -216,10 +217,12 @@ export const make = (options: Options): Either.Either<Verifier, UpgradeAuthError
     if (!ok) return "invalid"
     if (Math.abs(now - seconds * 1000) > toleranceMs) return "stale"
     for (const [old, until] of seen) {
-      if (until > now && seen.size <= maxIds) break
+      if (until >= now && seen.size <= maxIds) break
       seen.delete(old)
     }
     if (seen.has(id)) return "replayed"
+    // remembered until its timestamp goes stale (a timestamp ahead of this clock stays valid past now + tolerance)
+    seen.set(id, seconds * 1000 + toleranceMs)
     return undefined
   }
 
@@ -231,7 +234,6 @@ export const make = (options: Options): Either.Either<Verifier, UpgradeAuthError
     if (key !== undefined) {
       const failure = checkSignature(request, now, key)
       if (failure !== undefined) return Either.left(failure)
-      seen.set(header(request, "webhook-id") ?? header(request, "svix-id")!, now + toleranceMs)
     }
     return Either.void
   }

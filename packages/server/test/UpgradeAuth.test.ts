@@ -35,6 +35,21 @@ describe("UpgradeAuth", () => {
     assert.notInclude(Either.isLeft(bad) ? bad.left.message : "", "!!!")
   })
 
+  it("remembers a signature id for as long as its timestamp passes, even a timestamp ahead of this clock", () => {
+    const verifier = Either.getOrThrow(UpgradeAuth.make({ signingSecret: secret }))
+    const t0 = 1_700_000_000_000
+    // Recall's clock 4 minutes ahead of ours: within the 5-minute tolerance
+    const request = {
+      url: "/ws",
+      headers: UpgradeAuth.signedHeaders(secret, { id: "msg_ahead", timestamp: t0 / 1000 + 240 })
+    }
+    assert.isTrue(Either.isRight(verifier.verify(request, t0)))
+    // 5 min 1 s later the timestamp is still within the tolerance (it is only 61 s old): the replay must fail
+    assert.deepStrictEqual(verifier.verify(request, t0 + 301_000), Either.left("replayed"))
+    // and once the timestamp is stale, it is rejected as such
+    assert.deepStrictEqual(verifier.verify(request, t0 + 541_000), Either.left("stale"))
+  })
+
   it.effect("a server with no authentication fails to start", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(Effect.scoped(RecallServer.make({ host: "127.0.0.1", port: 0 })))
