@@ -70,6 +70,31 @@ describe("backpressure", () => {
       assert.strictEqual(audioGot + audioDropped, audio)
       for (const d of dropped) assert.isAtMost(d.from, d.to)
     }))
+
+  it.live("a flood of undecodable frames is held back like any other event: memory stays bounded", () =>
+    Effect.gen(function*() {
+      const bufferSize = 32
+      const { server, shutdown } = yield* startServer({ bufferSize })
+      const ws = yield* openClient(server.address.url)
+      ws.send(JSON.stringify(Fixtures.transcript("names the session")))
+      const bad = 5000
+      // about 2 KB each, so one socket read (64 KiB) brings in at most about `bufferSize` of them
+      for (let i = 0; i < bad; i++) ws.send(`{"not json ${i} ${"x".repeat(2000)}`)
+      yield* eventually(() => Effect.runSync(server.health).queued >= bufferSize)
+      let peak = 0
+      for (let i = 0; i < 30; i++) {
+        peak = Math.max(peak, Effect.runSync(server.health).queued)
+        yield* Effect.sleep("20 millis")
+      }
+      assert.isAtMost(peak, bufferSize * 3)
+      // read everything: every failure is still reported, none was lost to the pause
+      const out = yield* collect(server.events)
+      yield* eventually(() => out.items.filter((item) => item._tag === "DecodeFailed").length === bad, 30_000)
+      ws.close()
+      yield* closeCode(ws)
+      yield* shutdown
+      yield* out.join
+    }))
 })
 
 describe("shutdown", () => {

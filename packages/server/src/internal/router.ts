@@ -214,6 +214,8 @@ export class Router {
         session,
         new SessionEvent.DecodeFailed({ session: session.key, at, connectionId: connection.id, error })
       )
+      // never dropped, so held back like participant and transcript events: a flood of bad frames pauses its socket
+      if (session.buffer.size >= this.options.bufferSize) this.pause(session, connection)
     }
     // the first few failures of a connection are logged; a flood of bad frames is only counted
     if (++connection.failures <= 5) {
