@@ -174,9 +174,19 @@ const plan = (entries: ReadonlyArray<Tape.TapeEntry>, options: Options): Array<I
   return items
 }
 
+/** A URL no attempt can use: not retried. */
+class InvalidUrl extends Error {}
+
 const open = (url: string, headers: Record<string, string>) =>
   Effect.async<WebSocket, Error>((resume) => {
-    const ws = new WebSocket(url, { headers, perMessageDeflate: false })
+    let ws: WebSocket
+    try {
+      ws = new WebSocket(url, { headers, perMessageDeflate: false })
+    } catch {
+      // ws puts the whole URL, token included, in some of these messages: say what is wrong without it
+      resume(Effect.fail(new InvalidUrl("Not a usable websocket URL (ws:, wss:, http: or https:, no fragment)")))
+      return
+    }
     const fail = (error: Error) => {
       ws.removeAllListeners()
       ws.on("error", () => {})
@@ -261,7 +271,10 @@ const run = (entries: Iterable<Tape.TapeEntry>, options: Options, sockets: Map<s
     )
     const connect = (channel: string) =>
       attempt.pipe(
-        Effect.retry(Schedule.intersect(Schedule.spaced(spacing), Schedule.recurs(retries))),
+        Effect.retry({
+          schedule: Schedule.intersect(Schedule.spaced(spacing), Schedule.recurs(retries)),
+          while: (error) => !(error instanceof InvalidUrl)
+        }),
         Effect.mapError((cause) => new SimulatorError({ reason: "ConnectFailed", cause })),
         Effect.tap((ws) =>
           Effect.sync(() => {

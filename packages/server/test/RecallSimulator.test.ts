@@ -1,7 +1,10 @@
 import { Fixtures, SampleMeeting, Tape } from "@callstream/core"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
@@ -30,6 +33,21 @@ describe("RecallSimulator", () => {
         RecallSimulator.replay(entries(1), { url: `ws://127.0.0.1:${port}/ws`, retrySpacing: "10 millis", retries: 3 })
       )
       assert.strictEqual(error.reason, "ConnectFailed")
+    }))
+
+  it.live("a malformed URL fails at once, and the token it holds appears in no error", () =>
+    Effect.gen(function*() {
+      for (const url of ["ws://bad host/ws?token=s3cr3t-in-url", "ftp://127.0.0.1/ws?token=s3cr3t-in-url"]) {
+        const exit = yield* Effect.exit(
+          RecallSimulator.replay(entries(1), { url, retrySpacing: "1 second", retries: 30 })
+        ).pipe(Effect.timeout("2 seconds"))
+        assert.isTrue(Exit.isFailure(exit), url)
+        const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+        assert.isTrue(Option.isSome(failure), `${url}: a typed failure, not a defect`)
+        assert.strictEqual(Option.getOrThrow(failure).reason, "ConnectFailed")
+        assert.notInclude(Cause.pretty(Exit.isFailure(exit) ? exit.cause : Cause.empty), "s3cr3t")
+        assert.notInclude(Option.getOrThrow(failure).message, "s3cr3t")
+      }
     }))
 
   it.live("keeps retrying through rejected upgrades until one succeeds", () =>
