@@ -136,6 +136,32 @@ describe("shutdown", () => {
     }))
 })
 
+describe("shutdown with a consumer that fell behind", () => {
+  it.live("paused sockets close cleanly (1001 both ways) well before the deadline, and what they sent is kept", () =>
+    Effect.gen(function*() {
+      const bufferSize = 8
+      const { server, shutdown } = yield* startServer({ bufferSize, shutdownTimeout: "3 seconds" })
+      const ws = yield* openClient(server.address.url)
+      const n = 300
+      for (let i = 0; i < n; i++) ws.send(JSON.stringify(Fixtures.transcript(`m${i}`, { at: i })))
+      // nobody reads yet: the socket is paused with most of the messages still unread
+      yield* eventually(() => Effect.runSync(server.health).queued >= bufferSize)
+      const code = yield* Effect.fork(closeCode(ws))
+      const started = Date.now()
+      const closing = yield* Effect.fork(shutdown)
+      // the consumer only comes back once shutdown is under way
+      yield* Effect.sleep("300 millis")
+      const out = yield* collect(server.events)
+      yield* Fiber.join(closing)
+      assert.isBelow(Date.now() - started, 2_000, "no wait for the deadline")
+      assert.strictEqual(yield* Fiber.join(code), 1001)
+      yield* out.join
+      assert.strictEqual(messages(out.items).length, n)
+      const closed = out.items.filter((item): item is SessionEvent.ConnectionClosed => item._tag === "ConnectionClosed")
+      assert.deepStrictEqual(closed.map((c) => c.code), [1001])
+    }))
+})
+
 describe("hostile peers", () => {
   it.live("TCP resets at every point of the handshake cannot crash the server", () =>
     Effect.gen(function*() {
