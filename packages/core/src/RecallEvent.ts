@@ -13,6 +13,8 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import { BYTES_PER_SECOND } from "./Audio.js"
+import { decodedLength } from "./internal/base64.js"
 
 // -----------------------------------------------------------------------------
 // Shared shapes
@@ -579,8 +581,9 @@ export const participantOf = (event: RecallEvent): Participant | undefined => {
 
 /**
  * The latest meeting time (seconds) an event shows Recall was producing data at: `timestamp.relative` for
- * participant events, audio and video, and for transcripts the end of the last word (a final is sent once its
- * speech is over, so its first word can be far older than the message). Used to bound connection gaps.
+ * participant events and video, the end of the chunk for audio (its start plus its duration, from the base64
+ * length), and for transcripts the end of the last word (a final is sent once its speech is over, so its first word
+ * can be far older than the message). Used to bound connection gaps.
  *
  * @since 0.1.0
  * @category accessors
@@ -599,6 +602,9 @@ export const latestTimeOf = (event: RecallEvent): number | undefined => {
       }
       return latest
     }
+    case "audio_mixed_raw.data":
+    case "audio_separate_raw.data":
+      return event.data.data.timestamp.relative + decodedLength(event.data.data.buffer) / BYTES_PER_SECOND
     default:
       return event.data.data.timestamp.relative
   }
@@ -611,5 +617,15 @@ export const latestTimeOf = (event: RecallEvent): number | undefined => {
  * @since 0.1.0
  * @category accessors
  */
-export const relativeTimeOf = (event: RecallEvent): number | undefined =>
-  isTranscriptEvent(event) ? event.data.data.words[0]?.start_timestamp?.relative : latestTimeOf(event)
+export const relativeTimeOf = (event: RecallEvent): number | undefined => {
+  switch (event.event) {
+    case "unknown":
+    case "transcript.provider_data":
+      return undefined
+    case "transcript.data":
+    case "transcript.partial_data":
+      return event.data.data.words[0]?.start_timestamp?.relative
+    default:
+      return event.data.data.timestamp.relative
+  }
+}

@@ -183,7 +183,7 @@ export const make = (
         return yield* new WavError({ reason: "IncompatibleFile", path, cause: "not a 16 kHz mono 16-bit PCM WAV" })
       }
       // the file size is the truth: a killed writer may have written past its last header patch
-      dataBytes = (size - HEADER_BYTES) & ~1
+      dataBytes = (size - HEADER_BYTES) - ((size - HEADER_BYTES) % 2) // whole samples (no 32-bit bit tricks: files may pass 2 GB)
       if (dataBytes !== size - HEADER_BYTES) yield* file.truncate(HEADER_BYTES + dataBytes).pipe(Effect.mapError(io))
     }
     const interval = Duration.decode(options?.patchInterval ?? Duration.millis(500))

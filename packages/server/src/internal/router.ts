@@ -238,9 +238,16 @@ export class Router {
         session.awaitingGapEnd = false
         if (session.gapFrom !== undefined) {
           ServerMetrics.gaps.unsafeUpdate(1, NO_TAGS)
+          // data resumed where this event's data begins: an audio chunk's first sample, else its latest time
+          const resumed = RecallEvent.isAudioEvent(event) ? event.data.data.timestamp.relative : latest
           this.push(
             session,
-            new SessionEvent.Gap({ session: session.key, at: item.receivedAt, from: session.gapFrom, to: latest })
+            new SessionEvent.Gap({
+              session: session.key,
+              at: item.receivedAt,
+              from: session.gapFrom,
+              to: Math.max(session.gapFrom, resumed)
+            })
           )
         }
       }
@@ -372,7 +379,11 @@ export class Router {
   }
 
   private unpause(connection: Connection): void {
-    if (connection.pausedBy > 0 && --connection.pausedBy === 0) connection.ws.resume()
+    if (connection.pausedBy > 0 && --connection.pausedBy === 0) {
+      // a pong that came while the socket was paused is still unread: give the heartbeat a full round again
+      connection.alive = true
+      connection.ws.resume()
+    }
   }
 
   private readonly taken = (session: Session, taken: number): void => {
