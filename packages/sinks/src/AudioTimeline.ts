@@ -73,7 +73,7 @@ export interface Track {
   readonly late: number
   /** Samples not written because they already held audio (overlaps, repeats). */
   readonly repeatedSamples: number
-  /** Samples dropped because they came further back than the window (or before meeting time 0). */
+  /** Samples dropped: further back than the window, before meeting time 0, or past `maxSeconds`. */
   readonly droppedSamples: number
   /** Chunks whose buffer was not valid PCM. */
   readonly invalid: number
@@ -101,6 +101,12 @@ export interface Options {
   readonly window?: number | undefined
   /** Samples; default 16 (1 ms). */
   readonly snap?: number | undefined
+  /**
+   * Seconds of meeting time after which audio is dropped (and counted) rather than placed; default 24 hours. A
+   * chunk stamped absurdly far ahead would otherwise grow a WAV by that much silence, and a WAV cannot declare more
+   * than 4 GB (about 37 hours at 16 kHz).
+   */
+  readonly maxSeconds?: number | undefined
 }
 
 /**
@@ -193,6 +199,9 @@ export const place = (
 ): readonly [Track, ReadonlyArray<Write>] => {
   const n = samples.length
   if (n === 0) return [{ ...track, chunks: track.chunks + 1 }, []]
+  if (offset + n > offsetOf(options?.maxSeconds ?? 24 * 60 * 60)) {
+    return [{ ...track, chunks: track.chunks + 1, droppedSamples: track.droppedSamples + n }, []]
+  }
   const window = offsetOf(options?.window ?? 5)
   const snap = options?.snap ?? 16
   const at = offset !== track.frontier && Math.abs(offset - track.frontier) <= snap ? track.frontier : offset

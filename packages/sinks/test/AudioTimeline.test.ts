@@ -30,6 +30,16 @@ describe("AudioTimeline", () => {
     assert.strictEqual(AudioTimeline.durations(state).mixed, 20.3)
   })
 
+  it("drops audio stamped past maxSeconds instead of growing the track by that much silence", () => {
+    const { state, writes } = run([chunk(0), chunk(1_000_000), chunk(0.1)])
+    assert.deepStrictEqual(writes, [["mixed", 0, 1600, 1], ["mixed", 1600, 1600, 1]])
+    assert.strictEqual(AudioTimeline.durations(state).mixed, 0.2)
+    assert.strictEqual(state.tracks.mixed!.droppedSamples, 1600)
+    // a limit of its own: a chunk that would end past it is dropped whole
+    assert.strictEqual(run([chunk(9.95)], { maxSeconds: 10 }).writes.length, 0)
+    assert.strictEqual(run([chunk(9.9)], { maxSeconds: 10 }).writes.length, 1)
+  })
+
   it("never writes a sample twice: duplicates and overlaps", () => {
     const { state, writes } = run([chunk(0), chunk(0), chunk(0.1), chunk(0.15, 0.1, { value: 2 })])
     assert.deepStrictEqual(writes, [["mixed", 0, 1600, 1], ["mixed", 1600, 1600, 1], ["mixed", 3200, 800, 2]])
