@@ -38,6 +38,21 @@ export const LIST_LIMIT = 100
 const Time = Schema.NullOr(Schema.String)
 
 /**
+ * How many connections `session.json` lists at most: past it, the oldest closed ones make room (separate audio
+ * opens a connection per unmute, so a long meeting can see thousands).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const CONNECTION_LIMIT = 1000
+
+const withRoom = <C extends { readonly closedAt: string | null }>(connections: ReadonlyArray<C>): ReadonlyArray<C> => {
+  if (connections.length < CONNECTION_LIMIT) return connections
+  const oldestClosed = connections.findIndex((c) => c.closedAt !== null)
+  return oldestClosed === -1 ? connections : connections.filter((_, i) => i !== oldestClosed)
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -185,7 +200,7 @@ export const reduce = (summary: SessionSummary, item: Input): SessionSummary => 
     case "ConnectionOpened":
       return {
         ...summary,
-        connections: [...summary.connections, {
+        connections: [...withRoom(summary.connections), {
           connectionId: item.connectionId,
           remoteAddress: item.remoteAddress ?? null,
           openedAt: iso(item.at),
