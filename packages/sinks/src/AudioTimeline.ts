@@ -133,13 +133,14 @@ export const emptyTrack: Track = {
 
 /**
  * A track continued from a file that already holds `samples` samples (e.g. after a restart): all of them count
- * as settled, so only audio after them is written.
+ * as settled, so only audio after them is written. `counts` carries on the counts an earlier run saved.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const resumed = (samples: number): Track => ({
+export const resumed = (samples: number, counts?: Partial<Omit<Track, "frontier" | "covered">>): Track => ({
   ...emptyTrack,
+  ...counts,
   frontier: samples,
   covered: samples > 0 ? [[0, samples]] : []
 })

@@ -45,6 +45,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as AudioTimeline from "./AudioTimeline.js"
@@ -91,6 +92,20 @@ export const folderName = (session: string): string => safeName(session)
 export const wavName = (track: AudioTimeline.TrackKey): string =>
   track === "mixed" ? "mixed.wav" : `participant-${safeName(track)}.wav`
 
+// the media counts an earlier run wrote next to the summary in session.json, carried on after a restart
+const SavedCounts = Schema.Struct({
+  chunks: Schema.Number,
+  late: Schema.Number,
+  repeatedSamples: Schema.Number,
+  droppedSamples: Schema.Number,
+  invalid: Schema.Number
+})
+const SavedMedia = Schema.Struct({
+  audio: Schema.optionalWith(Schema.Record({ key: Schema.String, value: SavedCounts }), { default: () => ({}) }),
+  video: Schema.optional(Schema.Struct({ frames: Schema.Number, bytes: Schema.Number, badFrames: Schema.Number }))
+})
+const decodeSavedMedia = Schema.decodeUnknownEither(SavedMedia)
+
 const errorText = (cause: unknown): string =>
   cause instanceof Error ? cause.message : typeof cause === "string" ? cause : JSON.stringify(cause)
 
@@ -113,10 +128,9 @@ export const recordSession = <E>(
     yield* fs.makeDirectory(audioDir, { recursive: true })
 
     // what an earlier run left, if any
-    let summary = Either.getOrElse(
-      SessionSummary.fromJson(yield* readJson(path.join(dir, "session.json"))),
-      () => SessionSummary.empty(session.key)
-    )
+    const saved = yield* readJson(path.join(dir, "session.json"))
+    let summary = Either.getOrElse(SessionSummary.fromJson(saved), () => SessionSummary.empty(session.key))
+    const savedMedia = Either.getOrElse(decodeSavedMedia(saved), (): typeof SavedMedia.Type => ({ audio: {} }))
     let transcript = Either.getOrElse(
       Transcript.fromJson(yield* readJson(path.join(dir, "transcript.json"))),
       () => Transcript.empty
@@ -132,7 +146,7 @@ export const recordSession = <E>(
     const reduceAudio = AudioTimeline.reduceWith(options.audio)
     const wavs = new Map<string, WavWriter.WavWriter>()
     const broken = new Set<string>()
-    const video = { frames: 0, bytes: 0, badFrames: 0 }
+    const video = { frames: 0, bytes: 0, badFrames: 0, ...savedMedia.video }
     let dirty = true
 
     const tape = yield* TapeRecorder.make(path.join(dir, "events.jsonl"))
@@ -181,7 +195,8 @@ export const recordSession = <E>(
             Effect.map(wav.samples, (samples) => {
               wavs.set(key, wav)
               if (timeline.tracks[key] === undefined) {
-                timeline = { ...timeline, tracks: { ...timeline.tracks, [key]: AudioTimeline.resumed(samples) } }
+                const track = AudioTimeline.resumed(samples, savedMedia.audio[key])
+                timeline = { ...timeline, tracks: { ...timeline.tracks, [key]: track } }
               }
               return wav
             })

@@ -219,6 +219,9 @@ describe("SessionRecorder", () => {
     const sessionA = json(path.join(a, "session.json"))
     const sessionB = json(path.join(b, "session.json"))
     assert.deepStrictEqual(sessionB.counts, sessionA.counts)
+    // the media counts carry on across the restart too
+    assert.deepStrictEqual(sessionB.video, sessionA.video)
+    assert.deepStrictEqual(sessionB.audio, sessionA.audio)
     assert.strictEqual(sessionB.runs.length, 2)
     assert.strictEqual(
       fs.readdirSync(path.join(b, "video", "participant-100", "webcam")).length,
