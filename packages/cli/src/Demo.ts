@@ -7,21 +7,18 @@
  * @since 0.1.0
  */
 import { SampleMeeting, type SessionEvent } from "@callstream/core"
-import { RecallServer, RecallSimulator } from "@callstream/server"
+import { RecallSimulator } from "@callstream/server"
 import { SessionRecorder } from "@callstream/sinks"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
-import * as Scope from "effect/Scope"
 import * as Inspect from "./Inspect.js"
-import { startRecording } from "./internal/recording.js"
+import { serveAndRecord } from "./internal/recording.js"
 import * as ServeSettings from "./ServeSettings.js"
 
 /**
@@ -85,16 +82,9 @@ export const record = (options: DemoOptions = {}) =>
     const meeting = SampleMeeting.generate(SampleMeeting.FIXTURE)
     const token = ServeSettings.generateToken()
 
-    const serverScope = yield* Scope.make()
-    const server = yield* RecallServer.make({
-      host: "127.0.0.1",
-      port: 0,
-      tokens: [token],
-      shutdownTimeout: Duration.seconds(2)
-    }).pipe(Scope.extend(serverScope))
     const gaps: Array<SessionEvent.Gap> = []
-    const recorder = yield* startRecording(
-      server,
+    const { server, stop } = yield* serveAndRecord(
+      { host: "127.0.0.1", port: 0, tokens: [token], shutdownTimeout: Duration.seconds(2) },
       out,
       (item) => item._tag === "Gap" ? Effect.sync(() => gaps.push(item)) : Effect.void
     )
@@ -106,10 +96,9 @@ export const record = (options: DemoOptions = {}) =>
       separateConnections: true,
       drops: [{ atTime: 14 }],
       retrySpacing: Duration.millis(3000 / speed)
-    }).pipe(Effect.onError(() => Scope.close(serverScope, Exit.void)))
+    }).pipe(Effect.onError(() => stop))
 
-    yield* Scope.close(serverScope, Exit.void)
-    yield* Fiber.join(recorder)
+    yield* stop
     const summaries = yield* Inspect.folder(out)
     return { out, summaries, replay, gaps } satisfies DemoResult
   })

@@ -15,13 +15,11 @@ import type * as Path from "@effect/platform/Path"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
-import * as Scope from "effect/Scope"
-import { startRecording } from "./internal/recording.js"
+import { serveAndRecord } from "./internal/recording.js"
 import * as ServeSettings from "./ServeSettings.js"
 
 /**
@@ -148,10 +146,11 @@ export const run = (
 > =>
   Effect.gen(function*() {
     const activity: Activity = { messages: 0, audioSeconds: 0 }
-    const serverScope = yield* Scope.make()
-    const server = yield* RecallServer.make(serverOptions(settings)).pipe(
-      Scope.extend(serverScope),
-      Effect.onError((cause) => Scope.close(serverScope, Exit.failCause(cause))),
+    const { server, stop } = yield* serveAndRecord(
+      serverOptions(settings),
+      settings.out,
+      observe(activity, settings.out)
+    ).pipe(
       Effect.mapError((error) =>
         portInUse(error) ?
           new ServeSettings.SettingsError({
@@ -162,7 +161,6 @@ export const run = (
           error
       )
     )
-    const recorder = yield* startRecording(server, settings.out, observe(activity, settings.out))
 
     yield* Console.log(
       `callstream is listening. Give Recall this websocket URL:\n\n  ${recallUrl(server.address.url, settings)}\n\n${
@@ -182,8 +180,7 @@ export const run = (
             process.stdout.write("\r\x1b[2K")
           }
           yield* Console.log("shutting down: closing connections and finishing every file...")
-          yield* Scope.close(serverScope, Exit.void)
-          yield* Fiber.join(recorder)
+          yield* stop
           yield* Console.log(
             `stopped after ${activity.messages} messages (${activity.audioSeconds.toFixed(1)} s of mixed audio). ` +
               `Recordings are in ${settings.out}`

@@ -1,21 +1,46 @@
 import type { SessionEvent } from "@callstream/core"
-import type { RecallServer } from "@callstream/server"
+import { RecallServer } from "@callstream/server"
 import { SessionRecorder } from "@callstream/sinks"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
 /**
- * Records every session of a running server into `directory`, in a fiber of its own (it ends once the server has
- * shut down and every session's files are finished). `observe` sees each event on its way to the recorder.
+ * A running server whose sessions are being recorded.
  *
  * @internal
  */
-export const startRecording = (
-  server: RecallServer.RecallServer["Type"],
+export interface Recording {
+  readonly server: RecallServer.RecallServer["Type"]
+  /** Shuts the server down gracefully, then waits until every session's files are finished. */
+  readonly stop: Effect.Effect<void>
+}
+
+/**
+ * Starts a server and records each of its sessions into `directory`, each session through its own Stream (so a
+ * slow one never holds back the others). `observe` sees every event on its way to the recorder. The server lives
+ * until `stop`, not in the caller's scope: the order of shutdown matters (server first, then the recorder drains).
+ *
+ * @internal
+ */
+export const serveAndRecord = (
+  options: RecallServer.Options,
   directory: string,
   observe: (item: SessionEvent.SessionEvent) => Effect.Effect<void>
-) =>
-  SessionRecorder.recordAll(
-    server.sessions.pipe(Stream.map((session) => ({ ...session, events: session.events.pipe(Stream.tap(observe)) }))),
-    { directory }
-  ).pipe(Effect.forkDaemon)
+): Effect.Effect<Recording, RecallServer.RecallServerError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const server = yield* RecallServer.make(options).pipe(
+      Scope.extend(scope),
+      Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
+    )
+    const recorder = yield* SessionRecorder.recordAll(
+      server.sessions.pipe(Stream.map((session) => ({ ...session, events: session.events.pipe(Stream.tap(observe)) }))),
+      { directory }
+    ).pipe(Effect.forkDaemon)
+    return { server, stop: Effect.zipRight(Scope.close(scope, Exit.void), Fiber.join(recorder)) }
+  })
