@@ -102,16 +102,7 @@ export const withSessions = <E, R>(
         const out: Array<SessionEvent.SessionEvent> = []
         if (!failed && !started.has(key)) {
           started.set(key, receivedAt)
-          const body = item.data as { readonly bot?: RecallEvent.Ref | null; readonly recording?: RecallEvent.Ref }
-          out.push(
-            new SessionEvent.SessionStarted({
-              session: key,
-              at: receivedAt,
-              botId: body.bot?.id ?? null,
-              recordingId: body.recording?.id ?? null,
-              metadata: body.bot?.metadata ?? body.recording?.metadata ?? null
-            })
-          )
+          out.push(SessionEvent.startedBy(key, item, receivedAt))
         }
         if (failed) {
           if (started.has(key)) out.push(new SessionEvent.DecodeFailed({ session: key, at: receivedAt, error: item }))

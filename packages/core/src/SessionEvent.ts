@@ -69,6 +69,27 @@ export class SessionStarted extends Schema.TaggedClass<SessionStarted>()("Sessio
 }) {}
 
 /**
+ * The `SessionStarted` for a session whose first message is `event`: ids and metadata read from its envelope (the
+ * bot's metadata, else the recording's).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const startedBy = (session: SessionKey, event: RecallEvent.RecallEvent, at: number): SessionStarted => {
+  const body = (typeof event.data === "object" && event.data !== null ? event.data : {}) as {
+    readonly bot?: RecallEvent.Ref | null
+    readonly recording?: RecallEvent.Ref | null
+  }
+  return new SessionStarted({
+    session,
+    at,
+    botId: body.bot?.id ?? null,
+    recordingId: body.recording?.id ?? null,
+    metadata: body.bot?.metadata ?? body.recording?.metadata ?? null
+  })
+}
+
+/**
  * A connection started to feed this session (a session may have many at once).
  *
  * @since 0.1.0

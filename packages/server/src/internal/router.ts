@@ -229,7 +229,6 @@ export class Router {
     item: SessionEvent.Message,
     event: RecallEvent.RecallEvent
   ) {
-    const time = RecallEvent.relativeTimeOf(event)
     // a gap runs from the latest meeting time seen before the drop to the first later time seen after it; an event
     // about older times (a late transcript final) does not end it
     const latest = RecallEvent.latestTimeOf(event)
@@ -256,7 +255,7 @@ export class Router {
     const kind = RecallEvent.isAudioEvent(event) ? "audio" : RecallEvent.isVideoEvent(event) ? "video" : undefined
     if (kind !== undefined && session.buffer.size >= this.options.bufferSize) {
       const span = session.drops[kind]
-      const t = time ?? session.lastTime ?? 0
+      const t = RecallEvent.relativeTimeOf(event) ?? session.lastTime ?? 0
       if (span === undefined) session.drops[kind] = { count: 1, from: t, to: t }
       else {
         span.count++
@@ -276,18 +275,13 @@ export class Router {
   // ---------------------------------------------------------------------------
 
   private start(key: SessionKey.SessionKey, event: RecallEvent.RecallEvent, at: number): Session {
-    const body = event.data as {
-      readonly bot?: RecallEvent.Ref | null
-      readonly recording?: RecallEvent.Ref | null
-    }
-    const botId = body.bot?.id ?? null
-    const recordingId = body.recording?.id ?? null
-    const metadata = body.bot?.metadata ?? body.recording?.metadata ?? null
+    const started = SessionEvent.startedBy(key, event, at)
+    const { botId, metadata, recordingId } = started
     const session = new Session(key, botId, recordingId, metadata, at, this.options.maxChunk, this.taken)
     this.sessions.set(key, session)
     ServerMetrics.sessionsTotal.unsafeUpdate(1, NO_TAGS)
     ServerMetrics.sessionsCurrent.unsafeModify(1, NO_TAGS)
-    this.push(session, new SessionEvent.SessionStarted({ session: key, at, botId, recordingId, metadata }))
+    this.push(session, started)
     this.hooks.log("Info", "Session started", {
       session: key,
       bot: botId ?? undefined,
