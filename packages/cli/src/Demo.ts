@@ -40,7 +40,7 @@ export interface DemoOptions {
  */
 export interface DemoResult {
   readonly out: string
-  readonly summaries: ReadonlyArray<Inspect.SessionSummary>
+  readonly summaries: ReadonlyArray<Inspect.Summary>
   readonly replay: RecallSimulator.Result
   readonly gaps: ReadonlyArray<SessionEvent.Gap>
 }

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Audio, EventSource, EventStream, RecallEvent, type SessionEvent } from "@callstream/core"
+import { Audio, EventSource, EventStream, type SessionEvent } from "@callstream/core"
 import { Participants, SessionSummary, Transcript } from "@callstream/sinks"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
@@ -44,7 +44,7 @@ export interface ParticipantSummary {
  * @since 0.1.0
  * @category models
  */
-export interface SessionSummary {
+export interface Summary {
   readonly session: string
   readonly messages: number
   readonly byEvent: Readonly<Record<string, number>>
@@ -57,78 +57,57 @@ export interface SessionSummary {
   readonly drops: ReadonlyArray<{ readonly kind: string; readonly count: number }>
 }
 
+// counts, gaps and drops come from the same reducer that writes session.json; inspect adds what a person asks
+// first: who spoke how long, how many utterances, how much audio, and holes in the mixed track
 interface Acc {
-  messages: number
-  byEvent: Record<string, number>
-  unknownEvents: number
-  decodeFailures: number
+  summary: SessionSummary.SessionSummary
   participants: Participants.Participants
   transcript: Transcript.Transcript
   mixed: number
   separate: Record<string, number>
-  gaps: Array<{ from: number; to: number; track: string }>
-  drops: Array<{ kind: string; count: number }>
+  audioGaps: Array<{ from: number; to: number; track: string }>
 }
 
-const emptyAcc = (): Acc => ({
-  messages: 0,
-  byEvent: {},
-  unknownEvents: 0,
-  decodeFailures: 0,
+const emptyAcc = (session: string): Acc => ({
+  summary: SessionSummary.empty(session),
   participants: Participants.empty,
   transcript: Transcript.empty,
   mixed: 0,
   separate: {},
-  gaps: [],
-  drops: []
+  audioGaps: []
 })
 
 const step = (acc: Acc, item: SessionEvent.SessionEvent | EventStream.AudioGap): Acc => {
   if (EventStream.isAudioGap(item)) {
     // a participant's own track pauses whenever they are muted: only holes in the mixed track are lost audio
-    if (item.participant === "mixed") acc.gaps.push({ from: item.start, to: item.end, track: String(item.participant) })
+    if (item.participant === "mixed") acc.audioGaps.push({ from: item.start, to: item.end, track: "mixed" })
     return acc
   }
+  acc.summary = SessionSummary.reduce(acc.summary, item)
   acc.participants = Participants.reduce(acc.participants, item)
   acc.transcript = Transcript.reduce(acc.transcript, item)
-  switch (item._tag) {
-    case "Message": {
-      const event = item.event
-      const name = RecallEvent.nameOf(event)
-      acc.messages++
-      acc.byEvent[name] = (acc.byEvent[name] ?? 0) + 1
-      if (event.event === "unknown") acc.unknownEvents++
-      if (event.event === "audio_mixed_raw.data") acc.mixed += Audio.durationOf(event)
-      if (event.event === "audio_separate_raw.data") {
-        const key = String(event.data.data.participant.id)
-        acc.separate[key] = (acc.separate[key] ?? 0) + Audio.durationOf(event)
-      }
-      return acc
+  if (item._tag === "Message") {
+    const event = item.event
+    if (event.event === "audio_mixed_raw.data") acc.mixed += Audio.durationOf(event)
+    if (event.event === "audio_separate_raw.data") {
+      const key = String(event.data.data.participant.id)
+      acc.separate[key] = (acc.separate[key] ?? 0) + Audio.durationOf(event)
     }
-    case "DecodeFailed":
-      acc.decodeFailures++
-      return acc
-    case "Gap":
-      acc.gaps.push({ from: item.from, to: item.to, track: "connection" })
-      return acc
-    case "Dropped":
-      acc.drops.push({ kind: item.kind, count: item.count })
-      return acc
-    default:
-      return acc
   }
+  return acc
 }
 
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits
 
-const summarise = (session: string, acc: Acc): SessionSummary => {
+const summarise = (session: string, acc: Acc): Summary => {
   const participants = Participants.close(acc.participants)
+  const { counts, drops, gaps } = acc.summary
   return {
     session,
-    messages: acc.messages,
-    byEvent: acc.byEvent,
-    unknownEvents: acc.unknownEvents,
-    decodeFailures: acc.decodeFailures,
+    messages: counts.messages,
+    byEvent: counts.byEvent,
+    unknownEvents: Object.values(counts.unknownEvents).reduce((n, c) => n + c, 0),
+    decodeFailures: counts.decodeFailures,
     participants: Participants.list(participants).map((p) => ({
       id: p.id,
       name: p.name ?? (p.id === null ? "unknown" : `Participant ${p.id}`),
@@ -140,8 +119,12 @@ const summarise = (session: string, acc: Acc): SessionSummary => {
       mixed: round(acc.mixed, 3),
       separate: Object.fromEntries(Object.entries(acc.separate).map(([k, v]) => [k, round(v, 3)]))
     },
-    gaps: acc.gaps.map((g) => ({ ...g, from: round(g.from, 3), to: round(g.to, 3) })),
-    drops: acc.drops
+    gaps: [...acc.audioGaps, ...gaps.map((g) => ({ from: g.from, to: g.to, track: "connection" }))].map((g) => ({
+      ...g,
+      from: round(g.from, 3),
+      to: round(g.to, 3)
+    })),
+    drops: drops.map((d) => ({ kind: d.kind, count: d.count }))
   }
 }
 
@@ -153,7 +136,7 @@ const summarise = (session: string, acc: Acc): SessionSummary => {
  */
 export const tape = (
   file: string
-): Effect.Effect<ReadonlyArray<SessionSummary>, InspectError, FileSystem.FileSystem> =>
+): Effect.Effect<ReadonlyArray<Summary>, InspectError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const sessions = new Map<string, Acc>()
     yield* EventSource.tapeEvents(file).pipe(
@@ -162,7 +145,7 @@ export const tape = (
         Effect.sync(() => {
           const key = item.session
           let acc = sessions.get(key)
-          if (acc === undefined) sessions.set(key, acc = emptyAcc())
+          if (acc === undefined) sessions.set(key, acc = emptyAcc(key))
           step(acc, item)
         })
       ),
@@ -180,7 +163,7 @@ export const tape = (
  */
 export const folder = (
   dir: string
-): Effect.Effect<ReadonlyArray<SessionSummary>, InspectError, FileSystem.FileSystem | Path.Path> =>
+): Effect.Effect<ReadonlyArray<Summary>, InspectError, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
@@ -189,7 +172,7 @@ export const folder = (
     const tapeFile = path.join(dir, "events.jsonl")
     if (!(yield* fs.exists(tapeFile).pipe(Effect.mapError(unreadable)))) {
       const entries = yield* fs.readDirectory(dir).pipe(Effect.mapError(unreadable))
-      const nested: Array<SessionSummary> = []
+      const nested: Array<Summary> = []
       for (const entry of entries.sort()) {
         if (yield* fs.exists(path.join(dir, entry, "events.jsonl")).pipe(Effect.mapError(unreadable))) {
           nested.push(...(yield* folder(path.join(dir, entry))))
@@ -228,7 +211,7 @@ export const folder = (
  * @since 0.1.0
  * @category rendering
  */
-export const render = (summaries: ReadonlyArray<SessionSummary>): string => {
+export const render = (summaries: ReadonlyArray<Summary>): string => {
   if (summaries.length === 0) return "no sessions\n"
   return summaries.map((s) => {
     const lines = [
