@@ -38,14 +38,9 @@ describe("Decoder", () => {
   it("decodes binary frames like text frames", () => {
     const message = Fixtures.transcript("hello there")
     const bytes = new TextEncoder().encode(JSON.stringify(message))
-    const result = Decoder.decodeEither(bytes)
-    assert.isTrue(Either.isRight(result))
-    if (Either.isRight(result) && result.right.event === "transcript.data") {
-      assert.deepStrictEqual(
-        result.right.data.data.words.map((w) => w.text),
-        ["hello", "there"]
-      )
-    }
+    const event = Either.getOrThrow(Decoder.decodeEither(bytes))
+    if (event.event !== "transcript.data") assert.fail(`decoded as ${event.event}`)
+    assert.deepStrictEqual(event.data.data.words.map((w) => w.text), ["hello", "there"])
   })
 
   it("narrows the payload on switch (event.event)", () => {
