@@ -23,6 +23,10 @@ export * as Fixtures from "./Fixtures.js"
  */
 export * as Media from "./Media.js"
 /**
+ * @since 0.2.0
+ */
+export * as Printable from "./Printable.js"
+/**
  * @since 0.1.0
  */
 export * as RecallEvent from "./RecallEvent.js"
