@@ -28,6 +28,17 @@ import * as RecallEvent from "./RecallEvent.js"
 import { SessionKey } from "./SessionKey.js"
 
 /**
+ * Where an event sits in its source's durable log, for sources that have one (a scale-out transport): positions of
+ * one session's events increase in plain string order (a source pads its numbers to a fixed width). A sink that
+ * stores the position of the last event it applied, together with its own output, can skip what a source delivers
+ * again after a failover, so its output stays exactly once. In-process sources set none.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const Position = Schema.String
+
+/**
  * One Recall message as it arrived: the decoded event, when it arrived (epoch ms), on which connection, and the
  * raw JSON text when the source kept it (a tape recorder writes it unchanged, unknown fields and all).
  *
@@ -41,6 +52,8 @@ export interface Message {
   readonly receivedAt: number
   readonly connectionId?: string | undefined
   readonly raw?: string | undefined
+  /** See {@link Position}. */
+  readonly position?: string | undefined
 }
 
 /**
@@ -51,8 +64,20 @@ export const message = (
   session: SessionKey,
   event: RecallEvent.RecallEvent,
   receivedAt: number,
-  options?: { readonly connectionId?: string | undefined; readonly raw?: string | undefined }
-): Message => ({ _tag: "Message", session, event, receivedAt, connectionId: options?.connectionId, raw: options?.raw })
+  options?: {
+    readonly connectionId?: string | undefined
+    readonly raw?: string | undefined
+    readonly position?: string | undefined
+  }
+): Message => ({
+  _tag: "Message",
+  session,
+  event,
+  receivedAt,
+  connectionId: options?.connectionId,
+  raw: options?.raw,
+  position: options?.position
+})
 
 /**
  * The first thing a session's Stream carries.
@@ -63,6 +88,7 @@ export const message = (
 export class SessionStarted extends Schema.TaggedClass<SessionStarted>()("SessionStarted", {
   session: SessionKey,
   at: Schema.Number,
+  position: Schema.optional(Position),
   botId: Schema.NullOr(Schema.String),
   recordingId: Schema.NullOr(Schema.String),
   metadata: RecallEvent.Metadata
@@ -98,6 +124,7 @@ export const startedBy = (session: SessionKey, event: RecallEvent.RecallEvent, a
 export class ConnectionOpened extends Schema.TaggedClass<ConnectionOpened>()("ConnectionOpened", {
   session: SessionKey,
   at: Schema.Number,
+  position: Schema.optional(Position),
   connectionId: Schema.String,
   remoteAddress: Schema.optional(Schema.String)
 }) {}
@@ -111,6 +138,7 @@ export class ConnectionOpened extends Schema.TaggedClass<ConnectionOpened>()("Co
 export class ConnectionClosed extends Schema.TaggedClass<ConnectionClosed>()("ConnectionClosed", {
   session: SessionKey,
   at: Schema.Number,
+  position: Schema.optional(Position),
   connectionId: Schema.String,
   code: Schema.Number,
   reason: Schema.String
@@ -126,6 +154,7 @@ export class ConnectionClosed extends Schema.TaggedClass<ConnectionClosed>()("Co
 export class Gap extends Schema.TaggedClass<Gap>()("Gap", {
   session: SessionKey,
   at: Schema.Number,
+  position: Schema.optional(Position),
   from: Schema.Number,
   to: Schema.Number
 }) {}
@@ -139,6 +168,7 @@ export class Gap extends Schema.TaggedClass<Gap>()("Gap", {
 export class DecodeFailed extends Schema.TaggedClass<DecodeFailed>()("DecodeFailed", {
   session: SessionKey,
   at: Schema.Number,
+  position: Schema.optional(Position),
   connectionId: Schema.optional(Schema.String),
   error: DecodeError
 }) {}
@@ -160,6 +190,7 @@ export const MediaKind = Schema.Literal("audio", "video")
 export class Dropped extends Schema.TaggedClass<Dropped>()("Dropped", {
   session: SessionKey,
   at: Schema.Number,
+  position: Schema.optional(Position),
   kind: MediaKind,
   count: Schema.Number,
   from: Schema.Number,
@@ -184,6 +215,7 @@ export const EndReason = Schema.Literal("timeout", "shutdown", "completed")
 export class SessionEnded extends Schema.TaggedClass<SessionEnded>()("SessionEnded", {
   session: SessionKey,
   at: Schema.Number,
+  position: Schema.optional(Position),
   reason: EndReason
 }) {}
 
