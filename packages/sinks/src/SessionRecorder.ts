@@ -53,6 +53,7 @@ import * as Exports from "./Exports.js"
 import * as FrameWriter from "./FrameWriter.js"
 import { readJson, replaceFile, safeName } from "./internal/files.js"
 import * as Participants from "./Participants.js"
+import * as SessionFolder from "./SessionFolder.js"
 import * as SessionSummary from "./SessionSummary.js"
 import * as TapeRecorder from "./TapeRecorder.js"
 import * as Transcript from "./Transcript.js"
@@ -76,12 +77,13 @@ export interface Options {
 }
 
 /**
- * The folder of a session: its key, kept to characters safe in file names.
+ * The folder of a session: its key when that is a safe name, else a readable prefix and a hash (see
+ * `SessionFolder`), so two sessions never share a folder.
  *
  * @since 0.1.0
  * @category accessors
  */
-export const folderName = (session: string): string => safeName(session)
+export const folderName = (session: string): string => SessionFolder.nameOf(session)
 
 /**
  * The WAV file of a track, relative to the session folder.

@@ -19,6 +19,10 @@ export * as Participants from "./Participants.js"
  */
 export * as SessionRecorder from "./SessionRecorder.js"
 /**
+ * @since 0.2.0
+ */
+export * as SessionFolder from "./SessionFolder.js"
+/**
  * @since 0.1.0
  */
 export * as SessionSummary from "./SessionSummary.js"

@@ -1,6 +1,7 @@
 import type * as PlatformError from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
+import * as SessionFolder from "../SessionFolder.js"
 
 /** Replaces a file's content in one step (write a temporary file, then rename), so readers never see half. */
 export const replaceFile = (
@@ -20,8 +21,9 @@ export const readJson = (path: string): Effect.Effect<unknown, never, FileSystem
       Effect.orElseSucceed(() => undefined)
     ))
 
-/** Keeps a file name to letters, digits, `.`, `_` and `-`. */
-export const safeName = (name: string): string => {
-  const safe = name.replace(/[^A-Za-z0-9._-]/g, "_")
-  return safe === "" || safe === "." || safe === ".." ? "_" : safe
-}
+/**
+ * A file name for a string from the wire: itself when it is a safe name, else a readable prefix and a hash, so two
+ * different strings never name the same file (the rules of `SessionFolder`, shared by session folders and by the
+ * participant files inside them).
+ */
+export const safeName = (name: string): string => SessionFolder.nameOf(name)
