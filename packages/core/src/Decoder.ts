@@ -4,7 +4,8 @@
  * Decoding reads the cheap part first: the frame is parsed once, the `event` name picks the one schema that can
  * apply (no union search), and that schema checks the message. A name no schema knows becomes an
  * `UnknownEvent` without further checks. Decoding never throws and never dies: every failure is a
- * {@link DecodeError} with a `reason`, the event name when it could be read, and the Schema issue with its path.
+ * {@link DecodeError} with a `reason`, the event name when it could be read, and the Schema issue with its path
+ * (cut to {@link MAX_ISSUE_LENGTH} characters, since an issue quotes the offending value).
  *
  * ```ts
  * import { Decoder } from "@callstream/core"
@@ -26,13 +27,14 @@ import * as Guard from "./internal/guard.js"
 import * as RecallEvent from "./RecallEvent.js"
 
 /**
- * Why a frame could not be decoded: `InvalidJson` (not UTF-8 JSON) or `InvalidShape` (JSON, but not a Recall
- * message the schemas accept).
+ * Why a frame could not be decoded: `InvalidJson` (not UTF-8 JSON), `InvalidShape` (JSON, but not a Recall
+ * message the schemas accept) or `InternalError` (handling the frame failed in a way nothing anticipated: a bug,
+ * reported for that one frame instead of taking anything else down).
  *
  * @since 0.1.0
  * @category errors
  */
-export const DecodeErrorReason = Schema.Literal("InvalidJson", "InvalidShape")
+export const DecodeErrorReason = Schema.Literal("InvalidJson", "InvalidShape", "InternalError")
 
 /**
  * @since 0.1.0
@@ -91,16 +93,76 @@ const encoders = Object.fromEntries(
   RecallEvent.eventNames.map((name) => [name, Schema.encodeSync(RecallEvent.schemas[name] as Schema.Schema<any>)])
 ) as Record<RecallEvent.EventName, (event: RecallEvent.KnownEvent) => unknown>
 
+/**
+ * How many characters of a Schema issue a {@link DecodeError} keeps: an issue quotes the value it rejects, which
+ * can be as large as the frame.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export const MAX_ISSUE_LENGTH = 500
+
+const cut = (text: string, max: number): string =>
+  text.length > max ? `${text.slice(0, max)}…(${text.length} chars)` : text
+
 const frameText = (frame: Frame): string =>
   typeof frame === "string" ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).toString("utf8")
 
-const shapeError = (bytes: number, event: string | undefined, error: ParseResult.ParseError): DecodeError => {
+const shapeError = (bytes: number, event: string, error: ParseResult.ParseError): DecodeError => {
   const first = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
   return new DecodeError({
     reason: "InvalidShape",
-    ...(event === undefined ? {} : { event }),
+    event,
     path: first === undefined ? "" : first.path.join("."),
-    issue: first === undefined ? ParseResult.TreeFormatter.formatErrorSync(error) : first.message,
+    issue: cut(
+      first === undefined ? ParseResult.TreeFormatter.formatErrorSync(error) : first.message,
+      MAX_ISSUE_LENGTH
+    ),
+    bytes
+  })
+}
+
+/** Runs Effect's parser on a message the guard rejected, to say what is wrong with it. */
+const explain = (
+  name: RecallEvent.EventName,
+  json: unknown,
+  bytes: number
+): Either.Either<RecallEvent.RecallEvent, DecodeError> => {
+  try {
+    const result = decoders[name](json)
+    return Either.isRight(result) ? Either.right(result.right) : Either.left(shapeError(bytes, name, result.left))
+  } catch {
+    // describing a value nested thousands of levels deep overflows the stack: say so without the details
+    return Either.left(
+      new DecodeError({
+        reason: "InvalidShape",
+        event: name,
+        path: "",
+        issue: `Not a valid ${name} message (nested too deeply to say where)`,
+        bytes
+      })
+    )
+  }
+}
+
+/**
+ * The {@link DecodeError} that stands for an unexpected failure (`cause`) while handling one frame of `bytes`, so
+ * that the failure is reported for that frame and nothing else is affected.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export const internalError = (cause: unknown, bytes: number): DecodeError => {
+  let detail = "unknown failure"
+  try {
+    detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)
+  } catch {
+    // a value whose conversion to text throws says nothing more
+  }
+  return new DecodeError({
+    reason: "InternalError",
+    path: "",
+    issue: cut(`Unexpected failure while handling the frame (${detail})`, MAX_ISSUE_LENGTH),
     bytes
   })
 }
@@ -128,9 +190,13 @@ export const decodeJsonEither = (json: unknown, bytes = 0): Either.Either<Recall
   if (!RecallEvent.isEventName(name)) {
     return Either.right({ event: "unknown", name, data: json.data })
   }
-  if (guards[name](json)) return Either.right(json as RecallEvent.KnownEvent)
-  const result = decoders[name](json)
-  return Either.isRight(result) ? Either.right(result.right) : Either.left(shapeError(bytes, name, result.left))
+  let valid: boolean
+  try {
+    valid = guards[name](json)
+  } catch (cause) {
+    return Either.left(internalError(cause, bytes))
+  }
+  return valid ? Either.right(json as RecallEvent.KnownEvent) : explain(name, json, bytes)
 }
 
 /**
@@ -150,7 +216,7 @@ export const decodeEither = (frame: Frame): Either.Either<RecallEvent.RecallEven
       new DecodeError({
         reason: "InvalidJson",
         path: "",
-        issue: cause instanceof Error ? cause.message : "Not JSON",
+        issue: cut(cause instanceof Error ? cause.message : "Not JSON", MAX_ISSUE_LENGTH),
         bytes
       })
     )

@@ -207,18 +207,51 @@ describe("Decoder", () => {
         assert.strictEqual(error.reason, "InvalidJson")
       }).pipe(Effect.runSync))
 
-    it("never throws on hostile input", () => {
-      const inputs = [
-        "",
-        " ",
-        "{\"event\":\"transcript.data\"}",
-        "{\"event\":\"transcript.data\",\"data\":null}",
-        "{\"event\":\"__proto__\",\"data\":{}}",
-        "{\"event\":\"audio_mixed_raw.data\",\"data\":{\"data\":{\"buffer\":null}}}",
-        "[".repeat(10_000),
-        new Uint8Array(0)
+    it("never throws on hostile input, and says what each one is", () => {
+      const nested = (depth: number) => "[".repeat(depth) + "]".repeat(depth)
+      const cases: ReadonlyArray<readonly [Decoder.Frame, string]> = [
+        ["", "InvalidJson"],
+        [" ", "InvalidJson"],
+        ["{\"event\":\"transcript.data\"}", "InvalidShape data"],
+        ["{\"event\":\"transcript.data\",\"data\":null}", "InvalidShape data"],
+        ["{\"event\":\"__proto__\",\"data\":{}}", "unknown __proto__"],
+        ["{\"event\":\"constructor\",\"data\":1}", "unknown constructor"],
+        ["{\"event\":\"audio_mixed_raw.data\",\"data\":{\"data\":{\"buffer\":null}}}", "InvalidShape data.data.buffer"],
+        ["[".repeat(10_000), "InvalidJson"],
+        [new Uint8Array(0), "InvalidJson"],
+        // a value too deep for the parser to describe: this used to throw a RangeError out of the decoder
+        [`{"event":"transcript.data","data":${nested(50_000)}}`, "InvalidShape"],
+        [`{"event":"transcript.data","data":{"data":{"words":[{"text":${nested(50_000)}}]}}}`, "InvalidShape"],
+        // the same depth where nothing reads it is fine
+        [`{"event":"whatever","data":${nested(50_000)}}`, "unknown whatever"]
       ]
-      for (const input of inputs) Decoder.decodeEither(input)
+      for (const [input, expected] of cases) {
+        const result = Decoder.decodeEither(input)
+        const outcome = Either.match(result, {
+          onLeft: (error) => `${error.reason} ${error.path}`.trim(),
+          onRight: (event) => `${event.event} ${event.event === "unknown" ? event.name : ""}`.trim()
+        })
+        assert.strictEqual(outcome, expected, typeof input === "string" ? input.slice(0, 80) : "bytes")
+      }
+    })
+
+    it("cuts an issue that quotes a huge value", () => {
+      const frame = JSON.stringify(edit(Fixtures.transcript("a"), (m) => (m.data.data.words = "x".repeat(100_000))))
+      const error = decodeErr(frame)
+      assert.strictEqual(error.path, "data.data.words")
+      assert.isAtMost(error.issue.length, Decoder.MAX_ISSUE_LENGTH + 20)
+      assert.match(error.issue, /…\(\d+ chars\)$/)
+      assert.strictEqual(error.bytes, frame.length)
+    })
+
+    it("internalError stands for a failure while handling one frame", () => {
+      const error = Decoder.internalError(new TypeError("x is not a function"), 12)
+      assert.strictEqual(error.reason, "InternalError")
+      assert.strictEqual(error.bytes, 12)
+      assert.include(error.message, "TypeError: x is not a function")
+      // a cause whose conversion to text throws still gives an error
+      const unprintable = Object.create(null)
+      assert.include(Decoder.internalError(unprintable, 0).issue, "unknown failure")
     })
   })
 
