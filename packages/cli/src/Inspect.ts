@@ -106,7 +106,7 @@ const summarise = (session: string, acc: Acc): Summary => {
     session,
     messages: counts.messages,
     byEvent: counts.byEvent,
-    unknownEvents: Object.values(counts.unknownEvents).reduce((n, c) => n + c, 0),
+    unknownEvents: Object.values(counts.unknownEvents).reduce((n, c) => n + c, counts.unlistedUnknownEvents),
     decodeFailures: counts.decodeFailures,
     participants: Participants.list(participants).map((p) => ({
       id: p.id,

@@ -6,6 +6,13 @@
  * Lists that can grow with traffic (decode failures, errors) keep their first {@link LIST_LIMIT} entries and an
  * exact count.
  *
+ * Event names come from the wire, so they are data, never property names: `byEvent`, `unknownEvents` (and the
+ * bot's `metadata`) are records with no prototype, where `__proto__`, `constructor` or `toString` count like any
+ * other name and read back the same from `session.json` after a restart. A session lists at most
+ * {@link UNKNOWN_EVENT_LIMIT} distinct unknown event names, each at most {@link NAME_LENGTH_LIMIT} characters long:
+ * messages of any other unknown name are still counted, in `counts.messages` and in
+ * `counts.unlistedUnknownEvents`, so `counts.messages` is always the sum of `byEvent` and `unlistedUnknownEvents`.
+ *
  * ```ts
  * import { SessionSummary } from "@callstream/sinks"
  * import { Effect, Stream } from "effect"
@@ -20,6 +27,7 @@ import { RecallEvent, type SessionEvent } from "@callstream/core"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as Sink from "effect/Sink"
+import * as NameRecord from "./internal/nameRecord.js"
 
 /**
  * @since 0.1.0
@@ -34,6 +42,26 @@ export type Input = SessionEvent.SessionEvent
  * @category constants
  */
 export const LIST_LIMIT = 100
+
+/**
+ * How many distinct unknown event names a session lists; messages of further names are counted in
+ * `counts.unlistedUnknownEvents`.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const UNKNOWN_EVENT_LIMIT = 100
+
+/**
+ * The longest unknown event name a session lists (in characters); longer ones are counted in
+ * `counts.unlistedUnknownEvents`.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const NAME_LENGTH_LIMIT = 200
+
+const Counts = NameRecord.schema(Schema.Number)
 
 const Time = Schema.NullOr(Schema.String)
 
@@ -99,7 +127,7 @@ export const SessionSummary = Schema.Struct({
   session: Schema.String,
   botId: Schema.NullOr(Schema.String),
   recordingId: Schema.NullOr(Schema.String),
-  metadata: Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
+  metadata: Schema.NullOr(NameRecord.schema(Schema.Unknown)),
   startedAt: Time,
   endedAt: Time,
   endReason: Schema.NullOr(Schema.String),
@@ -111,8 +139,12 @@ export const SessionSummary = Schema.Struct({
   ),
   counts: Schema.Struct({
     messages: Schema.Number,
-    byEvent: Schema.Record({ key: Schema.String, value: Schema.Number }),
-    unknownEvents: Schema.Record({ key: Schema.String, value: Schema.Number }),
+    /** Messages by event name (unknown names too, as far as they are listed). */
+    byEvent: Counts,
+    /** Messages by unknown event name, for at most {@link UNKNOWN_EVENT_LIMIT} names. */
+    unknownEvents: Counts,
+    /** Messages of unknown events whose name was not listed: past the limit of names, or too long. */
+    unlistedUnknownEvents: Schema.optionalWith(Schema.Number, { default: () => 0 }),
     decodeFailures: Schema.Number,
     droppedMedia: Schema.Number,
     errors: Schema.Number
@@ -145,17 +177,36 @@ export const empty = (session: string): SessionSummary => ({
   connections: [],
   gaps: [],
   drops: [],
-  counts: { messages: 0, byEvent: {}, unknownEvents: {}, decodeFailures: 0, droppedMedia: 0, errors: 0 },
+  counts: {
+    messages: 0,
+    byEvent: NameRecord.empty(),
+    unknownEvents: NameRecord.empty(),
+    unlistedUnknownEvents: 0,
+    decodeFailures: 0,
+    droppedMedia: 0,
+    errors: 0
+  },
   decodeFailures: [],
   errors: []
 })
 
 const iso = (ms: number): string => new Date(ms).toISOString()
 
-const bump = (record: Readonly<Record<string, number>>, key: string): Record<string, number> => ({
-  ...record,
-  [key]: (record[key] ?? 0) + 1
-})
+const bump = (record: Readonly<Record<string, number>>, name: string): Record<string, number> =>
+  NameRecord.set(record, name, (NameRecord.get(record, name) ?? 0) + 1)
+
+type Counts = SessionSummary["counts"]
+
+const countMessage = (counts: Counts, event: RecallEvent.RecallEvent): Counts => {
+  const messages = counts.messages + 1
+  if (event.event !== "unknown") return { ...counts, messages, byEvent: bump(counts.byEvent, event.event) }
+  const name = event.name
+  const listed = NameRecord.get(counts.unknownEvents, name) !== undefined ||
+    (name.length <= NAME_LENGTH_LIMIT && Object.keys(counts.unknownEvents).length < UNKNOWN_EVENT_LIMIT)
+  return listed
+    ? { ...counts, messages, byEvent: bump(counts.byEvent, name), unknownEvents: bump(counts.unknownEvents, name) }
+    : { ...counts, messages, unlistedUnknownEvents: counts.unlistedUnknownEvents + 1 }
+}
 
 const capped = <A>(list: ReadonlyArray<A>, item: A): ReadonlyArray<A> =>
   list.length >= LIST_LIMIT ? list : [...list, item]
@@ -173,25 +224,14 @@ const lastRun = (summary: SessionSummary, f: (run: typeof Run.Type) => typeof Ru
  */
 export const reduce = (summary: SessionSummary, item: Input): SessionSummary => {
   switch (item._tag) {
-    case "Message": {
-      const counts = summary.counts
-      const name = RecallEvent.nameOf(item.event)
-      return {
-        ...summary,
-        counts: {
-          ...counts,
-          messages: counts.messages + 1,
-          byEvent: bump(counts.byEvent, name),
-          unknownEvents: item.event.event === "unknown" ? bump(counts.unknownEvents, name) : counts.unknownEvents
-        }
-      }
-    }
+    case "Message":
+      return { ...summary, counts: countMessage(summary.counts, item.event) }
     case "SessionStarted":
       return {
         ...summary,
         botId: item.botId ?? summary.botId,
         recordingId: item.recordingId ?? summary.recordingId,
-        metadata: item.metadata ?? summary.metadata,
+        metadata: item.metadata === null ? summary.metadata : Object.assign(NameRecord.empty(), item.metadata),
         startedAt: summary.startedAt ?? iso(item.at),
         endedAt: null,
         endReason: null,
