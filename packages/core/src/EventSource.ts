@@ -23,6 +23,7 @@
  */
 import type * as PlatformError from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
+import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -32,6 +33,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as Decoder from "./Decoder.js"
+import * as Printable from "./Printable.js"
 import type * as RecallEvent from "./RecallEvent.js"
 import * as SessionEvent from "./SessionEvent.js"
 import * as SessionKey from "./SessionKey.js"
@@ -82,50 +84,78 @@ interface Timed {
  * `DecodeFailed` for each item, `SessionEnded("completed")` for every session once the input ends. Items that
  * name no session are left out (a live source counts them in its metrics).
  *
+ * An item that cannot be handled (a value that is not an event at all, from untyped code) becomes a
+ * `DecodeFailed` with reason `InternalError` for the last session seen, or is left out and logged when there is
+ * none yet; the Stream goes on either way.
+ *
  * @since 0.1.0
  * @category combinators
  */
 export const withSessions = <E, R>(
   items: Stream.Stream<Timed, E, R>
-): Stream.Stream<SessionEvent.SessionEvent, E, R> => {
-  const keyOf = (item: Replayed) => item instanceof Decoder.DecodeError ? Option.none() : SessionKey.fromEvent(item)
-  return Stream.suspend(() => {
+): Stream.Stream<SessionEvent.SessionEvent, E, R> =>
+  Stream.suspend(() => {
     // per run: runs of the same Stream, concurrent ones included, share nothing
-    const started = new Map<SessionKey.SessionKey, number>()
+    const started = new Set<SessionKey.SessionKey>()
     let lastKey: SessionKey.SessionKey | undefined
+
+    const route = ({ item, raw, receivedAt }: Timed, out: Array<SessionEvent.SessionEvent>): void => {
+      if (item instanceof Decoder.DecodeError) {
+        if (lastKey !== undefined) {
+          out.push(new SessionEvent.DecodeFailed({ session: lastKey, at: receivedAt, error: item }))
+        }
+        return
+      }
+      const key = Option.getOrUndefined(SessionKey.fromEvent(item))
+      if (key === undefined) return
+      // everything that can fail comes before the first change of state
+      const start = started.has(key) ? undefined : SessionEvent.startedBy(key, item, receivedAt)
+      const message = SessionEvent.message(key, item, receivedAt, { raw })
+      if (start !== undefined) {
+        started.add(key)
+        out.push(start)
+      }
+      lastKey = key
+      out.push(message)
+    }
+
     return items.pipe(
-      Stream.mapConcat(({ item, raw, receivedAt }): ReadonlyArray<SessionEvent.SessionEvent> => {
-        const failed = item instanceof Decoder.DecodeError
-        const key = Option.getOrUndefined(keyOf(item)) ?? (failed ? lastKey : undefined)
-        if (key === undefined) return []
-        lastKey = key
-        const out: Array<SessionEvent.SessionEvent> = []
-        if (!failed && !started.has(key)) {
-          started.set(key, receivedAt)
-          out.push(SessionEvent.startedBy(key, item, receivedAt))
-        }
-        if (failed) {
-          if (started.has(key)) out.push(new SessionEvent.DecodeFailed({ session: key, at: receivedAt, error: item }))
-        } else {
-          out.push(SessionEvent.message(key, item, receivedAt, { raw }))
-        }
-        return out
-      }),
+      Stream.mapChunksEffect((chunk) =>
+        Effect.suspend(() => {
+          const out: Array<SessionEvent.SessionEvent> = []
+          const unhandled: Array<unknown> = []
+          for (const timed of chunk) {
+            try {
+              route(timed, out)
+            } catch (cause) {
+              const at = typeof timed?.receivedAt === "number" ? timed.receivedAt : 0
+              const error = Decoder.internalError(cause, typeof timed?.raw === "string" ? timed.raw.length : 0)
+              if (lastKey === undefined) unhandled.push(cause)
+              else out.push(new SessionEvent.DecodeFailed({ session: lastKey, at, error }))
+            }
+          }
+          const result = Chunk.unsafeFromArray(out)
+          if (unhandled.length === 0) return Effect.succeed(result)
+          return Effect.as(
+            Effect.logWarning(`${unhandled.length} item(s) naming no session could not be handled and were left out`)
+              .pipe(
+                Effect.annotateLogs("error", Printable.text(Decoder.internalError(unhandled[0], 0).issue))
+              ),
+            result
+          )
+        })
+      ),
       Stream.concat(
         Stream.fromEffect(Clock.currentTimeMillis).pipe(
           Stream.flatMap((at) =>
             Stream.fromIterable(
-              Array.from(
-                started.keys(),
-                (session) => new SessionEvent.SessionEnded({ session, at, reason: "completed" })
-              )
+              Array.from(started, (session) => new SessionEvent.SessionEnded({ session, at, reason: "completed" }))
             )
           )
         )
       )
     )
   })
-}
 
 /**
  * A source that replays the given events (or decode failures) at once, in order.
@@ -179,10 +209,14 @@ export const tapeEvents = (
                 const now = yield* Clock.currentTimeMillis
                 if (due > now) yield* Effect.sleep(Duration.millis(due - now))
               }
-              const raw = JSON.stringify(entry.message)
-              const decoded = Decoder.decodeJsonEither(entry.message, raw.length)
               const receivedAt = yield* Clock.currentTimeMillis
-              return { item: Either.merge(decoded), receivedAt, raw }
+              try {
+                const raw = JSON.stringify(entry.message)
+                return { item: Either.merge(Decoder.decodeJsonEither(entry.message, raw.length)), receivedAt, raw }
+              } catch (cause) {
+                // a message nested too deeply to write back as text, say: reported for that entry alone
+                return { item: Decoder.internalError(cause, 0), receivedAt }
+              }
             })
           )
         )

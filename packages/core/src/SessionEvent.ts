@@ -25,7 +25,7 @@
 import * as Schema from "effect/Schema"
 import { DecodeError } from "./Decoder.js"
 import * as RecallEvent from "./RecallEvent.js"
-import { SessionKey } from "./SessionKey.js"
+import { idsOf, SessionKey } from "./SessionKey.js"
 
 /**
  * Where an event sits in its source's durable log, for sources that have one (a scale-out transport): positions of
@@ -94,24 +94,34 @@ export class SessionStarted extends Schema.TaggedClass<SessionStarted>()("Sessio
   metadata: RecallEvent.Metadata
 }) {}
 
+const isMetadata = Schema.is(RecallEvent.Metadata)
+
+const metadataOf = (ref: unknown): typeof RecallEvent.Metadata.Type | undefined => {
+  if (typeof ref !== "object" || ref === null) return undefined
+  const metadata = (ref as { readonly metadata?: unknown }).metadata
+  return metadata !== undefined && isMetadata(metadata) ? metadata : undefined
+}
+
 /**
  * The `SessionStarted` for a session whose first message is `event`: ids and metadata read from its envelope (the
- * bot's metadata, else the recording's).
+ * bot's metadata, else the recording's). Total: the envelope of an unknown event is unchecked wire data, so an id
+ * that is not a non-empty string reads as `null` and metadata that is not an object (or null) is passed over.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const startedBy = (session: SessionKey, event: RecallEvent.RecallEvent, at: number): SessionStarted => {
-  const body = (typeof event.data === "object" && event.data !== null ? event.data : {}) as {
-    readonly bot?: RecallEvent.Ref | null
-    readonly recording?: RecallEvent.Ref | null
-  }
+  const body: unknown = event.data
+  const { bot, recording } = typeof body === "object" && body !== null
+    ? body as { readonly bot?: unknown; readonly recording?: unknown }
+    : {}
+  const { botId, recordingId } = idsOf(body)
   return new SessionStarted({
     session,
     at,
-    botId: body.bot?.id ?? null,
-    recordingId: body.recording?.id ?? null,
-    metadata: body.bot?.metadata ?? body.recording?.metadata ?? null
+    botId,
+    recordingId,
+    metadata: metadataOf(bot) ?? metadataOf(recording) ?? null
   })
 }
 

@@ -30,11 +30,34 @@ export type SessionKey = typeof SessionKey.Type
  */
 export const make = (id: string): SessionKey => id as SessionKey
 
-const idOf = (ref: unknown): string | undefined => {
-  if (typeof ref !== "object" || ref === null) return undefined
-  const id = (ref as { readonly id?: unknown }).id
-  return typeof id === "string" && id.length > 0 ? id : undefined
+/**
+ * The longest session key a live source accepts: Recall's ids are UUIDs, and a session holds its key for as long as
+ * it lives, so a source refuses (as a decode failure) a frame whose key is longer.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const MAX_LENGTH = 1024
+
+const field = (value: unknown, key: string): unknown =>
+  typeof value === "object" && value !== null ? (value as Record<string, unknown>)[key] : undefined
+
+const idOf = (ref: unknown): string | null => {
+  const id = field(ref, "id")
+  return typeof id === "string" && id.length > 0 ? id : null
 }
+
+/**
+ * The bot and recording ids an envelope body (`message.data`) names, each `null` unless it is a non-empty string.
+ * Total: any value, an unknown event's raw body included, gives an answer.
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const idsOf = (body: unknown): { readonly botId: string | null; readonly recordingId: string | null } => ({
+  botId: idOf(field(body, "bot")),
+  recordingId: idOf(field(body, "recording"))
+})
 
 /**
  * The session key of an envelope body (`message.data`): `bot.id`, else `recording.id`. Works on the raw body of an
@@ -44,10 +67,8 @@ const idOf = (ref: unknown): string | undefined => {
  * @category accessors
  */
 export const fromEnvelope = (body: unknown): Option.Option<SessionKey> => {
-  if (typeof body !== "object" || body === null) return Option.none()
-  const { bot, recording } = body as { readonly bot?: unknown; readonly recording?: unknown }
-  const id = idOf(bot) ?? idOf(recording)
-  return id === undefined ? Option.none() : Option.some(make(id))
+  const id = idOf(field(body, "bot")) ?? idOf(field(body, "recording"))
+  return id === null ? Option.none() : Option.some(make(id))
 }
 
 /**

@@ -321,3 +321,65 @@ describe("EventSource.fromTape", () => {
       assert.isTrue(Exit.isFailure(exit) && exit.cause._tag === "Die")
     }).pipe(Effect.provide(NodeContext.layer)))
 })
+
+// -----------------------------------------------------------------------------
+
+describe("EventSource: nothing an item holds stops the Stream", () => {
+  it.effect("the frames that took the server down start their sessions", () =>
+    Effect.gen(function*() {
+      const items = yield* eventsOf(EventSource.fromIterable([
+        decoded({ event: "whatever", data: { bot: { id: "x", metadata: 5 } } }),
+        decoded({ event: "whatever", data: { bot: { id: 7 }, recording: { id: "r2" } } })
+      ]))
+      const started = items.filter((item): item is SessionEvent.SessionStarted => item._tag === "SessionStarted")
+      assert.deepStrictEqual(started.map((s) => [s.session, s.botId, s.recordingId, s.metadata]), [
+        ["x", "x", null, null],
+        ["r2", null, "r2", null]
+      ])
+      assert.strictEqual(items.filter((item) => item._tag === "Message").length, 2)
+    }))
+
+  it.effect("an item that is no event becomes an InternalError DecodeFailed for the last session, or is left out", () =>
+    Effect.gen(function*() {
+      const garbage = null as unknown as RecallEvent.RecallEvent
+      const items = yield* eventsOf(EventSource.fromIterable([
+        garbage, // no session yet: left out (and logged)
+        decoded(wire("participant_events.join", 0)),
+        garbage,
+        decoded(wire("participant_events.leave", 1))
+      ]))
+      assert.deepStrictEqual(items.map(describeItem), [
+        "bot-1 SessionStarted",
+        "bot-1 participant_events.join",
+        "bot-1 DecodeFailed",
+        "bot-1 participant_events.leave",
+        "bot-1 SessionEnded"
+      ])
+      assert.strictEqual((items[2] as SessionEvent.DecodeFailed).error.reason, "InternalError")
+    }))
+
+  it.scoped("a tape entry nested too deeply to write back as text becomes a DecodeFailed, and the tape goes on", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const file = yield* tempFile
+      const deep = "[".repeat(200_000) + "]".repeat(200_000)
+      yield* fs.writeFileString(
+        file,
+        Tape.formatLine(0, wire("participant_events.join", 0)) +
+          `{"at":1,"message":{"event":"whatever","data":${deep}}}\n` +
+          Tape.formatLine(2, wire("participant_events.leave", 2))
+      )
+      const items = yield* Effect.flatMap(EventSource.EventSource, (source) => Stream.runCollect(source.events)).pipe(
+        Effect.map(Chunk.toReadonlyArray),
+        Effect.provide(EventSource.fromTape(file))
+      )
+      assert.deepStrictEqual(items.map(describeItem), [
+        "bot-1 SessionStarted",
+        "bot-1 participant_events.join",
+        "bot-1 DecodeFailed",
+        "bot-1 participant_events.leave",
+        "bot-1 SessionEnded"
+      ])
+      assert.strictEqual((items[2] as SessionEvent.DecodeFailed).error.reason, "InternalError")
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
