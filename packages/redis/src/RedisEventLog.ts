@@ -1,0 +1,366 @@
+/**
+ * The `EventLog` on Redis Streams (Redis 6.2 or newer; Debian's `redis-server` 7.0 is what the tests run), with
+ * `ioredis`. A partition is one stream; a consumer group reads it; leases are keys set with `NX PX` and renewed or
+ * released by scripts that check their owner; an acknowledgement (`XACK`) and its checkpoints are applied by one
+ * script that first checks the lease, so a worker that lost its lease cannot overwrite its successor's state.
+ *
+ * ```ts
+ * import { EventLog, RedisEventLog } from "@callstream/redis"
+ * import { Effect, Redacted } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const log = yield* EventLog.EventLog
+ *   yield* log.append([{ partition: 0, payload: "hello" }])
+ * })
+ *
+ * Effect.runPromise(
+ *   program.pipe(Effect.provide(RedisEventLog.layer({ url: Redacted.make("redis://127.0.0.1:6379") })))
+ * )
+ * ```
+ *
+ * Keys, under `prefix` (default `callstream:`): `partition:<n>` (a stream), `lease:<name>`, `checkpoint:<n>:<name>`.
+ * Appends carry `MAXLEN ~ maxLength` as a safety cap (default 100,000 entries per partition): it only bites when no
+ * worker keeps up, and a worker then reports what was lost (see `SessionMerge`). One Redis server (or primary);
+ * Redis Cluster is not supported (a commit touches a partition's stream, lease and checkpoints at once).
+ *
+ * Connections: one for commands, one for blocking reads. Neither queues commands while disconnected nor
+ * reconnects on its own: an operation on a lost connection fails at once with `Unavailable` and the next operation
+ * reconnects, so callers retry on a `Schedule` of their choice and see every failure. A server that cannot be
+ * reached when the Layer is built is a startup error.
+ *
+ * @since 0.2.0
+ */
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import { Redis } from "ioredis"
+import * as EventLog from "./EventLog.js"
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export interface Options {
+  /** `redis://[[user]:password@]host[:port][/db]` (or `rediss://` for TLS). Never logged. */
+  readonly url: Redacted.Redacted<string>
+  /** Prefix of every key. Default `callstream:`. */
+  readonly prefix?: string | undefined
+  /** How long to wait for a connection. Default 5 seconds. */
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  /** The approximate most entries a partition keeps (`XADD ... MAXLEN ~`). Default 100,000. */
+  readonly maxLength?: number | undefined
+}
+
+const LEASE_ACQUIRE = `
+local holder = redis.call("GET", KEYS[1])
+if holder == ARGV[1] then
+  redis.call("PEXPIRE", KEYS[1], ARGV[2])
+  return 1
+end
+if holder then return 0 end
+redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+return 1
+`
+
+const LEASE_RENEW = `
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+  redis.call("PEXPIRE", KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`
+
+const LEASE_RELEASE = `
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+  redis.call("DEL", KEYS[1])
+end
+return 0
+`
+
+// KEYS: lease, stream, then the checkpoint keys to set, then the ones to delete
+// ARGV: owner, group, number of ids, the ids, number of keys to set, their values
+const COMMIT = `
+if redis.call("GET", KEYS[1]) ~= ARGV[1] then return 0 end
+local ids = tonumber(ARGV[3])
+local i = 4
+while ids > 0 do
+  local n = math.min(ids, 500)
+  redis.call("XACK", KEYS[2], ARGV[2], unpack(ARGV, i, i + n - 1))
+  i = i + n
+  ids = ids - n
+end
+local sets = tonumber(ARGV[i])
+for k = 1, sets do
+  redis.call("SET", KEYS[2 + k], ARGV[i + k])
+end
+for k = 3 + sets, #KEYS do
+  redis.call("DEL", KEYS[k])
+end
+return 1
+`
+
+interface Scripted {
+  leaseAcquire(key: string, owner: string, ttl: number): Promise<number>
+  leaseRenew(key: string, owner: string, ttl: number): Promise<number>
+  leaseRelease(key: string, owner: string): Promise<number>
+  commitEntries(...args: Array<string | number>): Promise<number>
+}
+
+const defineScripts = (redis: Redis): Redis & Scripted => {
+  redis.defineCommand("leaseAcquire", { numberOfKeys: 1, lua: LEASE_ACQUIRE })
+  redis.defineCommand("leaseRenew", { numberOfKeys: 1, lua: LEASE_RENEW })
+  redis.defineCommand("leaseRelease", { numberOfKeys: 1, lua: LEASE_RELEASE })
+  redis.defineCommand("commitEntries", { lua: COMMIT })
+  return redis as Redis & Scripted
+}
+
+/** `host:port` of a Redis URL, for messages: never the credentials. */
+const describe = (url: string): string => {
+  try {
+    const parsed = new URL(url)
+    return `${parsed.hostname}:${parsed.port === "" ? "6379" : parsed.port}`
+  } catch {
+    return "(an invalid URL)"
+  }
+}
+
+// a fixed-width text for a stream entry id `ms-seq` that sorts as the ids do
+const orderOf = (id: string): string => {
+  const dash = id.indexOf("-")
+  return `${id.slice(0, dash).padStart(15, "0")}-${id.slice(dash + 1).padStart(10, "0")}`
+}
+
+const after = (id: string): string => {
+  const dash = id.indexOf("-")
+  return `${id.slice(0, dash)}-${BigInt(id.slice(dash + 1)) + 1n}`
+}
+
+type RawEntry = [id: string, fields: Array<string>]
+
+const toEntry = ([id, fields]: RawEntry): EventLog.Entry => {
+  // one field, `e`: the payload
+  const at = fields.indexOf("e")
+  return { id, order: orderOf(id), payload: at >= 0 && at + 1 < fields.length ? fields[at + 1]! : "" }
+}
+
+const isReplyError = (cause: unknown): boolean => cause instanceof Error && cause.name === "ReplyError"
+
+/**
+ * Connects (failing with `Unavailable` when Redis cannot be reached) and returns the log; closing the Scope
+ * closes the connections.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const make = Effect.fnUntraced(function*(options: Options) {
+  const url = Redacted.value(options.url)
+  const where = describe(url)
+  const prefix = options.prefix ?? "callstream:"
+  const maxLength = options.maxLength ?? 100_000
+  if (!Number.isInteger(maxLength) || maxLength < 1) {
+    return yield* new EventLog.EventLogError({
+      reason: "InvalidOptions",
+      operation: "connect",
+      cause: new Error("maxLength must be a whole number from 1")
+    })
+  }
+  const connectTimeout = Duration.toMillis(options.connectTimeout ?? Duration.seconds(5))
+
+  const open = (name: string) =>
+    Effect.acquireRelease(
+      Effect.try({
+        try: () =>
+          defineScripts(
+            new Redis(url, {
+              lazyConnect: true,
+              enableOfflineQueue: false,
+              maxRetriesPerRequest: 0,
+              retryStrategy: () => null,
+              connectTimeout,
+              connectionName: `callstream-${name}`
+            })
+          ),
+        catch: (cause) =>
+          new EventLog.EventLogError({
+            reason: "InvalidOptions",
+            operation: "connect",
+            cause: new Error(`not a Redis URL (${where}): ${cause instanceof Error ? cause.message : String(cause)}`)
+          })
+      }),
+      (redis) => Effect.sync(() => redis.disconnect())
+    ).pipe(Effect.tap((redis) => {
+      // errors also reach the failing operation; an "error" event without a listener would be thrown
+      redis.on("error", () => {})
+    }))
+
+  const commands = yield* open("commands")
+  const reader = yield* open("reader")
+
+  const connect = (redis: Redis): Promise<void> =>
+    redis.status === "wait" || redis.status === "end" || redis.status === "close"
+      ? redis.connect()
+      : Promise.resolve()
+
+  const run = <A>(operation: string, redis: Redis, f: (redis: Redis & Scripted) => Promise<A>) =>
+    Effect.tryPromise({
+      try: () => connect(redis).then(() => f(redis as Redis & Scripted)),
+      catch: (cause) =>
+        new EventLog.EventLogError({
+          reason: isReplyError(cause) ? "Rejected" : "Unavailable",
+          operation,
+          cause: new Error(`Redis at ${where}: ${cause instanceof Error ? cause.message : String(cause)}`)
+        })
+    })
+
+  yield* run("connect", commands, (redis) => redis.ping())
+  yield* run("connect", reader, (redis) => redis.ping())
+
+  const stream = (partition: number) => `${prefix}partition:${partition}`
+  const leaseKey = (name: string) => `${prefix}lease:${name}`
+  const checkpointKey = (partition: number, name: string) => `${prefix}checkpoint:${partition}:${name}`
+
+  const createGroup = (partition: number, group: string) =>
+    run(
+      "claim",
+      commands,
+      (redis) =>
+        redis.xgroup("CREATE", stream(partition), group, "0", "MKSTREAM").catch((error: unknown) => {
+          if (error instanceof Error && error.message.startsWith("BUSYGROUP")) return "OK"
+          throw error
+        })
+    )
+
+  const log: EventLog.EventLog = {
+    append: (entries) =>
+      entries.length === 0 ? Effect.void : run("append", commands, async (redis) => {
+        const pipeline = redis.pipeline()
+        for (const { partition, payload } of entries) {
+          pipeline.xadd(stream(partition), "MAXLEN", "~", maxLength, "*", "e", payload)
+        }
+        const results = (await pipeline.exec()) ?? []
+        for (const [error] of results) if (error) throw error
+      }),
+    read: ({ block, consumer, count, group, partitions }) =>
+      partitions.length === 0
+        ? Effect.as(Effect.sleep(block), [])
+        : run("read", reader, async (redis) => {
+          const reply = (await redis.xreadgroup(
+            "GROUP",
+            group,
+            consumer,
+            "COUNT",
+            count,
+            "BLOCK",
+            Math.max(1, Duration.toMillis(block)),
+            "STREAMS",
+            ...partitions.map(stream),
+            ...partitions.map(() => ">")
+          )) as Array<[string, Array<RawEntry>]> | null
+          if (reply === null) return []
+          return reply.map(([key, entries]): EventLog.Read => ({
+            partition: partitions[partitions.map(stream).indexOf(key)]!,
+            entries: entries.map(toEntry)
+          }))
+        }),
+    claim: ({ consumer, group, partition }) =>
+      Effect.zipRight(
+        createGroup(partition, group),
+        run("claim", commands, async (redis) => {
+          const entries: Array<EventLog.Entry> = []
+          const missing: Array<string> = []
+          let start = "0-0"
+          do {
+            const [next, claimed, deleted] = (await redis.xautoclaim(
+              stream(partition),
+              group,
+              consumer,
+              0,
+              start,
+              "COUNT",
+              1000
+            )) as [string, Array<RawEntry | null>, Array<string>?]
+            for (const entry of claimed) if (entry !== null) entries.push(toEntry(entry))
+            for (const id of deleted ?? []) missing.push(id)
+            start = next
+          } while (start !== "0-0")
+          return { entries, missing }
+        })
+      ),
+    commit: ({ checkpoints = [], group, ids, lease, owner, partition }) => {
+      const sets = checkpoints.filter(([, value]) => value !== null)
+      const deletes = checkpoints.filter(([, value]) => value === null)
+      const keys = [
+        leaseKey(lease),
+        stream(partition),
+        ...sets.map(([name]) => checkpointKey(partition, name)),
+        ...deletes.map(([name]) => checkpointKey(partition, name))
+      ]
+      const args = [owner, group, ids.length, ...ids, sets.length, ...sets.map(([, value]) => value as string)]
+      return Effect.map(
+        run("commit", commands, (redis) => redis.commitEntries(keys.length, ...keys, ...args)),
+        (done) => done === 1
+      )
+    },
+    checkpoint: (partition, name) =>
+      Effect.map(
+        run("checkpoint", commands, (redis) => redis.get(checkpointKey(partition, name))),
+        Option.fromNullable
+      ),
+    trim: (partition, id) =>
+      Effect.asVoid(run("trim", commands, (redis) => redis.xtrim(stream(partition), "MINID", after(id)))),
+    size: (partition) => run("size", commands, (redis) => redis.xlen(stream(partition))),
+    acquire: (name, owner, ttl) =>
+      Effect.map(
+        run("acquire", commands, (redis) => redis.leaseAcquire(leaseKey(name), owner, Duration.toMillis(ttl))),
+        (done) => done === 1
+      ),
+    renew: (name, owner, ttl) =>
+      Effect.map(
+        run("renew", commands, (redis) => redis.leaseRenew(leaseKey(name), owner, Duration.toMillis(ttl))),
+        (done) => done === 1
+      ),
+    release: (name, owner) =>
+      Effect.asVoid(run("release", commands, (redis) => redis.leaseRelease(leaseKey(name), owner))),
+    holder: (name) => Effect.map(run("holder", commands, (redis) => redis.get(leaseKey(name))), Option.fromNullable)
+  }
+  return log
+})
+
+/**
+ * The log as a Layer; the connections close with the Layer's scope.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<EventLog.EventLog, EventLog.EventLogError> =>
+  Layer.scoped(EventLog.EventLog, make(options))
+
+/**
+ * {@link Options} from configuration, each name under `CALLSTREAM_`: `REDIS` (the URL, read as a secret) and
+ * `REDIS_PREFIX`.
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export const config: Config.Config<Options> = Config.nested(
+  Config.all({
+    url: Config.redacted("REDIS"),
+    prefix: Config.withDefault(Config.string("REDIS_PREFIX"), "callstream:")
+  }),
+  "CALLSTREAM"
+)
+
+/**
+ * {@link layer} with options read from configuration; see {@link config}.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: Config.Config<Options> = config
+): Layer.Layer<EventLog.EventLog, EventLog.EventLogError | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(options, layer))
