@@ -7,8 +7,12 @@
  *   back-filled into everything already said.
  * - `transcript.partial_data` is the live tail: one interim utterance per speaker, replaced by the next partial
  *   and dropped when that speaker's final arrives.
- * - Finals are kept ordered by start time however late they arrive. A final's id is its speaker and its start
- *   (in ms); a second final with an id already held is a repeat and leaves the state unchanged.
+ * - Every distinct final is kept exactly once, in meeting order (by start time, however late it arrives; finals
+ *   with the same start in arrival order). Two finals are the same utterance only when they have the same speaker
+ *   and the same words with the same times: such a repeat (Recall re-sends some) leaves the state unchanged, while
+ *   a different final that happens to start at the same time is kept.
+ * - A final whose words carry no timestamps (Recall documents them as nullable) is placed by arrival: after every
+ *   final held so far, at the latest start.
  *
  * The reducer returns the very same state object when an event changes nothing, so a writer can tell cheaply
  * whether there is anything new to export.
@@ -28,6 +32,8 @@ import { EventStream, type RecallEvent, SessionKey } from "@callstream/core"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as Sink from "effect/Sink"
+import * as Crypto from "node:crypto"
+import * as NameRecord from "./internal/nameRecord.js"
 import { clock } from "./internal/time.js"
 
 /**
@@ -58,7 +64,9 @@ export interface Word extends Schema.Schema.Type<typeof Word> {}
 
 /**
  * One utterance. `speaker` is the participant key (the id as text, `"unknown"` when Recall sent none); `name` is
- * the name the utterance itself carried, which exports replace with the latest known name of the speaker.
+ * the name the utterance itself carried, which exports replace with the latest known name of the speaker. `id`
+ * follows from the speaker and the words with their times (see {@link idOf}), so a repeat of a final has its id.
+ * `start` is the first word's time, or for words without times the time the utterance was placed at.
  *
  * @since 0.1.0
  * @category models
@@ -94,7 +102,7 @@ export interface Transcript {
   readonly partials: ReadonlyArray<Utterance>
   /** The latest name seen for each speaker key. */
   readonly names: Readonly<Record<string, string>>
-  /** The ids of the finals held. */
+  /** The ids of the finals held (one per distinct final, see {@link idOf}). */
   readonly ids: ReadonlySet<string>
 }
 
@@ -105,6 +113,27 @@ export interface Transcript {
  * @category constructors
  */
 export const empty: Transcript = { finals: [], partials: [], names: {}, ids: new Set() }
+
+const ms = (seconds: number): number => Math.round(seconds * 1000)
+
+/**
+ * The id of an utterance: its speaker, the time of its first timed word in ms (`untimed` when no word has a time),
+ * and a digest of its speaker and of every word with its times. Two finals share an id only when they are the same
+ * utterance; their arrival, the name they carried and where an untimed one was placed play no part.
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const idOf = (utterance: Pick<Utterance, "speaker" | "words">): string => {
+  const first = utterance.words.find((word) => word.start !== null)?.start
+  const digest = Crypto.createHash("sha256")
+    .update(JSON.stringify([utterance.speaker, utterance.words.map((w) => [w.text, w.start, w.end])]))
+    .digest("hex")
+    .slice(0, 16)
+  return `${utterance.speaker}-${first === undefined || first === null ? "untimed" : ms(first)}-${digest}`
+}
+
+const isTimed = (utterance: Utterance): boolean => utterance.words.some((word) => word.start !== null)
 
 const utteranceOf = (event: RecallEvent.TranscriptEvent, fallbackStart: number): Utterance => {
   const { language_code, participant, words } = event.data.data
@@ -123,7 +152,7 @@ const utteranceOf = (event: RecallEvent.TranscriptEvent, fallbackStart: number):
   }
   const from = start ?? fallbackStart
   return {
-    id: `${speaker}-${Math.round(from * 1000)}`,
+    id: idOf({ speaker, words: kept }),
     speaker,
     participantId: participant.id,
     name: participant.name,
@@ -144,8 +173,8 @@ const insertSorted = (list: ReadonlyArray<Utterance>, utterance: Utterance): Rea
 const withName = (state: Transcript, participant: RecallEvent.Participant | undefined): Transcript => {
   if (participant === undefined || participant.name === null || participant.name === "") return state
   const key = SessionKey.participantKey(participant)
-  if (state.names[key] === participant.name) return state
-  return { ...state, names: { ...state.names, [key]: participant.name } }
+  if (NameRecord.get(state.names, key) === participant.name) return state
+  return { ...state, names: NameRecord.set(state.names, key, participant.name) }
 }
 
 const latestStart = (state: Transcript): number => {
@@ -154,21 +183,35 @@ const latestStart = (state: Transcript): number => {
 }
 
 /**
- * Adds one final utterance (a repeat of an id already held changes nothing). Also what restoring a saved
- * transcript uses.
+ * Adds one final utterance, at its place by start time (a repeat of a final already held changes nothing). Also
+ * what restoring a saved transcript uses: the id is worked out again from the speaker and the words, whatever id
+ * the saved utterance carried.
  *
  * @since 0.1.0
  * @category reducers
  */
 export const addFinal = (state: Transcript, utterance: Utterance): Transcript => {
-  if (state.ids.has(utterance.id)) return state
+  const id = idOf(utterance)
+  if (state.ids.has(id)) return state
   const ids = new Set(state.ids)
-  ids.add(utterance.id)
+  ids.add(id)
   const partials = state.partials.filter((partial) => partial.speaker !== utterance.speaker)
-  const names = utterance.name !== null && state.names[utterance.speaker] === undefined
-    ? { ...state.names, [utterance.speaker]: utterance.name }
+  const names = utterance.name !== null && NameRecord.get(state.names, utterance.speaker) === undefined
+    ? NameRecord.set(state.names, utterance.speaker, utterance.name)
     : state.names
-  return { finals: insertSorted(state.finals, utterance), partials, names, ids }
+  const final = utterance.id === id ? utterance : { ...utterance, id }
+  return { finals: insertSorted(state.finals, final), partials, names, ids }
+}
+
+// a timed partial that starts (to the ms) where a timed final of its speaker starts is that final's, arriving late
+const hasFinalAt = (state: Transcript, partial: Utterance): boolean => {
+  const at = ms(partial.start)
+  for (let i = state.finals.length - 1; i >= 0; i--) {
+    const final = state.finals[i]!
+    if (ms(final.start) < at) return false
+    if (ms(final.start) === at && final.speaker === partial.speaker && isTimed(final)) return true
+  }
+  return false
 }
 
 /**
@@ -188,7 +231,7 @@ export const reduce = (state: Transcript, input: Input): Transcript => {
     case "transcript.partial_data": {
       const named = withName(state, event.data.data.participant)
       const partial = utteranceOf(event, latestStart(named))
-      if (named.ids.has(partial.id)) return named
+      if (isTimed(partial) && hasFinalAt(named, partial)) return named
       const current = named.partials.find((other) => other.speaker === partial.speaker)
       if (current !== undefined && current.text === partial.text && current.start === partial.start) return named
       const others = named.partials.filter((other) => other.speaker !== partial.speaker)
@@ -224,7 +267,7 @@ export const sink: Sink.Sink<Transcript, Input> = Sink.foldLeft(empty, reduce)
  * @category accessors
  */
 export const speakerName = (state: Transcript, utterance: Utterance): string =>
-  state.names[utterance.speaker] ?? utterance.name ??
+  NameRecord.get(state.names, utterance.speaker) ?? utterance.name ??
     (utterance.participantId === null ? "Unknown speaker" : `Participant ${utterance.participantId}`)
 
 /**
@@ -356,7 +399,8 @@ export const fromJson = (json: unknown): Either.Either<Transcript, unknown> =>
   Either.map(decodeSaved(json), (saved) => merge(empty, saved.utterances))
 
 /**
- * Adds saved finals to a transcript (repeats ignored, order by start kept).
+ * Adds saved finals to a transcript (repeats ignored, order by start kept, finals with the same start in the
+ * order given).
  *
  * @since 0.1.0
  * @category reducers

@@ -3,6 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as FastCheck from "effect/FastCheck"
 import * as Stream from "effect/Stream"
 import * as Transcript from "../src/Transcript.js"
 import { decode, pe, person, said } from "./helpers.js"
@@ -33,7 +34,12 @@ describe("Transcript", () => {
     const state = fold([said("third", 100, 9), late, said("first", 300, 1), late, said("third", 100, 9)])
     assert.deepStrictEqual(state.finals.map((u) => u.text), ["first", "second", "third"])
     assert.strictEqual(Transcript.reduce(state, late), state)
-    assert.deepStrictEqual(state.finals.map((u) => u.id), ["300-1000", "200-5000", "100-9000"])
+    // an id reads as speaker-start(ms)-digest of the words and their times
+    assert.deepStrictEqual(state.finals.map((u) => u.id.replace(/-[0-9a-f]{16}$/, "")), [
+      "300-1000",
+      "200-5000",
+      "100-9000"
+    ])
   })
 
   it("keys by participant id and back-fills a name that arrives later", () => {
@@ -90,4 +96,155 @@ describe("Transcript", () => {
       )
       assert.deepStrictEqual(Chunk.toReadonlyArray(snapshots), [0, 1, 1, 2])
     }).pipe(Effect.runPromise))
+})
+
+/** A word as the wire gives it: times in seconds, null when Recall sent none. */
+type WireWord = readonly [text: string, start: number | null, end: number | null]
+
+const finalOf = (id: number | null, words: ReadonlyArray<WireWord>, options: { readonly final?: boolean } = {}) => {
+  const wire = Fixtures.transcript("x", { participant: person(id), final: options.final ?? true }) as any
+  wire.data.data.words = words.map(([text, start, end]) => ({
+    text,
+    start_timestamp: start === null ? null : { relative: start },
+    end_timestamp: end === null ? null : { relative: end }
+  }))
+  return decode(wire)
+}
+
+const untimed = (id: number, text: string, options: { readonly final?: boolean } = {}) =>
+  finalOf(id, text.split(" ").map((word): WireWord => [word, null, null]), options)
+
+const texts = (state: Transcript.Transcript) => state.finals.map((u) => `${u.speaker}: ${u.text}`)
+
+describe("Transcript never loses a distinct final", () => {
+  it("keeps a different final of the same speaker that starts at the same time, and ignores a true repeat", () => {
+    const first = finalOf(100, [["we", 5, 5.2], ["shipped", 5.2, 5.6]])
+    const other = finalOf(100, [["we", 5, 5.2], ["slipped", 5.2, 5.6]])
+    const sameWordsOtherTimes = finalOf(100, [["we", 5, 5.3], ["shipped", 5.3, 5.6]])
+    const state = fold([first, other, first, sameWordsOtherTimes, other])
+    assert.deepStrictEqual(texts(state), ["100: we shipped", "100: we slipped", "100: we shipped"])
+    assert.strictEqual(new Set(state.finals.map((u) => u.id)).size, 3)
+    assert.strictEqual(Transcript.reduce(state, first), state, "a repeat changes nothing")
+  })
+
+  it("keeps finals without word timestamps, placed by arrival; only a true repeat of one is ignored", () => {
+    const state = fold([
+      said("good morning", 200, 1),
+      untimed(100, "can you hear me"),
+      untimed(100, "hello"),
+      untimed(100, "hello"), // the same speaker, words and (absent) times: a repeat
+      untimed(200, "hello"),
+      said("let us start", 100, 12),
+      said("early bird", 300, 0.5) // late, but it started first
+    ])
+    assert.deepStrictEqual(texts(state), [
+      "300: early bird",
+      "200: good morning",
+      "100: can you hear me",
+      "100: hello",
+      "200: hello",
+      "100: let us start"
+    ])
+    // each untimed final sits at the latest start known when it came
+    assert.deepStrictEqual(state.finals.filter((u) => u.id.includes("-untimed-")).map((u) => u.start), [1, 1, 1])
+  })
+
+  it("restores finals from transcript.json, old ids included, and a replay after the restart adds nothing", () => {
+    const events = [
+      said("one", 100, 1),
+      finalOf(100, [["two", 1, 1.5]]),
+      untimed(200, "three"),
+      said("four", 300, 4)
+    ]
+    const state = fold(events)
+    assert.strictEqual(state.finals.length, 4)
+    const saved = JSON.parse(JSON.stringify(Transcript.toJson(state)))
+    // a transcript.json written before ids covered the words: speaker-start only, twice the same here
+    const old = { ...saved, utterances: saved.utterances.map((u: any) => ({ ...u, id: `${u.speaker}-${u.start}` })) }
+    for (const json of [saved, old]) {
+      const restored = Either.getOrThrow(Transcript.fromJson(json))
+      assert.deepStrictEqual(restored.finals, state.finals)
+      assert.strictEqual(Transcript.toText(restored), Transcript.toText(state))
+      assert.deepStrictEqual(texts(events.reduce(Transcript.reduce, restored)), texts(state))
+      assert.deepStrictEqual(texts(Transcript.merge(restored, state.finals)), texts(state))
+    }
+  })
+
+  it("supersedes partials by their final, timed or not", () => {
+    const live = fold([untimed(100, "can you", { final: false })])
+    assert.deepStrictEqual(live.partials.map((u) => u.text), ["can you"])
+    const final = Transcript.reduce(live, untimed(100, "can you hear me"))
+    assert.strictEqual(final.partials.length, 0)
+    // the next untimed utterance of that speaker shows its live tail again
+    const next = Transcript.reduce(final, untimed(100, "good", { final: false }))
+    assert.deepStrictEqual(next.partials.map((u) => u.text), ["good"])
+    // a timed partial that comes after its final stays gone
+    const timed = fold([said("we shipped the parser", 100, 2), said("we shipped", 100, 2, { final: false })])
+    assert.strictEqual(timed.partials.length, 0)
+  })
+
+  it("property: finals with repeats, in any order, give each distinct final exactly once, by start", () => {
+    const word = FastCheck.record({
+      text: FastCheck.constantFrom("yes", "no", "maybe", "ok"),
+      // few times, so that finals often share a start
+      start: FastCheck.option(FastCheck.constantFrom(0, 1, 2.5, 4), { nil: null }),
+      length: FastCheck.constantFrom(0, 0.25)
+    })
+    const utterance = FastCheck.record({
+      speaker: FastCheck.constantFrom<number | null>(100, 200, null),
+      words: FastCheck.array(word, { minLength: 1, maxLength: 3 })
+    }).map(({ speaker, words }) => ({
+      speaker,
+      words: words.map((w): WireWord => [w.text, w.start, w.start === null ? null : w.start + w.length])
+    }))
+    const distinct = FastCheck.uniqueArray(utterance, {
+      minLength: 1,
+      maxLength: 12,
+      selector: (u) => JSON.stringify(u)
+    })
+    const scenario = distinct.chain((finals) =>
+      FastCheck.tuple(
+        FastCheck.constant(finals),
+        FastCheck.array(FastCheck.integer({ min: 0, max: finals.length - 1 }), { maxLength: 20 }),
+        FastCheck.nat()
+      )
+    )
+    FastCheck.assert(
+      FastCheck.property(scenario, ([finals, repeats, seed]) => {
+        // every final at least once, some again, then shuffled
+        const sent = [...finals.keys(), ...repeats]
+        let s = seed
+        for (let i = sent.length - 1; i > 0; i--) {
+          s = (s * 1103515245 + 12345) % 2147483648
+          const j = s % (i + 1)
+          ;[sent[i], sent[j]] = [sent[j]!, sent[i]!]
+        }
+        const state = fold(sent.map((i) => finalOf(finals[i]!.speaker, finals[i]!.words)))
+        const key = (u: { readonly speaker: string; readonly words: ReadonlyArray<Transcript.Word> }) =>
+          JSON.stringify([u.speaker, u.words.map((w) => [w.text, w.start, w.end])])
+        const expected = finals.map((f) =>
+          key({
+            speaker: f.speaker === null ? "unknown" : String(f.speaker),
+            words: f.words.map(([text, start, end]) => ({ text, start, end }))
+          })
+        )
+        assert.sameMembers(state.finals.map(key), expected)
+        assert.strictEqual(state.finals.length, finals.length)
+        assert.strictEqual(state.ids.size, finals.length)
+        const starts = state.finals.map((u) => u.start)
+        assert.deepStrictEqual(starts, [...starts].sort((a, b) => a - b), "in meeting order")
+        // and a restart from what was saved holds the same, and a second delivery adds nothing
+        const restored = Either.getOrThrow(Transcript.fromJson(JSON.parse(JSON.stringify(Transcript.toJson(state)))))
+        assert.deepStrictEqual(Transcript.utterances(restored), Transcript.utterances(state))
+        assert.strictEqual(
+          sent.map((i) => finalOf(finals[i]!.speaker, finals[i]!.words)).reduce(
+            Transcript.reduce,
+            restored
+          ).finals.length,
+          finals.length
+        )
+      }),
+      { numRuns: 300 }
+    )
+  })
 })
