@@ -33,6 +33,7 @@ import { EventStream, type RecallEvent, SessionKey } from "@callstream/core"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as Sink from "effect/Sink"
+import * as NameRecord from "./internal/nameRecord.js"
 
 /**
  * @since 0.1.0
@@ -109,7 +110,11 @@ export interface Chat extends Schema.Schema.Type<typeof Chat> {}
  * @category models
  */
 export interface Participants {
-  /** Every participant seen, by participant key, in order of first appearance. */
+  /**
+   * Every participant seen, by participant key. Keys are ordered as JavaScript orders an object's keys: ids that
+   * are whole non-negative numbers first, ascending, then the others (`unknown`, negative or fractional ids) in
+   * order of first appearance.
+   */
   readonly roster: Readonly<Record<string, Participant>>
   /** Chat messages, in arrival order. */
   readonly chat: ReadonlyArray<Chat>
@@ -236,7 +241,7 @@ export const reduce = (state: Participants, input: Input): Participants => {
   if (event.event === "audio_mixed_raw.data") return state
   const participant = event.data.data.participant
   const key = SessionKey.participantKey(participant)
-  const known = state.roster[key]
+  const known = NameRecord.get(state.roster, key)
   let p = withDetails(known ?? blank(participant), participant)
   let at = state.at
   if (event.event.startsWith("participant_events.")) {
@@ -280,7 +285,7 @@ export const sink: Sink.Sink<Participants, Input> = Sink.foldLeft(empty, reduce)
  * @category reducers
  */
 export const close = (state: Participants, at: number = state.at): Participants => {
-  const roster: Record<string, Participant> = {}
+  const roster = NameRecord.empty<Participant>()
   for (const [key, p] of Object.entries(state.roster)) roster[key] = leave(p, at)
   return { ...state, roster, at: Math.max(state.at, at) }
 }
@@ -290,7 +295,7 @@ export const close = (state: Participants, at: number = state.at): Participants 
 // -----------------------------------------------------------------------------
 
 /**
- * Every participant, in order of first appearance.
+ * Every participant, in the order of the roster's keys (see {@link Participants}).
  *
  * @since 0.1.0
  * @category accessors
@@ -313,7 +318,7 @@ export const totalOf = (intervals: ReadonlyArray<Interval>, until: number): numb
  * @category accessors
  */
 export const talkTime = (state: Participants, key: string): number => {
-  const p = state.roster[key]
+  const p = NameRecord.get(state.roster, key)
   return p === undefined ? 0 : totalOf(p.speaking, state.at)
 }
 
@@ -360,7 +365,7 @@ const round3 = (n: number): number => Math.round(n * 1000) / 1000
  * @category exports
  */
 export const toJson = (state: Participants): Record<string, Saved> => {
-  const out: Record<string, Saved> = {}
+  const out = NameRecord.empty<Saved>()
   for (const p of list(state)) {
     out[p.key] = {
       ...p,
@@ -380,7 +385,7 @@ export const toJson = (state: Participants): Record<string, Saved> => {
  */
 export const chatToJson = (state: Participants): ReadonlyArray<Chat> => state.chat
 
-const decodeRoster = Schema.decodeUnknownEither(Schema.Record({ key: Schema.String, value: Participant }))
+const decodeRoster = Schema.decodeUnknownEither(NameRecord.schema(Participant))
 const decodeChat = Schema.decodeUnknownEither(Schema.Array(Chat))
 
 /**

@@ -114,3 +114,35 @@ describe("Participants", () => {
       if (Either.isRight(restored)) assert.deepStrictEqual(restored.right, state)
     }).pipe(Effect.runPromise))
 })
+
+describe("Participants keyed by strings", () => {
+  it("answers for any key, including the names of Object.prototype", () => {
+    const state = fold([pe("participant_events.speech_on", 100, 1), pe("participant_events.speech_off", 100, 3)])
+    for (const key of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+      assert.strictEqual(Participants.talkTime(state, key), 0, key)
+      assert.strictEqual(Participants.talkShare(state, key), 0, key)
+    }
+    assert.strictEqual(Participants.talkTime(state, "100"), 2)
+  })
+
+  it("reads back any key of participants.json, setting no prototype", () => {
+    const state = fold([pe("participant_events.join", 100, 1)])
+    const saved = JSON.parse(JSON.stringify(Participants.toJson(state)))
+    const text = JSON.stringify({ __proto__: null, ...saved, ["__proto__"]: { ...saved["100"], key: "__proto__" } })
+    const restored = Either.getOrThrow(Participants.fromJson(JSON.parse(text)))
+    assert.deepStrictEqual(Object.keys(restored.roster), ["100", "__proto__"])
+    assert.strictEqual(Participants.list(restored)[1]!.key, "__proto__")
+    assert.isUndefined((restored.roster as { presence?: unknown }).presence, "no prototype was set")
+  })
+
+  it("lists whole-number ids ascending, then the others by first appearance", () => {
+    const state = fold([
+      pe("participant_events.join", 300, 1),
+      pe("participant_events.join", null, 2),
+      pe("participant_events.join", 100, 3),
+      pe("participant_events.join", -5, 4)
+    ])
+    assert.deepStrictEqual(Participants.list(state).map((p) => p.key), ["100", "300", "unknown", "-5"])
+    assert.deepStrictEqual(Object.keys(Participants.toJson(state)), ["100", "300", "unknown", "-5"])
+  })
+})
