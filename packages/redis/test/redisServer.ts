@@ -1,0 +1,105 @@
+import { spawn, spawnSync } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
+
+const hasRedis = spawnSync("redis-server", ["--version"]).status === 0
+
+/**
+ * Whether the tests that need a real Redis run: yes when `redis-server` is installed; when it is not, they are
+ * skipped locally with a loud warning, and on CI (`CI=true`) that is an error.
+ */
+export const redisAvailable = (): boolean => {
+  if (hasRedis) return true
+  if (process.env.CI === "true") {
+    throw new Error("redis-server is missing on CI: .ci/run must install Debian's redis-server")
+  }
+  console.warn(
+    "\n*** redis-server not found: SKIPPING the tests against a real Redis ***\n" +
+      "*** install it (Debian/Ubuntu: apt-get install redis-server) to run them ***\n"
+  )
+  return false
+}
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = Net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as Net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+
+const answers = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = Net.connect(port, "127.0.0.1")
+    let reply = ""
+    socket.setTimeout(500, () => socket.destroy())
+    socket.on("connect", () => socket.write("PING\r\n"))
+    socket.on("data", (data) => {
+      reply += data.toString()
+      if (reply.includes("\r\n")) socket.end()
+    })
+    socket.on("close", () => resolve(reply.startsWith("+PONG")))
+    socket.on("error", () => resolve(false))
+  })
+
+/**
+ * A `redis-server` of this test file's own: 127.0.0.1, a free port, no persistence, in a temporary folder. It can
+ * be stopped and started again on the same port (Redis gone and back).
+ */
+export class RedisServer {
+  private child: ChildProcess | undefined
+
+  private constructor(readonly port: number, readonly dir: string) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`
+  }
+
+  static async start(): Promise<RedisServer> {
+    const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "callstream-redis-"))
+    const server = new RedisServer(await freePort(), dir)
+    await server.resume()
+    return server
+  }
+
+  async resume(): Promise<void> {
+    this.child = spawn("redis-server", [
+      "--port",
+      String(this.port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--dir",
+      this.dir
+    ], { stdio: "ignore" })
+    const deadline = Date.now() + 20_000
+    while (!(await answers(this.port))) {
+      if (Date.now() > deadline) throw new Error(`redis-server did not answer on port ${this.port}`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+
+  /** Kills the server at once (SIGKILL: connections drop as they would on a crash). */
+  async kill(): Promise<void> {
+    const child = this.child
+    this.child = undefined
+    if (child === undefined || child.exitCode !== null) return
+    await new Promise<void>((resolve) => {
+      child.once("exit", () => resolve())
+      child.kill("SIGKILL")
+    })
+  }
+
+  async stop(): Promise<void> {
+    await this.kill()
+    Fs.rmSync(this.dir, { recursive: true, force: true })
+  }
+}
