@@ -128,7 +128,9 @@ describe("Participants keyed by strings", () => {
   it("reads back any key of participants.json, setting no prototype", () => {
     const state = fold([pe("participant_events.join", 100, 1)])
     const saved = JSON.parse(JSON.stringify(Participants.toJson(state)))
-    const text = JSON.stringify({ __proto__: null, ...saved, ["__proto__"]: { ...saved["100"], key: "__proto__" } })
+    const text = `{"100":${JSON.stringify(saved["100"])},"__proto__":${
+      JSON.stringify({ ...saved["100"], key: "__proto__" })
+    }}`
     const restored = Either.getOrThrow(Participants.fromJson(JSON.parse(text)))
     assert.deepStrictEqual(Object.keys(restored.roster), ["100", "__proto__"])
     assert.strictEqual(Participants.list(restored)[1]!.key, "__proto__")
