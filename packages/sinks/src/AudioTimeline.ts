@@ -12,6 +12,15 @@
  * - a start within `snap` samples of the frontier is taken as continuing it, so rounding jitter in timestamps
  *   neither clicks nor leaves one-sample gaps.
  *
+ * Two bounds keep one wrong timestamp from growing a WAV by hours of silence:
+ * - audio past `maxSeconds` of meeting time (default 24 h) is dropped and counted;
+ * - a chunk may open at most `maxAhead` seconds (default 10 minutes) of silence beyond the session's latest audio:
+ *   the furthest frontier of any track, so a participant who first unmutes 40 minutes into a meeting lands at once
+ *   wherever another track (the mixed one, another speaker) has reached. A chunk that starts further ahead is held
+ *   back and counted as dropped. When the next chunk of its track continues it (starting where it ends, within
+ *   `window`), the stream really is there (a receiver that joins a meeting late, a long silence of every track):
+ *   both land, and the held chunk no longer counts as dropped. A lone chunk far ahead stays refused.
+ *
  * The state after each event carries the writes that event asks for, so the reducer runs with `Stream.scan` in
  * front of a writer, and folds with {@link sink} to the final frontiers and counts.
  *
@@ -31,6 +40,7 @@
 import { Audio, EventStream, SessionKey } from "@callstream/core"
 import * as Either from "effect/Either"
 import * as Sink from "effect/Sink"
+import * as NameRecord from "./internal/nameRecord.js"
 
 /**
  * @since 0.1.0
@@ -77,6 +87,11 @@ export interface Track {
   readonly droppedSamples: number
   /** Chunks whose buffer was not valid PCM. */
   readonly invalid: number
+  /**
+   * A chunk that started more than `maxAhead` beyond the session's latest audio, held back (and counted in
+   * `droppedSamples`) until the next chunk of the track continues it.
+   */
+  readonly ahead?: { readonly offset: number; readonly samples: Int16Array } | undefined
 }
 
 /**
@@ -107,6 +122,12 @@ export interface Options {
    * than 4 GB (about 37 hours at 16 kHz).
    */
   readonly maxSeconds?: number | undefined
+  /**
+   * Seconds of silence one chunk may open beyond the session's latest audio (the furthest frontier of any track);
+   * default 600 (10 minutes, well above the gaps of a real meeting). A chunk further ahead is held back and counted
+   * as dropped until the next chunk of its track continues it.
+   */
+  readonly maxAhead?: number | undefined
 }
 
 /**
@@ -236,6 +257,7 @@ export const place = (
   const frontier = Math.max(track.frontier, end)
   const keepFrom = frontier - window
   const next: Track = {
+    ...track,
     frontier,
     covered: covered.filter(([, e]) => e > keepFrom),
     chunks: track.chunks + 1,
@@ -253,21 +275,59 @@ export const place = (
  * @since 0.1.0
  * @category reducers
  */
-export const reduceWith = (options?: Options) => (state: AudioTimeline, input: Input): AudioTimeline => {
-  const event = EventStream.eventOf(input)
-  if (event === undefined || (event.event !== "audio_mixed_raw.data" && event.event !== "audio_separate_raw.data")) {
-    return state.writes.length === 0 ? state : { ...state, writes: [] }
+export const reduceWith = (options?: Options) => {
+  const ahead = offsetOf(options?.maxAhead ?? 10 * 60)
+  const window = offsetOf(options?.window ?? 5)
+  const snap = options?.snap ?? 16
+  return (state: AudioTimeline, input: Input): AudioTimeline => {
+    const event = EventStream.eventOf(input)
+    if (event === undefined || (event.event !== "audio_mixed_raw.data" && event.event !== "audio_separate_raw.data")) {
+      return state.writes.length === 0 ? state : { ...state, writes: [] }
+    }
+    const key: TrackKey = event.event === "audio_mixed_raw.data"
+      ? "mixed"
+      : SessionKey.participantKey(event.data.data.participant)
+    const track = NameRecord.get(state.tracks, key) ?? emptyTrack
+    const pcm = Audio.pcm(event)
+    if (Either.isLeft(pcm)) {
+      return { tracks: { ...state.tracks, [key]: { ...track, invalid: track.invalid + 1 } }, writes: [] }
+    }
+    const offset = offsetOf(event.data.data.timestamp.relative)
+    const samples = pcm.right
+    if (samples.length > 0 && offset > sessionFrontier(state) + ahead) {
+      const held = track.ahead
+      const continues = held !== undefined && offset >= held.offset + held.samples.length - snap &&
+        offset <= held.offset + held.samples.length + window
+      if (!continues) {
+        // held back, and counted as dropped unless its track goes on from it
+        const refused: Track = {
+          ...track,
+          chunks: track.chunks + 1,
+          droppedSamples: track.droppedSamples + samples.length,
+          ahead: { offset, samples }
+        }
+        return { tracks: { ...state.tracks, [key]: refused }, writes: [] }
+      }
+      const released: Track = {
+        ...track,
+        chunks: track.chunks - 1,
+        droppedSamples: track.droppedSamples - held.samples.length,
+        ahead: undefined
+      }
+      const [first, heldWrites] = place(released, key, held.offset, held.samples, options)
+      const [next, writes] = place(first, key, offset, samples, options)
+      return { tracks: { ...state.tracks, [key]: next }, writes: [...heldWrites, ...writes] }
+    }
+    const [next, writes] = place(track, key, offset, samples, options)
+    return { tracks: { ...state.tracks, [key]: next }, writes }
   }
-  const key: TrackKey = event.event === "audio_mixed_raw.data"
-    ? "mixed"
-    : SessionKey.participantKey(event.data.data.participant)
-  const track = state.tracks[key] ?? emptyTrack
-  const pcm = Audio.pcm(event)
-  if (Either.isLeft(pcm)) {
-    return { tracks: { ...state.tracks, [key]: { ...track, invalid: track.invalid + 1 } }, writes: [] }
-  }
-  const [next, writes] = place(track, key, offsetOf(event.data.data.timestamp.relative), pcm.right, options)
-  return { tracks: { ...state.tracks, [key]: next }, writes }
+}
+
+// the session's latest audio: the furthest frontier of any track
+const sessionFrontier = (state: AudioTimeline): number => {
+  let frontier = 0
+  for (const key in state.tracks) frontier = Math.max(frontier, state.tracks[key]!.frontier)
+  return frontier
 }
 
 /**
@@ -293,7 +353,7 @@ export const sink = (options?: Options): Sink.Sink<AudioTimeline, Input> => Sink
  * @category accessors
  */
 export const durations = (state: AudioTimeline): Record<string, number> => {
-  const out: Record<string, number> = {}
+  const out = NameRecord.empty<number>()
   for (const [key, track] of Object.entries(state.tracks)) out[key] = secondsOf(track.frontier)
   return out
 }
