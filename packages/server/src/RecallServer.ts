@@ -23,9 +23,19 @@
  * ```
  *
  * Buffer policy, per session: participant, transcript and control events are never dropped; when the session's
- * consumer falls behind (its buffer holds `bufferSize` events), the socket that brought the last one is paused,
- * so TCP pushes back on Recall. Audio and video arriving while the buffer is full are shed, and a `Dropped`
- * event (kind, count, meeting-time span) is emitted once there is room again.
+ * consumer falls behind (its buffer holds `bufferSize` events or `bufferBytes` bytes), the socket that brought the
+ * last one is paused, so TCP pushes back on Recall. Audio and video arriving while the buffer is full are shed, and
+ * a `Dropped` event (kind, count, meeting-time span) is emitted once there is room again. The same applies to every
+ * session at once while all buffers together hold `memoryBudget` bytes: with many slow consumers the server slows
+ * down instead of running out of memory.
+ *
+ * Limits, each with a default, a metric (`callstream_limit_reached_total{limit}`) and a log line when it bites:
+ * concurrent sessions and sessions per connection (frames refused, counted in `callstream_refused_frames_total`; a
+ * connection that feeds no session is closed with 1013 so Recall retries it), open connections in all and per
+ * remote address (the upgrade is answered 503, which Recall retries), the two buffer limits per session and the
+ * memory budget (media shed with `Dropped`, sockets paused). Every frame has exactly one outcome: a message, a
+ * `DecodeFailed`, media shed, or a frame counted as unroutable or refused; nothing a peer sends can throw out of a
+ * socket callback.
  *
  * Consume either `events` (every session, flat) or `sessions` (one Stream per session), not both: each event is
  * delivered once.
@@ -43,24 +53,12 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as ExecutionStrategy from "effect/ExecutionStrategy"
-import * as Exit from "effect/Exit"
-import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Schedule from "effect/Schedule"
-import * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
-import * as Crypto from "node:crypto"
-import * as Http from "node:http"
-import type * as Net from "node:net"
-import { WebSocketServer } from "ws"
-import type { WebSocket } from "ws"
-import { EventBuffer, MergedBuffers } from "./internal/buffer.js"
-import * as Router from "./internal/router.js"
-import * as ServerMetrics from "./ServerMetrics.js"
+import type * as Stream from "effect/Stream"
+import * as Server from "./internal/server.js"
+import * as Settings from "./internal/settings.js"
 import * as UpgradeAuth from "./UpgradeAuth.js"
 
 // -----------------------------------------------------------------------------
@@ -87,6 +85,26 @@ export interface Options extends UpgradeAuth.Options {
   readonly sessionTimeout?: Duration.DurationInput | undefined
   /** Events a session buffers for its consumer before the policy applies. Default 1024. */
   readonly bufferSize?: number | undefined
+  /** Bytes of frames a session buffers for its consumer before the policy applies. Default 16 MiB. */
+  readonly bufferBytes?: number | undefined
+  /**
+   * Bytes of frames all sessions together buffer for their consumers before the policy applies to every session;
+   * paused sockets resume once the total is back under half of it. Default: an eighth of V8's heap limit (about
+   * 512 MiB with Node's defaults), since the heap holds each buffered frame about twice.
+   */
+  readonly memoryBudget?: number | undefined
+  /** Sessions open at once; a frame that would start one more is refused. Default 10 000. */
+  readonly maxSessions?: number | undefined
+  /** Sessions one connection may feed (Recall sends one per connection). Default 16. */
+  readonly maxSessionsPerConnection?: number | undefined
+  /** Open websocket connections; one more upgrade is answered 503. Default 10 000. */
+  readonly maxConnections?: number | undefined
+  /**
+   * Open websocket connections from one remote address; one more upgrade from it is answered 503. Default: the
+   * same as `maxConnections`, since every Recall bot connects from a few Recall egress addresses, and behind a
+   * reverse proxy every connection comes from the proxy. Lower it only where peers connect directly.
+   */
+  readonly maxConnectionsPerAddress?: number | undefined
   /** How often to ping each connection; one that has not answered since the last ping is closed. Default 30 s. */
   readonly heartbeatInterval?: Duration.DurationInput | undefined
   /** How long shutdown waits for connections to close before cutting them. Default 5 seconds. */
@@ -130,11 +148,16 @@ export interface Session {
  * @category models
  */
 export interface Health {
+  /** `shutting_down` (answered with 503) from the start of a graceful shutdown. */
   readonly status: "ok" | "shutting_down"
   readonly sessions: number
   readonly connections: number
+  /** Connections paused now, because a consumer fell behind. */
+  readonly paused: number
   /** Events buffered for consumers, all sessions together. */
   readonly queued: number
+  /** Bytes of frames buffered for consumers, all sessions together (what `memoryBudget` bounds). */
+  readonly queuedBytes: number
 }
 
 /**
@@ -175,18 +198,6 @@ export class RecallServer extends Context.Tag("@callstream/server/RecallServer")
 // constructors
 // -----------------------------------------------------------------------------
 
-const rawResponse = (socket: Net.Socket, status: number, text: string): void => {
-  if (!socket.writable) {
-    socket.destroy()
-    return
-  }
-  socket.end(
-    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${
-      Buffer.byteLength(text)
-    }\r\n\r\n${text}`
-  )
-}
-
 /**
  * Starts the server in the current Scope; closing the Scope shuts it down gracefully: no new connections, open
  * ones closed with 1001, accepted events kept, every session ended with `SessionEnded("shutdown")`.
@@ -195,252 +206,34 @@ const rawResponse = (socket: Net.Socket, status: number, text: string): void => 
  * @category constructors
  */
 export const make = Effect.fnUntraced(function*(options: Options) {
-  const verifier = yield* Either.mapLeft(
-    UpgradeAuth.make(options),
-    (cause) => new RecallServerError({ reason: "InvalidOptions", cause })
+  const invalid = (cause: unknown) => new RecallServerError({ reason: "InvalidOptions", cause })
+  const verifier = yield* Either.mapLeft(UpgradeAuth.make(options), invalid)
+  const { defaults } = Settings
+  const maxConnections = options.maxConnections ?? defaults.maxConnections
+  const settings: Settings.Settings = {
+    host: options.host ?? defaults.host,
+    port: options.port ?? defaults.port,
+    path: options.path ?? defaults.path,
+    maxMessageBytes: options.maxMessageBytes ?? defaults.maxMessageBytes,
+    sessionTimeoutMs: Duration.toMillis(options.sessionTimeout ?? Duration.seconds(defaults.sessionTimeoutSeconds)),
+    heartbeatMs: Duration.toMillis(options.heartbeatInterval ?? Duration.seconds(defaults.heartbeatSeconds)),
+    shutdownMs: Duration.toMillis(options.shutdownTimeout ?? Duration.seconds(defaults.shutdownSeconds)),
+    bufferSize: Math.max(1, options.bufferSize ?? defaults.bufferSize),
+    bufferBytes: options.bufferBytes ?? defaults.bufferBytes,
+    memoryBudget: options.memoryBudget ?? Settings.defaultMemoryBudget(),
+    maxSessions: options.maxSessions ?? defaults.maxSessions,
+    maxSessionsPerConnection: options.maxSessionsPerConnection ?? defaults.maxSessionsPerConnection,
+    maxConnections,
+    maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? maxConnections
+  }
+  const problem = Settings.problem(settings)
+  if (problem !== undefined) return yield* Effect.fail(invalid(new Error(problem)))
+  const server = yield* Effect.mapError(
+    Server.start(settings, verifier),
+    (cause) => new RecallServerError({ reason: "ListenFailed", cause })
   )
-  const host = options.host ?? "0.0.0.0"
-  const path = options.path ?? "/ws"
-  if (!path.startsWith("/")) {
-    return yield* new RecallServerError({ reason: "InvalidOptions", cause: new Error("path must start with /") })
-  }
-  const maxMessageBytes = options.maxMessageBytes ?? 16 * 1024 * 1024
-  const sessionTimeoutMs = Duration.toMillis(options.sessionTimeout ?? Duration.seconds(95))
-  const heartbeat = Duration.decode(options.heartbeatInterval ?? Duration.seconds(30))
-  const shutdownTimeout = Duration.decode(options.shutdownTimeout ?? Duration.seconds(5))
-  const bufferSize = Math.max(1, options.bufferSize ?? 1024)
-
-  yield* ServerMetrics.register
-  const scope = yield* Effect.scope
-  const runFork = yield* FiberSet.makeRuntime<never>()
-  const clock = yield* Effect.clock
-  // sessions as they start, for whichever of `sessions` or `events` is read
-  const started = new EventBuffer<Router.Session>(Number.MAX_SAFE_INTEGER, () => {})
-
-  const log = (
-    level: "Info" | "Warning" | "Debug" | "Error",
-    message: string,
-    annotations: Record<string, string | number | undefined>
-  ) => {
-    const clean: Record<string, string | number> = {}
-    for (const k in annotations) if (annotations[k] !== undefined) clean[k] = annotations[k]!
-    const effect = level === "Info"
-      ? Effect.logInfo(message)
-      : level === "Warning"
-      ? Effect.logWarning(message)
-      : level === "Error"
-      ? Effect.logError(message)
-      : Effect.logDebug(message)
-    runFork(Effect.annotateLogs(effect, clean))
-  }
-
-  if (verifier.mode === "none") {
-    yield* Effect.logWarning(
-      "AUTHENTICATION IS OFF: any client that reaches this server can send it events (allowUnauthenticated)"
-    )
-  }
-
-  const router = new Router.Router(
-    { bufferSize, sessionTimeoutMs, maxChunk: 4096 },
-    {
-      now: () => clock.unsafeCurrentTimeMillis(),
-      after: (ms, f) => {
-        const fiber = runFork(Effect.sleep(Duration.millis(ms)).pipe(Effect.zipRight(Effect.sync(f))))
-        return () => fiber.unsafeInterruptAsFork(fiber.id())
-      },
-      log,
-      published: (session) => started.offer(session)
-    }
-  )
-
-  let shuttingDown = false
-  let closedAll: (() => void) | undefined
-
-  const health = Effect.sync((): Health => ({
-    status: shuttingDown ? "shutting_down" : "ok",
-    sessions: router.sessions.size,
-    connections: router.connections.size,
-    queued: router.queued
-  }))
-  const metrics = Effect.zipRight(
-    Effect.sync(() => ServerMetrics.queueDepth.unsafeUpdate(router.queued, [])),
-    ServerMetrics.prometheus
-  )
-
-  // -- websocket connections --------------------------------------------------
-
-  const wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes, clientTracking: false })
-
-  const onConnection = (ws: WebSocket, request: Http.IncomingMessage) => {
-    const connection = new Router.Connection(
-      Crypto.randomUUID(),
-      ws,
-      request.socket.remoteAddress,
-      clock.unsafeCurrentTimeMillis()
-    )
-    const connectionScope = Effect.runSync(Scope.fork(scope, ExecutionStrategy.sequential))
-    Effect.runSync(Scope.addFinalizer(
-      connectionScope,
-      Effect.sync(() => {
-        if (ws.readyState === ws.OPEN) ws.close(1001, "server shutting down")
-      })
-    ))
-    router.opened(connection)
-    log("Info", "Connection opened", { connection: connection.id, remote: connection.remoteAddress })
-    ws.on("message", (data: Buffer, _isBinary: boolean) => router.frame(connection, data))
-    ws.on("pong", () => {
-      connection.alive = true
-    })
-    // the code this server closed with, when a protocol error made it close (the peer's own is then 1006)
-    let closedWith: { code: number; reason: string } | undefined
-    ws.on("error", (error: Error & { code?: string }) => {
-      closedWith = error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH"
-        ? { code: 1009, reason: "message too big" }
-        : error.code === "WS_ERR_INVALID_UTF8"
-        ? { code: 1007, reason: "invalid UTF-8" }
-        : error.code?.startsWith("WS_ERR_") === true
-        ? { code: 1002, reason: "protocol error" }
-        : undefined
-      log("Warning", `Connection error: ${error.message}`, { connection: connection.id, code: error.code })
-    })
-    ws.on("close", (code: number, reason: Buffer) => {
-      const closed = closedWith ?? { code, reason: reason.toString("utf8") }
-      router.closed(connection, closed.code, closed.reason, shuttingDown)
-      log("Info", `Connection closed (${closed.code})`, { connection: connection.id })
-      runFork(Scope.close(connectionScope, Exit.void))
-      if (shuttingDown && router.connections.size === 0) closedAll?.()
-    })
-  }
-
-  // -- HTTP -------------------------------------------------------------------
-
-  const onRequest = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
-    const pathname = (request.url ?? "/").split("?")[0]
-    if (request.method === "GET" && pathname === "/healthz") {
-      const body = JSON.stringify(Effect.runSync(health))
-      response.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })
-      response.end(body)
-    } else if (request.method === "GET" && pathname === "/metrics") {
-      const body = Effect.runSync(metrics)
-      response.writeHead(200, {
-        "content-type": "text/plain; version=0.0.4; charset=utf-8",
-        "content-length": Buffer.byteLength(body)
-      })
-      response.end(body)
-    } else if (pathname === path) {
-      response.writeHead(426, { "content-type": "text/plain", connection: "close" })
-      response.end("Upgrade Required")
-    } else {
-      response.writeHead(404, { "content-type": "text/plain" })
-      response.end("Not Found")
-    }
-  }
-
-  const onUpgrade = (request: Http.IncomingMessage, socket: Net.Socket, head: Buffer) => {
-    // a peer may reset at any point of the handshake: no socket error may go unhandled
-    socket.on("error", () => socket.destroy())
-    const remote = socket.remoteAddress
-    if (shuttingDown) return rawResponse(socket, 503, "Service Unavailable")
-    const url = request.url ?? "/"
-    if (url.split("?")[0] !== path) return rawResponse(socket, 404, "Not Found")
-    const verdict = verifier.verify({ url, headers: request.headers }, clock.unsafeCurrentTimeMillis())
-    if (Either.isLeft(verdict)) {
-      authFailure(verdict.left).unsafeUpdate(1, [])
-      log("Warning", "Upgrade rejected: authentication failed", { remote, reason: verdict.left })
-      return rawResponse(socket, 401, "Unauthorized")
-    }
-    wss.handleUpgrade(request, socket, head, (ws) => onConnection(ws, request))
-  }
-
-  const server = Http.createServer(onRequest)
-  server.on("upgrade", onUpgrade)
-  server.on("clientError", (_error, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
-    else socket.destroy()
-  })
-
-  yield* Effect.async<void, RecallServerError>((resume) => {
-    const onError = (cause: Error) => resume(Effect.fail(new RecallServerError({ reason: "ListenFailed", cause })))
-    server.once("error", onError)
-    server.listen(options.port ?? 8080, host, () => {
-      server.off("error", onError)
-      resume(Effect.void)
-    })
-  })
-  server.on("error", (error) => log("Error", `HTTP server error: ${error.message}`, {}))
-
-  const bound = server.address() as Net.AddressInfo
-  const urlHost = host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host
-  const address: Address = { host, port: bound.port, path, url: `ws://${urlHost}:${bound.port}${path}` }
-  yield* Effect.logInfo(`Listening on ${address.url}`).pipe(Effect.annotateLogs({ auth: verifier.mode }))
-
-  // -- heartbeat ----------------------------------------------------------------
-
-  yield* Effect.sync(() => {
-    for (const connection of router.connections) {
-      // a paused socket reads nothing, pongs included: it is held back by us, not dead
-      if (connection.pausedBy > 0) continue
-      if (!connection.alive) {
-        log("Warning", "Connection missed a heartbeat: closing it", { connection: connection.id })
-        connection.ws.terminate()
-        continue
-      }
-      connection.alive = false
-      connection.ws.ping()
-    }
-  }).pipe(Effect.repeat(Schedule.spaced(heartbeat)), Effect.delay(heartbeat), Effect.forkScoped)
-
-  // -- shutdown -----------------------------------------------------------------
-
-  yield* Effect.addFinalizer(() =>
-    Effect.gen(function*() {
-      shuttingDown = true
-      yield* Effect.logInfo("Shutting down: closing connections")
-      server.close()
-      router.resumeAll()
-      const open = Array.from(router.connections)
-      if (open.length > 0) {
-        const allClosed = Effect.async<void>((resume) => {
-          closedAll = () => resume(Effect.void)
-          for (const connection of open) connection.ws.close(1001, "server shutting down")
-          if (router.connections.size === 0) resume(Effect.void)
-        })
-        const clean = yield* Effect.timeout(allClosed, shutdownTimeout).pipe(Effect.option)
-        if (Option.isNone(clean)) {
-          yield* Effect.logWarning("Shutdown deadline passed: cutting the remaining connections")
-          for (const connection of Array.from(router.connections)) connection.ws.terminate()
-          // `terminate` emits close on the next tick
-          yield* Effect.yieldNow()
-          for (const connection of Array.from(router.connections)) {
-            router.closed(connection, 1006, "terminated at shutdown", true)
-          }
-        }
-      }
-      router.endAll("shutdown")
-      started.end()
-      server.closeAllConnections()
-      wss.close()
-    })
-  )
-
-  return RecallServer.of({
-    address,
-    authMode: verifier.mode,
-    sessions: started.stream,
-    // one reader over every session's buffer: no fiber, queue or hand-over per session on the way
-    events: Stream.suspend(() => new MergedBuffers(started, (session) => session.buffer, 4096).stream),
-    health,
-    metrics
-  })
+  return RecallServer.of(server)
 })
-
-const authFailures = {
-  missing: Metric.tagged(ServerMetrics.authFailures, "reason", "missing"),
-  invalid: Metric.tagged(ServerMetrics.authFailures, "reason", "invalid"),
-  stale: Metric.tagged(ServerMetrics.authFailures, "reason", "stale"),
-  replayed: Metric.tagged(ServerMetrics.authFailures, "reason", "replayed")
-} satisfies Record<UpgradeAuth.Failure, unknown>
-const authFailure = (reason: UpgradeAuth.Failure) => authFailures[reason]
 
 // -----------------------------------------------------------------------------
 // layers
@@ -461,25 +254,37 @@ export const layer = (options: Options): Layer.Layer<RecallServer | EventSource.
       ))
   )
 
+/** An optional count setting: a whole number of at least 1, or absent (the option's default). */
+const count = (name: string): Config.Config<number | undefined> =>
+  Config.map(
+    Config.option(Config.validate(Config.integer(name), {
+      message: "Expected a whole number of at least 1",
+      validation: (n) => n >= 1
+    })),
+    Option.getOrUndefined
+  )
+
 /**
  * Reads {@link Options} from configuration (environment variables by default), each name under `CALLSTREAM_`:
  * `HOST`, `PORT`, `PATH`, `TOKEN` (several comma-separated), `SIGNING_SECRET`, `ALLOW_UNAUTHENTICATED`,
- * `SESSION_TIMEOUT` (seconds), `MAX_MESSAGE_BYTES`, `BUFFER_SIZE`. Secrets are read as `Redacted`.
+ * `SESSION_TIMEOUT` (seconds), `MAX_MESSAGE_BYTES`, `BUFFER_SIZE`, `BUFFER_BYTES`, `MEMORY_BUDGET` (bytes),
+ * `MAX_SESSIONS`, `MAX_SESSIONS_PER_CONNECTION`, `MAX_CONNECTIONS`, `MAX_CONNECTIONS_PER_ADDRESS`,
+ * `MAX_REMEMBERED_IDS`. Secrets are read as `Redacted`; a setting left out takes the option's default.
  *
  * @since 0.1.0
  * @category config
  */
 export const config: Config.Config<Options> = Config.nested(
   Config.all({
-    host: Config.withDefault(Config.string("HOST"), "0.0.0.0"),
+    host: Config.withDefault(Config.string("HOST"), Settings.defaults.host),
     port: Config.withDefault(
       Config.validate(Config.integer("PORT"), {
         message: "Expected a port from 0 (any free port) to 65535",
         validation: (port) => port >= 0 && port <= 65535
       }),
-      8080
+      Settings.defaults.port
     ),
-    path: Config.withDefault(Config.string("PATH"), "/ws"),
+    path: Config.withDefault(Config.string("PATH"), Settings.defaults.path),
     tokens: Config.map(
       Config.option(Config.redacted("TOKEN")),
       Option.match({
@@ -490,9 +295,19 @@ export const config: Config.Config<Options> = Config.nested(
     ),
     signingSecret: Config.map(Config.option(Config.redacted("SIGNING_SECRET")), Option.getOrUndefined),
     allowUnauthenticated: Config.withDefault(Config.boolean("ALLOW_UNAUTHENTICATED"), false),
-    sessionTimeout: Config.map(Config.withDefault(Config.number("SESSION_TIMEOUT"), 95), Duration.seconds),
-    maxMessageBytes: Config.withDefault(Config.integer("MAX_MESSAGE_BYTES"), 16 * 1024 * 1024),
-    bufferSize: Config.withDefault(Config.integer("BUFFER_SIZE"), 1024)
+    sessionTimeout: Config.map(
+      Config.withDefault(Config.number("SESSION_TIMEOUT"), Settings.defaults.sessionTimeoutSeconds),
+      Duration.seconds
+    ),
+    maxMessageBytes: count("MAX_MESSAGE_BYTES"),
+    bufferSize: count("BUFFER_SIZE"),
+    bufferBytes: count("BUFFER_BYTES"),
+    memoryBudget: count("MEMORY_BUDGET"),
+    maxSessions: count("MAX_SESSIONS"),
+    maxSessionsPerConnection: count("MAX_SESSIONS_PER_CONNECTION"),
+    maxConnections: count("MAX_CONNECTIONS"),
+    maxConnectionsPerAddress: count("MAX_CONNECTIONS_PER_ADDRESS"),
+    maxRememberedIds: count("MAX_REMEMBERED_IDS")
   }),
   "CALLSTREAM"
 )

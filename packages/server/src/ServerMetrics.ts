@@ -85,8 +85,8 @@ export const messageBytes = Metric.counter("callstream_message_bytes_total", {
 })
 
 /**
- * Frames that did not decode, tagged with the `reason` (`InvalidJson`, `InvalidShape`). Counts frames that name
- * no session too.
+ * Frames that did not decode, tagged with the `reason` (`InvalidJson`, `InvalidShape`, `InternalError`). Counts
+ * frames that name no session too.
  *
  * @since 0.1.0
  * @category metrics
@@ -104,6 +104,17 @@ export const decodeFailures = Metric.counter("callstream_decode_failures_total",
  */
 export const unrouted = Metric.counter("callstream_unrouted_frames_total", {
   description: "Frames that named no session",
+  incremental: true
+})
+
+/**
+ * Frames refused because the session they name could not start or join (a session limit was reached).
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const refused = Metric.counter("callstream_refused_frames_total", {
+  description: "Frames refused because a session limit was reached",
   incremental: true
 })
 
@@ -181,6 +192,130 @@ export const pauses = Metric.counter("callstream_backpressure_pauses_total", {
 })
 
 /**
+ * Bytes of frames waiting in session buffers for their consumers (what the memory budget bounds).
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const queueBytes = Metric.gauge("callstream_queue_bytes", {
+  description: "Bytes of frames buffered for session consumers"
+})
+
+/**
+ * The memory budget: the most bytes all session buffers may hold before media is shed and sockets pause.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const memoryBudget = Metric.gauge("callstream_memory_budget_bytes", {
+  description: "Bytes all session buffers may hold before media is shed and sockets pause"
+})
+
+/**
+ * Connections paused now: read no further until their sessions' consumers catch up.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const pausedConnections = Metric.gauge("callstream_paused_connections", {
+  description: "Connections paused now by backpressure"
+})
+
+/**
+ * The server's limits that were reached, tagged with the `limit` (see {@link Limit}): each refused upgrade, frame
+ * or signature id, and each time a buffer or the memory budget filled up.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const limitReached = Metric.counter("callstream_limit_reached_total", {
+  description: "Times a server limit was reached, by limit",
+  incremental: true
+})
+
+/**
+ * The limits {@link limitReached} counts: `sessions` and `sessions_per_connection` (a frame refused),
+ * `connections` and `connections_per_address` (an upgrade answered 503), `tcp_connections` (a TCP connection
+ * dropped before any request), `buffer_size` and `buffer_bytes` (a session's buffer filled up), `memory_budget` (all
+ * buffers together reached the budget), `remembered_ids` (a signature id forgotten before it went stale),
+ * `log_lines` (log lines suppressed in a flood).
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export type Limit =
+  | "sessions"
+  | "sessions_per_connection"
+  | "connections"
+  | "connections_per_address"
+  | "tcp_connections"
+  | "buffer_size"
+  | "buffer_bytes"
+  | "memory_budget"
+  | "remembered_ids"
+  | "log_lines"
+
+/**
+ * Every {@link Limit}.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const limits: ReadonlyArray<Limit> = [
+  "sessions",
+  "sessions_per_connection",
+  "connections",
+  "connections_per_address",
+  "tcp_connections",
+  "buffer_size",
+  "buffer_bytes",
+  "memory_budget",
+  "remembered_ids",
+  "log_lines"
+]
+
+/**
+ * Signature ids remembered now, to refuse replayed signed upgrades.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const rememberedIds = Metric.gauge("callstream_remembered_ids", {
+  description: "Signature ids remembered to refuse replayed upgrades"
+})
+
+/**
+ * Failures nothing anticipated, caught in a socket or HTTP callback instead of taking the process down, tagged
+ * with the `callback` (`message`, `close`, `error`, `upgrade`, `request`, `heartbeat`).
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const internalErrors = Metric.counter("callstream_internal_errors_total", {
+  description: "Unexpected failures caught in socket and HTTP callbacks, by callback",
+  incremental: true
+})
+
+/**
+ * The callbacks {@link internalErrors} names.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const callbacks = ["message", "close", "error", "upgrade", "request", "heartbeat"] as const
+
+/**
+ * Log lines left out because more came in a second than the server logs.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const logLinesSuppressed = Metric.counter("callstream_log_lines_suppressed_total", {
+  description: "Log lines suppressed during a flood",
+  incremental: true
+})
+
+/**
  * Makes every metric above appear in the registry, and so at `/metrics`, before anything happened: Effect adds a
  * metric to the registry on its first update, so a fresh server would otherwise show almost nothing (and a
  * dashboard could not tell "none yet" from "not exported"). Labelled metrics appear for the labels known in
@@ -192,15 +327,23 @@ export const pauses = Metric.counter("callstream_backpressure_pauses_total", {
  */
 export const register: Effect.Effect<void> = Effect.sync(() => {
   const none: ReadonlyArray<MetricLabel.MetricLabel> = []
-  for (const metric of [connectionsTotal, unrouted, sessionsTotal, gaps, pauses]) metric.unsafeUpdate(0, none)
-  for (const metric of [connectionsCurrent, sessionsCurrent, queueDepth]) metric.unsafeModify(0, none)
+  for (const metric of [connectionsTotal, unrouted, refused, sessionsTotal, gaps, pauses, logLinesSuppressed]) {
+    metric.unsafeUpdate(0, none)
+  }
+  for (
+    const metric of [connectionsCurrent, sessionsCurrent, queueDepth, queueBytes, pausedConnections, rememberedIds]
+  ) {
+    metric.unsafeModify(0, none)
+  }
   const labelled = [
     [messages, "event", [...RecallEvent.eventNames, "unknown"]],
     [messageBytes, "event", [...RecallEvent.eventNames, "unknown"]],
     [authFailures, "reason", ["missing", "invalid", "stale", "replayed"] satisfies ReadonlyArray<UpgradeAuth.Failure>],
     [decodeFailures, "reason", Decoder.DecodeErrorReason.literals],
     [dropped, "kind", ["audio", "video"]],
-    [sessionsEnded, "reason", ["timeout", "shutdown"]]
+    [sessionsEnded, "reason", ["timeout", "shutdown"]],
+    [limitReached, "limit", limits],
+    [internalErrors, "callback", callbacks]
   ] as const
   for (const [metric, key, values] of labelled) {
     for (const value of values) metric.unsafeUpdate(0, [MetricLabel.make(key, value)])

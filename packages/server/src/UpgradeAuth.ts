@@ -42,7 +42,10 @@ export interface Options {
   readonly allowUnauthenticated?: boolean | undefined
   /** How far a signature timestamp may be from now, either way, and how long ids are remembered. Default 5 minutes. */
   readonly tolerance?: Duration.DurationInput | undefined
-  /** How many signature ids to remember at most (the oldest are forgotten first). Default 100 000. */
+  /**
+   * How many signature ids to remember at most. The oldest are forgotten first; one forgotten before its timestamp
+   * went stale could be replayed, so that is counted (see {@link Verifier}). Default 100 000.
+   */
   readonly maxRememberedIds?: number | undefined
 }
 
@@ -55,13 +58,21 @@ export interface Options {
 export type Mode = "token" | "signed" | "both" | "none"
 
 /**
+ * Every {@link Failure}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const failures = ["missing", "invalid", "stale", "replayed"] as const
+
+/**
  * Why an upgrade was rejected: credentials `missing`, `invalid` (wrong token or signature), `stale` (timestamp
  * outside the tolerance) or `replayed` (a signature id already accepted).
  *
  * @since 0.1.0
  * @category models
  */
-export type Failure = "missing" | "invalid" | "stale" | "replayed"
+export type Failure = typeof failures[number]
 
 /**
  * Authentication options that cannot work.
@@ -100,6 +111,13 @@ export interface Verifier {
   readonly mode: Mode
   /** Checks one upgrade at `now` (epoch ms). A passing signed upgrade's id is remembered. */
   readonly verify: (request: UpgradeRequest, now: number) => Either.Either<void, Failure>
+  /**
+   * The replay memory: ids remembered now, and how many were forgotten so far while their timestamps were still
+   * fresh, because `maxRememberedIds` was reached (each such id could have been replayed).
+   *
+   * @since 0.2.0
+   */
+  readonly memory: () => { readonly remembered: number; readonly forgottenEarly: number }
 }
 
 const digest = (value: string | Buffer): Buffer => Crypto.createHash("sha256").update(value).digest()
@@ -186,10 +204,11 @@ export const make = (options: Options): Either.Either<Verifier, UpgradeAuthError
     ? "signed"
     : "none"
   const toleranceMs = Duration.toMillis(options.tolerance ?? Duration.minutes(5))
-  const maxIds = options.maxRememberedIds ?? 100_000
+  const maxIds = Math.max(1, options.maxRememberedIds ?? 100_000)
   // id -> when it may be forgotten (its timestamp is stale from then on); insertion order is arrival order, so
   // the oldest come first, give or take the clock skew between senders
   const seen = new Map<string, number>()
+  let forgottenEarly = 0
 
   const checkToken = (request: UpgradeRequest): Failure | undefined => {
     const given = queryToken(request.url)
@@ -216,13 +235,20 @@ export const make = (options: Options): Either.Either<Verifier, UpgradeAuthError
     }
     if (!ok) return "invalid"
     if (Math.abs(now - seconds * 1000) > toleranceMs) return "stale"
+    // ids come with valid signatures only, but a header can hold kilobytes: a digest keeps each entry small
+    const remembered = digest(id).toString("base64")
+    const previous = seen.get(remembered)
+    if (previous !== undefined) {
+      if (previous >= now) return "replayed"
+      seen.delete(remembered)
+    }
     for (const [old, until] of seen) {
-      if (until >= now && seen.size <= maxIds) break
+      if (until >= now && seen.size < maxIds) break
+      if (until >= now) forgottenEarly++
       seen.delete(old)
     }
-    if (seen.has(id)) return "replayed"
     // remembered until its timestamp goes stale (a timestamp ahead of this clock stays valid past now + tolerance)
-    seen.set(id, seconds * 1000 + toleranceMs)
+    seen.set(remembered, seconds * 1000 + toleranceMs)
     return undefined
   }
 
@@ -238,5 +264,5 @@ export const make = (options: Options): Either.Either<Verifier, UpgradeAuthError
     return Either.void
   }
 
-  return Either.right({ mode, verify })
+  return Either.right({ mode, verify, memory: () => ({ remembered: seen.size, forgottenEarly }) })
 }

@@ -62,12 +62,20 @@ describe("/healthz and /metrics", () => {
 
       const health = yield* get(port, "/healthz")
       assert.strictEqual(health.status, 200)
-      assert.deepStrictEqual(JSON.parse(health.body), {
+      const { queuedBytes, ...rest } = JSON.parse(health.body)
+      const controls = 1 + 2 * result.connections
+      assert.deepStrictEqual(rest, {
         status: "ok",
         sessions: 1,
         connections: 0,
-        queued: meeting.entries.length + 1 + 2 * result.connections
+        paused: 0,
+        queued: meeting.entries.length + controls
       })
+      // every frame held by its bytes, each control event by a small fixed weight
+      const frameBytes = [...bytes.values()].reduce((a, b) => a + b, 0)
+      assert.isAbove(queuedBytes, frameBytes)
+      assert.isAtMost(queuedBytes, frameBytes + 1024 * controls)
+      assert.strictEqual(sample(after, "callstream_queue_bytes"), queuedBytes)
       assert.strictEqual((yield* get(port, "/nothing")).status, 404)
       yield* shutdown
     }))

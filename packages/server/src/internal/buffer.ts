@@ -46,14 +46,17 @@ class Waker<A> {
 
 /**
  * A single-consumer buffer fed synchronously from socket callbacks. It has no hard capacity: the producer reads
- * `size` and applies the policy (shed media, pause the socket); this buffer only stores, hands items over in
- * chunks and reports each take so the producer can resume.
+ * `size` and `bytes` and applies the policy (shed media, pause the socket); this buffer only stores, hands items
+ * over in chunks and reports each take (items and their weight in bytes) so the producer can resume.
  *
  * It is read either through its own `stream`, or by a {@link MergedBuffers} that reads many at once.
  */
 export class EventBuffer<A> {
   private items: Array<A> = []
+  /** The weight of each item, in step with `items`. */
+  private weights: Array<number> = []
   private head = 0
+  private held = 0
   private done = false
   private readonly waker = new Waker<A>(() => this.takeNow())
   /** Whom to tell about new items: this buffer's own reader, or the merged reader that adopted it. */
@@ -61,20 +64,27 @@ export class EventBuffer<A> {
 
   constructor(
     private readonly maxChunk: number,
-    private readonly onTake: (taken: number) => void
+    private readonly onTake: (taken: number, bytes: number) => void
   ) {}
 
   get size(): number {
     return this.items.length - this.head
   }
 
+  /** The weight of what is held, as given to `offer`. */
+  get bytes(): number {
+    return this.held
+  }
+
   get isDone(): boolean {
     return this.done
   }
 
-  offer(item: A): void {
+  offer(item: A, weight = 0): void {
     if (this.done) return
     this.items.push(item)
+    this.weights.push(weight)
+    this.held += weight
     this.signal()
   }
 
@@ -93,18 +103,24 @@ export class EventBuffer<A> {
   takeUpTo(max: number): Array<A> {
     const available = this.size
     if (available === 0 || max <= 0) return []
-    const end = this.head + Math.min(available, max)
-    const taken = this.head === 0 && end === this.items.length ? this.items : this.items.slice(this.head, end)
+    const start = this.head
+    const end = start + Math.min(available, max)
+    let bytes = 0
+    for (let i = start; i < end; i++) bytes += this.weights[i]!
+    this.held -= bytes
+    const taken = start === 0 && end === this.items.length ? this.items : this.items.slice(start, end)
     this.head = end
     if (this.head === this.items.length) {
       if (taken !== this.items) this.items.length = 0
       else this.items = []
+      this.weights.length = 0
       this.head = 0
     } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
       this.items = this.items.slice(this.head)
+      this.weights = this.weights.slice(this.head)
       this.head = 0
     }
-    this.onTake(taken.length)
+    this.onTake(taken.length, bytes)
     return taken
   }
 

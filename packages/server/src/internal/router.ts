@@ -2,128 +2,74 @@ import * as Decoder from "@callstream/core/Decoder"
 import * as RecallEvent from "@callstream/core/RecallEvent"
 import * as SessionEvent from "@callstream/core/SessionEvent"
 import * as SessionKey from "@callstream/core/SessionKey"
-import * as Metric from "effect/Metric"
-import type * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
-import type * as Stream from "effect/Stream"
-import type { WebSocket } from "ws"
-import type * as RecallServer from "../RecallServer.js"
 import * as ServerMetrics from "../ServerMetrics.js"
-import { EventBuffer } from "./buffer.js"
+import * as Counters from "./counters.js"
+import { CONTROL_WEIGHT, Flow, type FlowOptions } from "./flow.js"
+import type { Log } from "./log.js"
+import { type Connection, Session } from "./state.js"
 
 /** What the router needs from its host: time, timers, logs and where new sessions go. */
 export interface Hooks {
   readonly now: () => number
   /** Runs `f` after `ms`; returns a canceller. */
   readonly after: (ms: number, f: () => void) => () => void
-  readonly log: (
-    level: "Info" | "Warning" | "Debug",
-    message: string,
-    annotations: Record<string, string | number | undefined>
-  ) => void
+  readonly log: Log
   readonly published: (session: Session) => void
 }
 
-export interface RouterOptions {
-  readonly bufferSize: number
+export interface RouterOptions extends FlowOptions {
   readonly sessionTimeoutMs: number
   readonly maxChunk: number
+  /** Sessions open at once; a frame that would start one more is refused. */
+  readonly maxSessions: number
+  /** Sessions one connection may feed; a frame that would join one more is refused. */
+  readonly maxSessionsPerConnection: number
 }
-
-type Metadata = typeof RecallEvent.Metadata.Type
-
-interface DropSpan {
-  count: number
-  from: number
-  to: number
-}
-
-const NO_TAGS: ReadonlyArray<MetricLabel.MetricLabel> = []
-
-/** Tagged variants of a metric, made once per tag value (the hot path then finds its hook without hashing). */
-const taggedCache = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, key: string) => {
-  const cache = new Map<string, Metric.Metric<Type, In, Out>>()
-  return (value: string): Metric.Metric<Type, In, Out> => {
-    let m = cache.get(value)
-    if (m === undefined) {
-      m = Metric.tagged(metric, key, value)
-      cache.set(value, m)
-    }
-    return m
-  }
-}
-
-const messagesBy = taggedCache(ServerMetrics.messages, "event")
-const bytesBy = taggedCache(ServerMetrics.messageBytes, "event")
-const decodeFailuresBy = taggedCache(ServerMetrics.decodeFailures, "reason")
-const droppedBy = taggedCache(ServerMetrics.dropped, "kind")
-const closedBy = taggedCache(ServerMetrics.connectionsClosed, "code")
-const endedBy = taggedCache(ServerMetrics.sessionsEnded, "reason")
-
-/** One websocket connection. */
-export class Connection {
-  readonly sessions = new Set<Session>()
-  lastSession: Session | undefined = undefined
-  /** How many sessions hold this connection paused. */
-  pausedBy = 0
-  alive = true
-  closed = false
-  failures = 0
-  constructor(
-    readonly id: string,
-    readonly ws: WebSocket,
-    readonly remoteAddress: string | undefined,
-    readonly openedAt: number
-  ) {}
-}
-
-/** One session: its buffer and the state of its connections. */
-export class Session implements RecallServer.Session {
-  readonly buffer: EventBuffer<SessionEvent.SessionEvent>
-  readonly events: Stream.Stream<SessionEvent.SessionEvent>
-  readonly connections = new Set<Connection>()
-  readonly paused = new Set<Connection>()
-  lastTime: number | undefined = undefined
-  /** No connection since `gapFrom` (the last meeting time seen); set when the last connection closed. */
-  disconnected = false
-  gapFrom: number | undefined = undefined
-  awaitingGapEnd = false
-  drops: { audio: DropSpan | undefined; video: DropSpan | undefined } = { audio: undefined, video: undefined }
-  cancelTimer: (() => void) | undefined = undefined
-  ended = false
-
-  constructor(
-    readonly key: SessionKey.SessionKey,
-    readonly botId: string | null,
-    readonly recordingId: string | null,
-    readonly metadata: Metadata,
-    readonly startedAt: number,
-    maxChunk: number,
-    onTake: (session: Session, taken: number) => void
-  ) {
-    this.buffer = new EventBuffer(maxChunk, (taken) => onTake(this, taken))
-    this.events = this.buffer.stream
-  }
-}
-
-const annotate = (session: Session | undefined, connection: Connection | undefined) => ({
-  session: session?.key,
-  connection: connection?.id
-})
 
 /**
- * Routes decoded frames to sessions and applies the buffer policy: participant, transcript and control events are
- * always buffered (the socket that brought one is paused while its session's buffer is over capacity); audio and
- * video are shed while the buffer is full, and a `Dropped` event says so once room is back.
+ * What became of frames, one count per frame: a message buffered for its session (`messages`), media shed under
+ * overload (`shed`), a `DecodeFailed` buffered for the connection's session (`decodeFailed`), a frame with no
+ * session to go to (`unroutable`), or one refused by a session limit (`refused`). `defects` counts frames whose
+ * handling failed unexpectedly (each also has one of the outcomes above).
+ */
+export interface Outcomes {
+  frames: number
+  messages: number
+  shed: number
+  decodeFailed: number
+  unroutable: number
+  refused: number
+  defects: number
+}
+
+type Outcome = Exclude<keyof Outcomes, "frames" | "defects">
+
+/** How many decode failures of one connection are logged; the rest are only counted. */
+const LOGGED_FAILURES = 5
+
+/**
+ * Routes decoded frames to sessions (by `bot.id`, else `recording.id`, else the connection's last session), keeps
+ * each session's connections, gaps and end, and hands every event to the {@link Flow} policy. Everything here runs
+ * synchronously inside socket callbacks and never throws: `frame` is the last line of defence for one frame.
  */
 export class Router {
   readonly sessions = new Map<SessionKey.SessionKey, Session>()
   readonly connections = new Set<Connection>()
-  queued = 0
-  private readonly lowWater: number
+  readonly flow: Flow
+  readonly outcomes: Outcomes = {
+    frames: 0,
+    messages: 0,
+    shed: 0,
+    decodeFailed: 0,
+    unroutable: 0,
+    refused: 0,
+    defects: 0
+  }
+  private settled = 0
 
   constructor(readonly options: RouterOptions, readonly hooks: Hooks) {
-    this.lowWater = Math.floor(options.bufferSize / 2)
+    this.flow = new Flow(options, hooks.now, hooks.log)
   }
 
   // ---------------------------------------------------------------------------
@@ -132,22 +78,24 @@ export class Router {
 
   opened(connection: Connection): void {
     this.connections.add(connection)
-    ServerMetrics.connectionsTotal.unsafeUpdate(1, NO_TAGS)
-    ServerMetrics.connectionsCurrent.unsafeModify(1, NO_TAGS)
+    ServerMetrics.connectionsTotal.unsafeUpdate(1, Counters.NO_TAGS)
+    ServerMetrics.connectionsCurrent.unsafeModify(1, Counters.NO_TAGS)
   }
 
   closed(connection: Connection, code: number, reason: string, shuttingDown: boolean): void {
     if (connection.closed) return
     connection.closed = true
     this.connections.delete(connection)
-    ServerMetrics.connectionsCurrent.unsafeModify(-1, NO_TAGS)
-    closedBy(String(code)).unsafeUpdate(1, NO_TAGS)
+    this.flow.closed(connection)
+    ServerMetrics.connectionsCurrent.unsafeModify(-1, Counters.NO_TAGS)
+    Counters.closed(code)
     const at = this.hooks.now()
     for (const session of connection.sessions) {
       if (session.ended) continue
-      this.push(
+      this.flow.push(
         session,
-        new SessionEvent.ConnectionClosed({ session: session.key, at, connectionId: connection.id, code, reason })
+        new SessionEvent.ConnectionClosed({ session: session.key, at, connectionId: connection.id, code, reason }),
+        CONTROL_WEIGHT
       )
       session.connections.delete(connection)
       session.paused.delete(connection)
@@ -171,7 +119,18 @@ export class Router {
   // frames: the hot path
   // ---------------------------------------------------------------------------
 
+  /** Handles one frame. Never throws: whatever goes wrong becomes that frame's outcome, and the rest goes on. */
   frame(connection: Connection, data: Buffer): void {
+    this.outcomes.frames++
+    const settled = this.settled
+    try {
+      this.route(connection, data)
+    } catch (cause) {
+      this.defect(connection, data, cause, settled)
+    }
+  }
+
+  private route(connection: Connection, data: Buffer): void {
     const at = this.hooks.now()
     connection.alive = true
     const raw = data.toString("utf8")
@@ -180,46 +139,110 @@ export class Router {
     const event = result.right
     // unknown names come from the wire: they share one label, so the metric's cardinality stays bounded
     const name = event.event
-    messagesBy(name).unsafeUpdate(1, NO_TAGS)
-    bytesBy(name).unsafeUpdate(data.byteLength, NO_TAGS)
-    const key = SessionKey.fromEvent(event)
+    Counters.messagesBy(name).unsafeUpdate(1, Counters.NO_TAGS)
+    Counters.bytesBy(name).unsafeUpdate(data.byteLength, Counters.NO_TAGS)
+    const key = Option.getOrUndefined(SessionKey.fromEvent(event))
     let session: Session | undefined
-    if (Option.isSome(key)) {
-      session = this.sessions.get(key.value)
-      if (session === undefined) session = this.start(key.value, event, at)
+    if (key !== undefined) {
+      if (key.length > SessionKey.MAX_LENGTH) return this.failed(connection, keyTooLong(event, data), at)
+      session = this.sessions.get(key)
     } else {
       session = connection.lastSession
       if (session === undefined || session.ended) {
-        ServerMetrics.unrouted.unsafeUpdate(1, NO_TAGS)
-        return
+        ServerMetrics.unrouted.unsafeUpdate(1, Counters.NO_TAGS)
+        return this.settle("unroutable")
       }
     }
-    if (!connection.sessions.has(session)) this.attach(connection, session)
+    if (session === undefined || !connection.sessions.has(session)) {
+      if (connection.sessions.size >= this.options.maxSessionsPerConnection) {
+        return this.refuse(connection, "sessions_per_connection")
+      }
+      if (session === undefined) {
+        // only a frame that names its session gets here without one
+        if (this.sessions.size >= this.options.maxSessions) return this.refuse(connection, "sessions")
+        session = this.start(key!, event, at)
+      }
+      this.attach(connection, session)
+    }
     connection.lastSession = session
     this.message(
       session,
       connection,
       SessionEvent.message(session.key, event, at, { connectionId: connection.id, raw }),
-      event
+      event,
+      data.byteLength
     )
   }
 
+  private settle(outcome: Outcome): void {
+    this.outcomes[outcome]++
+    this.settled++
+  }
+
+  /** The last line of defence: a frame whose handling threw still gets exactly one outcome, and is logged. */
+  private defect(connection: Connection, data: Buffer, cause: unknown, settled: number): void {
+    this.outcomes.defects++
+    Counters.internalError("message")
+    const error = Decoder.internalError(cause, data.byteLength)
+    this.hooks.log("Error", "Unexpected failure while handling a frame", {
+      connection: connection.id,
+      error: error.issue
+    })
+    if (this.settled !== settled) return
+    try {
+      this.failed(connection, error, this.hooks.now())
+    } catch {
+      // not even a DecodeFailed could be buffered: the frame is counted as going nowhere
+      ServerMetrics.unrouted.unsafeUpdate(1, Counters.NO_TAGS)
+      this.settle("unroutable")
+    }
+  }
+
   private failed(connection: Connection, error: Decoder.DecodeError, at: number): void {
-    decodeFailuresBy(error.reason).unsafeUpdate(1, NO_TAGS)
+    Counters.decodeFailed(error.reason)
     const session = connection.lastSession
     if (session === undefined || session.ended) {
-      ServerMetrics.unrouted.unsafeUpdate(1, NO_TAGS)
+      ServerMetrics.unrouted.unsafeUpdate(1, Counters.NO_TAGS)
+      this.settle("unroutable")
     } else {
-      this.push(
+      this.flow.push(
         session,
-        new SessionEvent.DecodeFailed({ session: session.key, at, connectionId: connection.id, error })
+        new SessionEvent.DecodeFailed({ session: session.key, at, connectionId: connection.id, error }),
+        CONTROL_WEIGHT
       )
+      this.settle("decodeFailed")
       // never dropped, so held back like participant and transcript events: a flood of bad frames pauses its socket
-      if (session.buffer.size >= this.options.bufferSize) this.pause(session, connection)
+      this.flow.hold(session, connection)
     }
     // the first few failures of a connection are logged; a flood of bad frames is only counted
-    if (++connection.failures <= 5) {
-      this.hooks.log("Warning", `Frame could not be decoded: ${error.message}`, annotate(session, connection))
+    if (++connection.failures <= LOGGED_FAILURES) {
+      this.hooks.log("Warning", "Frame could not be decoded", {
+        session: session?.key,
+        connection: connection.id,
+        reason: error.reason,
+        event: error.event,
+        path: error.path,
+        issue: error.issue
+      })
+    }
+  }
+
+  /** A frame that needs a session over a limit: refused, counted, logged once per connection. */
+  private refuse(connection: Connection, limit: "sessions" | "sessions_per_connection"): void {
+    this.settle("refused")
+    ServerMetrics.refused.unsafeUpdate(1, Counters.NO_TAGS)
+    Counters.limitReached(limit)
+    if (connection.refusals++ === 0) {
+      this.hooks.log("Warning", "Session limit reached: frame refused", {
+        connection: connection.id,
+        limit,
+        max: limit === "sessions" ? this.options.maxSessions : this.options.maxSessionsPerConnection
+      })
+    }
+    // a connection that feeds nothing is closed, so Recall retries it later (1013: try again later)
+    if (connection.sessions.size === 0 && !connection.closing) {
+      connection.closing = true
+      connection.socket.close(1013, "session limit reached")
     }
   }
 
@@ -227,8 +250,9 @@ export class Router {
     session: Session,
     connection: Connection,
     item: SessionEvent.Message,
-    event: RecallEvent.RecallEvent
-  ) {
+    event: RecallEvent.RecallEvent,
+    bytes: number
+  ): void {
     // a gap runs from the latest meeting time seen before the drop to the first later time seen after it; an event
     // about older times (a late transcript final) does not end it
     const latest = RecallEvent.latestTimeOf(event)
@@ -236,38 +260,32 @@ export class Router {
       if (session.awaitingGapEnd && (session.gapFrom === undefined || latest > session.gapFrom)) {
         session.awaitingGapEnd = false
         if (session.gapFrom !== undefined) {
-          ServerMetrics.gaps.unsafeUpdate(1, NO_TAGS)
+          ServerMetrics.gaps.unsafeUpdate(1, Counters.NO_TAGS)
           // data resumed where this event's data begins: an audio chunk's first sample, else its latest time
           const resumed = RecallEvent.isAudioEvent(event) ? event.data.data.timestamp.relative : latest
-          this.push(
+          this.flow.push(
             session,
             new SessionEvent.Gap({
               session: session.key,
               at: item.receivedAt,
               from: session.gapFrom,
               to: Math.max(session.gapFrom, resumed)
-            })
+            }),
+            CONTROL_WEIGHT
           )
         }
       }
       if (session.lastTime === undefined || latest > session.lastTime) session.lastTime = latest
     }
     const kind = RecallEvent.isAudioEvent(event) ? "audio" : RecallEvent.isVideoEvent(event) ? "video" : undefined
-    if (kind !== undefined && session.buffer.size >= this.options.bufferSize) {
-      const span = session.drops[kind]
-      const t = RecallEvent.relativeTimeOf(event) ?? session.lastTime ?? 0
-      if (span === undefined) session.drops[kind] = { count: 1, from: t, to: t }
-      else {
-        span.count++
-        if (t < span.from) span.from = t
-        if (t > span.to) span.to = t
-      }
-      droppedBy(kind).unsafeUpdate(1, NO_TAGS)
-      return
+    if (kind !== undefined && this.flow.sheds(session)) {
+      this.flow.shed(session, kind, RecallEvent.relativeTimeOf(event) ?? session.lastTime ?? 0)
+      return this.settle("shed")
     }
-    this.flushDrops(session)
-    this.push(session, item)
-    if (kind === undefined && session.buffer.size >= this.options.bufferSize) this.pause(session, connection)
+    this.flow.flushDrops(session)
+    this.flow.push(session, item, bytes)
+    this.settle("messages")
+    if (kind === undefined) this.flow.hold(session, connection)
   }
 
   // ---------------------------------------------------------------------------
@@ -277,11 +295,11 @@ export class Router {
   private start(key: SessionKey.SessionKey, event: RecallEvent.RecallEvent, at: number): Session {
     const started = SessionEvent.startedBy(key, event, at)
     const { botId, metadata, recordingId } = started
-    const session = new Session(key, botId, recordingId, metadata, at, this.options.maxChunk, this.taken)
+    const session = new Session(key, botId, recordingId, metadata, at, this.options.maxChunk, this.flow.taken)
     this.sessions.set(key, session)
-    ServerMetrics.sessionsTotal.unsafeUpdate(1, NO_TAGS)
-    ServerMetrics.sessionsCurrent.unsafeModify(1, NO_TAGS)
-    this.push(session, started)
+    ServerMetrics.sessionsTotal.unsafeUpdate(1, Counters.NO_TAGS)
+    ServerMetrics.sessionsCurrent.unsafeModify(1, Counters.NO_TAGS)
+    this.flow.push(session, started, CONTROL_WEIGHT)
     this.hooks.log("Info", "Session started", {
       session: key,
       bot: botId ?? undefined,
@@ -301,16 +319,20 @@ export class Router {
     if (session.disconnected) {
       session.disconnected = false
       session.awaitingGapEnd = true
-      this.hooks.log("Info", "Session resumed on a new connection", annotate(session, connection))
+      this.hooks.log("Info", "Session resumed on a new connection", {
+        session: session.key,
+        connection: connection.id
+      })
     }
-    this.push(
+    this.flow.push(
       session,
       new SessionEvent.ConnectionOpened({
         session: session.key,
         at: connection.openedAt,
         connectionId: connection.id,
         ...(connection.remoteAddress === undefined ? {} : { remoteAddress: connection.remoteAddress })
-      })
+      }),
+      CONTROL_WEIGHT
     )
   }
 
@@ -320,82 +342,40 @@ export class Router {
       session.cancelTimer()
       session.cancelTimer = undefined
     }
-    this.flushDrops(session, true)
-    this.push(session, new SessionEvent.SessionEnded({ session: session.key, at: this.hooks.now(), reason }))
+    this.flow.flushDrops(session, true)
+    this.flow.push(
+      session,
+      new SessionEvent.SessionEnded({ session: session.key, at: this.hooks.now(), reason }),
+      CONTROL_WEIGHT
+    )
     session.ended = true
     session.buffer.end()
-    for (const connection of session.paused) this.unpause(connection)
-    session.paused.clear()
+    this.flow.ended(session)
     if (this.sessions.get(session.key) === session) this.sessions.delete(session.key)
-    ServerMetrics.sessionsCurrent.unsafeModify(-1, NO_TAGS)
-    endedBy(reason).unsafeUpdate(1, NO_TAGS)
-    this.hooks.log("Info", `Session ended (${reason})`, annotate(session, undefined))
+    ServerMetrics.sessionsCurrent.unsafeModify(-1, Counters.NO_TAGS)
+    Counters.endedBy(reason).unsafeUpdate(1, Counters.NO_TAGS)
+    this.hooks.log("Info", `Session ended (${reason})`, { session: session.key })
   }
 
   endAll(reason: "timeout" | "shutdown"): void {
     for (const session of Array.from(this.sessions.values())) this.end(session, reason)
   }
 
-  // ---------------------------------------------------------------------------
-  // buffer policy
-  // ---------------------------------------------------------------------------
-
-  private push(session: Session, item: SessionEvent.SessionEvent): void {
-    if (session.ended) return
-    session.buffer.offer(item)
-    this.queued++
-  }
-
-  private flushDrops(session: Session, force = false): void {
-    const { audio, video } = session.drops
-    if (audio === undefined && video === undefined) return
-    if (!force && session.buffer.size >= this.options.bufferSize) return
-    const at = this.hooks.now()
-    for (const [kind, span] of [["audio", audio], ["video", video]] as const) {
-      if (span === undefined) continue
-      this.push(session, new SessionEvent.Dropped({ session: session.key, at, kind, ...span }))
-      this.hooks.log(
-        "Warning",
-        `Shed ${span.count} ${kind} messages (meeting time ${span.from}s to ${span.to}s)`,
-        annotate(session, undefined)
-      )
-    }
-    session.drops = { audio: undefined, video: undefined }
-  }
-
-  private pause(session: Session, connection: Connection): void {
-    if (session.paused.has(connection)) return
-    session.paused.add(connection)
-    if (connection.pausedBy++ === 0) {
-      connection.ws.pause()
-      ServerMetrics.pauses.unsafeUpdate(1, NO_TAGS)
-    }
-  }
-
-  private unpause(connection: Connection): void {
-    if (connection.pausedBy > 0 && --connection.pausedBy === 0) {
-      // a pong that came while the socket was paused is still unread: give the heartbeat a full round again
-      connection.alive = true
-      connection.ws.resume()
-    }
-  }
-
-  private readonly taken = (session: Session, taken: number): void => {
-    this.queued -= taken
-    ServerMetrics.queueDepth.unsafeUpdate(this.queued, NO_TAGS)
-    if (session.buffer.size > this.lowWater || session.ended) return
-    this.flushDrops(session)
-    if (session.paused.size > 0) {
-      for (const connection of session.paused) this.unpause(connection)
-      session.paused.clear()
-    }
-  }
-
   /** Lets every paused socket read again (at shutdown, so close handshakes can complete). */
   resumeAll(): void {
-    for (const session of this.sessions.values()) {
-      for (const connection of session.paused) this.unpause(connection)
-      session.paused.clear()
-    }
+    this.flow.resumeAll(this.sessions.values())
   }
+}
+
+/** The decode failure of a frame whose session key is longer than any source accepts. */
+const keyTooLong = (event: RecallEvent.RecallEvent, data: Buffer): Decoder.DecodeError => {
+  const { botId, recordingId } = SessionKey.idsOf(event.data)
+  const id = (botId ?? recordingId)!
+  return new Decoder.DecodeError({
+    reason: "InvalidShape",
+    ...(event.event === "unknown" ? {} : { event: event.event }),
+    path: botId !== null ? "data.bot.id" : "data.recording.id",
+    issue: `Expected an id of at most ${SessionKey.MAX_LENGTH} characters, actual ${id.length}`,
+    bytes: data.byteLength
+  })
 }

@@ -1,0 +1,151 @@
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
+import * as Stream from "effect/Stream"
+import * as Http from "node:http"
+import type * as Net from "node:net"
+import { WebSocketServer } from "ws"
+import * as ServerMetrics from "../ServerMetrics.js"
+import type * as UpgradeAuth from "../UpgradeAuth.js"
+import { Admission } from "./admission.js"
+import { EventBuffer, MergedBuffers } from "./buffer.js"
+import * as Connection from "./connection.js"
+import * as Counters from "./counters.js"
+import * as Heartbeat from "./heartbeat.js"
+import * as HttpRoutes from "./http.js"
+import { ServerLog } from "./log.js"
+import * as Prometheus from "./prometheus.js"
+import { Router } from "./router.js"
+import type { Settings } from "./settings.js"
+import { Shutdown } from "./shutdown.js"
+import type { Session } from "./state.js"
+import * as Upgrade from "./upgrade.js"
+
+/** TCP connections beyond the websocket limit, for health checks and metric scrapes while every slot is taken. */
+const HTTP_HEADROOM = 64
+
+/** Events one take from a buffer hands over at most. */
+const MAX_CHUNK = 4096
+
+/**
+ * Starts the server in the current Scope: the HTTP listener, the websocket gate, the router, the heartbeat and the
+ * log writer; closing the Scope shuts it all down gracefully. Fails with the listener's error when the port cannot
+ * be bound.
+ */
+export const start = Effect.fnUntraced(function*(settings: Settings, verifier: UpgradeAuth.Verifier) {
+  yield* ServerMetrics.register
+  const runFork = yield* FiberSet.makeRuntime<never>()
+  const clock = yield* Effect.clock
+  const now = () => clock.unsafeCurrentTimeMillis()
+  const log = new ServerLog(now)
+  const logWriter = yield* Effect.forkScoped(log.run)
+  // sessions as they start, for whichever of `sessions` or `events` is read
+  const started = new EventBuffer<Session>(Number.MAX_SAFE_INTEGER, () => {})
+
+  if (verifier.mode === "none") {
+    yield* Effect.logWarning(
+      "AUTHENTICATION IS OFF: any client that reaches this server can send it events (allowUnauthenticated)"
+    )
+  }
+
+  const router = new Router(
+    { ...settings, maxChunk: MAX_CHUNK },
+    {
+      now,
+      after: (ms, f) => {
+        const fiber = runFork(Effect.sleep(Duration.millis(ms)).pipe(Effect.zipRight(Effect.sync(f))))
+        return () => fiber.unsafeInterruptAsFork(fiber.id())
+      },
+      log: log.write,
+      published: (session) => started.offer(session)
+    }
+  )
+  const admission = new Admission(settings)
+  const shutdown = new Shutdown()
+  const shuttingDown = () => shutdown.active
+
+  const health = () => ({
+    status: shutdown.active ? "shutting_down" as const : "ok" as const,
+    sessions: router.sessions.size,
+    connections: router.connections.size,
+    paused: router.flow.pausedConnections,
+    queued: router.flow.queued,
+    queuedBytes: router.flow.queuedBytes
+  })
+  const metrics = () => {
+    ServerMetrics.queueDepth.unsafeUpdate(router.flow.queued, Counters.NO_TAGS)
+    ServerMetrics.queueBytes.unsafeUpdate(router.flow.queuedBytes, Counters.NO_TAGS)
+    return Prometheus.renderGlobal("callstream_")
+  }
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: settings.maxMessageBytes, clientTracking: false })
+  const server = Http.createServer(HttpRoutes.handler({ path: settings.path, health, metrics, log: log.write }))
+  server.on(
+    "upgrade",
+    Upgrade.handler({
+      path: settings.path,
+      verifier,
+      admission,
+      wss,
+      now,
+      shuttingDown,
+      log: log.write,
+      accept: Connection.accept({
+        router,
+        admission,
+        now,
+        log: log.write,
+        shuttingDown,
+        closed: () => shutdown.connectionClosed(router.connections.size)
+      })
+    })
+  )
+  server.on("clientError", (_error, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
+    else socket.destroy()
+  })
+  // TCP connections are bounded too, so a flood of idle sockets cannot exhaust file descriptors
+  server.maxConnections = settings.maxConnections + HTTP_HEADROOM
+  server.on("drop", () => {
+    Counters.limitReached("tcp_connections")
+    log.write("Warning", "TCP connection dropped: too many open", { max: server.maxConnections })
+  })
+
+  yield* Effect.async<void, Error>((resume) => {
+    const onError = (cause: Error) => resume(Effect.fail(cause))
+    server.once("error", onError)
+    server.listen(settings.port, settings.host, () => {
+      server.off("error", onError)
+      resume(Effect.void)
+    })
+  })
+  server.on("error", (error) => log.write("Error", "HTTP server error", { error: error.message }))
+
+  const bound = server.address() as Net.AddressInfo
+  const { host, path } = settings
+  const urlHost = host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host
+  const address = { host, port: bound.port, path, url: `ws://${urlHost}:${bound.port}${path}` }
+  yield* Effect.logInfo(`Listening on ${address.url}`).pipe(Effect.annotateLogs({ auth: verifier.mode }))
+
+  yield* Effect.forkScoped(Heartbeat.run(router, settings.heartbeatMs, log.write))
+
+  yield* Effect.addFinalizer(() =>
+    Effect.gen(function*() {
+      yield* shutdown.run({ router, server, wss, started, deadlineMs: settings.shutdownMs })
+      // every line written so far, the sessions' ends included, is out before the scope closes
+      log.close()
+      yield* Fiber.await(logWriter)
+    })
+  )
+
+  return {
+    address,
+    authMode: verifier.mode,
+    sessions: started.stream,
+    // one reader over every session's buffer: no fiber, queue or hand-over per session on the way
+    events: Stream.suspend(() => new MergedBuffers(started, (session) => session.buffer, MAX_CHUNK).stream),
+    health: Effect.sync(health),
+    metrics: Effect.sync(metrics)
+  }
+})
