@@ -2,77 +2,11 @@
  * The `callstream` command as a user runs it: a real child process, real sockets, real folders.
  */
 import { SampleMeeting } from "@callstream/core"
-import { afterEach, assert, describe, it } from "@effect/vitest"
-import * as ChildProcess from "node:child_process"
+import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as net from "node:net"
-import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..")
-const bin = path.join(root, "packages/cli/src/bin.ts")
-
-interface Run {
-  readonly child: ChildProcess.ChildProcess
-  stdout: string
-  stderr: string
-  readonly exited: Promise<number | null>
-}
-
-const running = new Set<ChildProcess.ChildProcess>()
-afterEach(() => {
-  for (const child of running) child.kill("SIGKILL")
-  running.clear()
-})
-
-const start = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Run => {
-  const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", bin, ...args], {
-    cwd: root,
-    env: { ...process.env, ...env, NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"]
-  })
-  running.add(child)
-  const run: Run = {
-    child,
-    stdout: "",
-    stderr: "",
-    exited: new Promise((resolve) => child.on("exit", (code) => resolve(code)))
-  }
-  child.stdout!.on("data", (d) => (run.stdout += d))
-  child.stderr!.on("data", (d) => (run.stderr += d))
-  return run
-}
-
-const cli = async (args: ReadonlyArray<string>, env?: Record<string, string>) => {
-  const run = start(args, env)
-  const code = await run.exited
-  return { code, stdout: run.stdout, stderr: run.stderr }
-}
-
-const waitFor = async <A>(what: string, check: () => A | undefined, timeoutMs = 30_000): Promise<A> => {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = check()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
-
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "callstream-cli-"))
-
-/** Seconds of audio in a WAV file, from its header's data size. */
-const wavSeconds = (file: string): number => {
-  const bytes = fs.readFileSync(file)
-  assert.strictEqual(bytes.toString("ascii", 0, 4), "RIFF")
-  assert.strictEqual(bytes.toString("ascii", 8, 12), "WAVE")
-  assert.strictEqual(bytes.readUInt16LE(22), 1, "mono")
-  assert.strictEqual(bytes.readUInt32LE(24), 16000, "16 kHz")
-  assert.strictEqual(bytes.readUInt16LE(34), 16, "16-bit")
-  const dataAt = bytes.indexOf("data", 12, "ascii")
-  return bytes.readUInt32LE(dataAt + 4) / 32000
-}
+import { cli, endedSession, servedUrl, start, tmp, upgradeStatus, wavSeconds } from "./helpers.js"
 
 const countFiles = (dir: string, suffix: string): number =>
   fs.readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(suffix)).length
@@ -115,7 +49,7 @@ describe("callstream serve + replay", () => {
     const serve = start(["serve", "--port", "0", "--out", out, "--session-timeout", "1"], {
       CALLSTREAM_TOKEN: "s3cret-token"
     })
-    const url = await waitFor("the ws URL", () => /ws:\/\/127\.0\.0\.1:\d+\/ws/.exec(serve.stdout)?.[0])
+    const { url } = await servedUrl(serve)
     assert.include(serve.stdout, "?token=<your token>", "a token the user chose is never printed")
     assert.notInclude(serve.stdout + serve.stderr, "s3cret-token")
 
@@ -125,12 +59,7 @@ describe("callstream serve + replay", () => {
     assert.notInclude(replay.stdout, "s3cret-token")
 
     const dir = path.join(out, SampleMeeting.DEFAULTS.botId)
-    const session = await waitFor("the session to end", () => {
-      const file = path.join(dir, "session.json")
-      if (!fs.existsSync(file)) return undefined
-      const json = JSON.parse(fs.readFileSync(file, "utf8"))
-      return json.endReason === "timeout" ? json : undefined
-    })
+    const session = await endedSession(dir)
     assert.strictEqual(session.counts.messages, meeting.entries.length)
 
     serve.child.kill("SIGINT")
@@ -152,25 +81,11 @@ describe("callstream serve + replay", () => {
 
   it("rejects a connection with the wrong token (401) and keeps serving", async () => {
     const serve = start(["serve", "--port", "0", "--out", tmp(), "--token", "right"])
-    const url = await waitFor("the ws URL", () => /ws:\/\/127\.0\.0\.1:(\d+)\/ws/.exec(serve.stdout) ?? undefined)
-    const status = (query: string) =>
-      new Promise<string>((resolve, reject) => {
-        const socket = net.connect(Number(url[1]), "127.0.0.1", () => {
-          socket.write(
-            `GET /ws${query} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-          )
-        })
-        socket.once("data", (d) => {
-          resolve(d.toString().split("\r\n")[0]!)
-          socket.destroy()
-        })
-        socket.once("error", reject)
-      })
-    assert.include(await status("?token=wrong"), "401")
-    assert.include(await status(""), "401")
-    assert.include(await status("?token=right"), "101")
-    const health = await fetch(`http://127.0.0.1:${url[1]}/healthz`)
+    const { port } = await servedUrl(serve)
+    assert.include(await upgradeStatus(port, "?token=wrong"), "401")
+    assert.include(await upgradeStatus(port, ""), "401")
+    assert.include(await upgradeStatus(port, "?token=right"), "101")
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`)
     assert.strictEqual(health.status, 200)
     assert.strictEqual(((await health.json()) as { status: string }).status, "ok")
     serve.child.kill("SIGINT")
@@ -218,7 +133,9 @@ describe("callstream's error messages", () => {
 
   it("rejects unknown flags and still has --help for every command", async () => {
     const bogus = await cli(["serve", "--bogus"])
-    assert.notStrictEqual(bogus.code, 0)
+    assert.strictEqual(bogus.code, 2)
+    assert.include(bogus.stderr, "Received unknown argument: '--bogus'")
+    assert.notInclude(bogus.stdout, "listening")
     const helps = await Promise.all(["serve", "replay", "demo", "inspect"].map((c) => cli([c, "--help"])))
     for (const help of helps) assert.strictEqual(help.code, 0)
     assert.include(helps[0]!.stdout, "--signing-secret")

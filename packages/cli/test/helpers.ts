@@ -1,0 +1,115 @@
+// Shared by the black-box tests of the `callstream` command: run it as a user does (a child process), wait for
+// what it prints, and read back what it wrote.
+import { assert } from "@effect/vitest"
+import * as ChildProcess from "node:child_process"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterEach } from "vitest"
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..")
+const bin = path.join(root, "packages/cli/src/bin.ts")
+
+export interface Run {
+  readonly child: ChildProcess.ChildProcess
+  stdout: string
+  stderr: string
+  readonly exited: Promise<number | null>
+}
+
+const running = new Set<ChildProcess.ChildProcess>()
+afterEach(() => {
+  for (const child of running) child.kill("SIGKILL")
+  running.clear()
+})
+
+/**
+ * Starts `callstream ARGS` with only the given `CALLSTREAM_*` settings (none inherited from this process); it is
+ * killed after the test if it is still running.
+ */
+export const start = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Run => {
+  const inherited: Record<string, string> = {}
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !key.startsWith("CALLSTREAM_")) inherited[key] = value
+  }
+  const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", bin, ...args], {
+    cwd: root,
+    env: { ...inherited, ...env, NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  running.add(child)
+  const run: Run = {
+    child,
+    stdout: "",
+    stderr: "",
+    exited: new Promise((resolve) => child.on("exit", (code) => resolve(code)))
+  }
+  child.stdout!.on("data", (d) => (run.stdout += d))
+  child.stderr!.on("data", (d) => (run.stderr += d))
+  return run
+}
+
+/** Runs `callstream ARGS` to its end. */
+export const cli = async (args: ReadonlyArray<string>, env?: Record<string, string>) => {
+  const run = start(args, env)
+  const code = await run.exited
+  return { code, stdout: run.stdout, stderr: run.stderr }
+}
+
+/** Polls `check` until it gives a value; the bound is wide, as the machine may be busy. */
+export const waitFor = async <A>(what: string, check: () => A | undefined, timeoutMs = 30_000): Promise<A> => {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = check()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+export const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "callstream-cli-"))
+
+/** The ws URL `serve` printed, and its port. */
+export const servedUrl = async (serve: Run): Promise<{ readonly url: string; readonly port: number }> => {
+  const match = await waitFor("the ws URL", () => /ws:\/\/127\.0\.0\.1:(\d+)\/ws/.exec(serve.stdout) ?? undefined)
+  return { url: match[0], port: Number(match[1]) }
+}
+
+/** The status line of the answer to a websocket upgrade of `/ws<query>`, sent by hand. */
+export const upgradeStatus = (port: number, query: string): Promise<string> =>
+  new Promise<string>((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1", () => {
+      socket.write(
+        `GET /ws${query} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+      )
+    })
+    socket.once("data", (d) => {
+      resolve(d.toString().split("\r\n")[0]!)
+      socket.destroy()
+    })
+    socket.once("error", reject)
+  })
+
+/** The session.json of a session folder once its session has ended (the server's session timeout passed). */
+export const endedSession = (dir: string) =>
+  waitFor("the session to end", () => {
+    const file = path.join(dir, "session.json")
+    if (!fs.existsSync(file)) return undefined
+    const json = JSON.parse(fs.readFileSync(file, "utf8"))
+    return json.endReason === "timeout" ? json : undefined
+  })
+
+/** Seconds of audio in a WAV file, from its header's data size. */
+export const wavSeconds = (file: string): number => {
+  const bytes = fs.readFileSync(file)
+  assert.strictEqual(bytes.toString("ascii", 0, 4), "RIFF")
+  assert.strictEqual(bytes.toString("ascii", 8, 12), "WAVE")
+  assert.strictEqual(bytes.readUInt16LE(22), 1, "mono")
+  assert.strictEqual(bytes.readUInt32LE(24), 16000, "16 kHz")
+  assert.strictEqual(bytes.readUInt16LE(34), 16, "16-bit")
+  const dataAt = bytes.indexOf("data", 12, "ascii")
+  return bytes.readUInt32LE(dataAt + 4) / 32000
+}
