@@ -92,6 +92,15 @@ const assertCleanExit = async (example: Example) => {
   assert.strictEqual(code, 0, `exit code after SIGINT; stderr:\n${example.stderr()}`)
 }
 
+/** Runs an example that ends by itself, asserts that it exited 0, and gives what it printed. */
+const runToSuccess = async (name: string): Promise<string> => {
+  const example = start(name)
+  const { code, signal } = await example.exit
+  assert.strictEqual(signal, null)
+  assert.strictEqual(code, 0, example.stderr())
+  return example.stdout()
+}
+
 // Fast replays: Recall's 3 s retry spacing shrinks with the speed, so a drop costs the same meeting time.
 const SPEED = 20
 const replay = (
@@ -395,11 +404,8 @@ describe("examples/monologue-alert.ts", () => {
 
 describe("examples/test-your-pipeline.ts", () => {
   it("runs its checks to completion and exits 0", async () => {
-    const example = start("test-your-pipeline")
-    const { code, signal } = await example.exit
-    assert.strictEqual(signal, null)
-    assert.strictEqual(code, 0, example.stderr())
-    const ok = example.stdout().split("\n").filter((line) => line.startsWith("ok - "))
+    const stdout = await runToSuccess("test-your-pipeline")
+    const ok = stdout.split("\n").filter((line) => line.startsWith("ok - "))
     assert.deepStrictEqual(ok.map((line) => line.replace(/\d+/g, "N")), [
       "ok - captions from fixtures",
       "ok - talk time from fixtures",
@@ -407,7 +413,7 @@ describe("examples/test-your-pipeline.ts", () => {
       "ok - after the whole meeting: all N utterances, in order",
       "ok - talk time from the tape"
     ])
-    assert.include(example.stdout(), "all checks passed")
+    assert.include(stdout, "all checks passed")
   })
 
   it("exits non-zero, naming the failed check, when the pipeline is broken", async () => {
@@ -425,11 +431,7 @@ describe("examples/test-your-pipeline.ts", () => {
 
 describe("examples/first-pipeline.ts", () => {
   it("logs each final utterance of its fixtures, in order, and exits 0", async () => {
-    const example = start("first-pipeline")
-    const { code, signal } = await example.exit
-    assert.strictEqual(signal, null)
-    assert.strictEqual(code, 0, example.stderr())
-    const logged = example.stdout().split("\n").filter((line) => line.includes("level=INFO"))
+    const logged = (await runToSuccess("first-pipeline")).split("\n").filter((line) => line.includes("level=INFO"))
     assert.deepStrictEqual(logged.map((line) => /message="([^"]*)"/.exec(line)?.[1]), [
       "Ada: hello everyone",
       "Ada: let us start"
