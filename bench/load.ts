@@ -1,0 +1,77 @@
+/**
+ * Real-time load: N simulated Recall bots, one websocket connection each, sending like a meeting does (100 ms
+ * mixed-audio chunks, a speech_on/off pair and a transcript every 2 s), from a generator process of their own,
+ * against four servers started by this harness in the same run:
+ *
+ *   (a) `callstream serve`, recording every meeting into a temporary folder
+ *   (b) `RecallServer` with a consumer that reads every event
+ *   (c) a bare `ws` server: `JSON.parse` and base64 decode of audio
+ *   (d) that bare server also recording: tape and PCM per session, one write per file every 250 ms
+ *
+ *   npm run bench:load                                    # 250 / 500 / 1,000 / 2,000 bots, 20 s each
+ *   npm run bench:load -- --levels 50 --duration 10       # a quick look
+ *   npm run bench:load -- --soak                          # 500 bots for 10 minutes against (a)
+ *   npm run bench:load -- --help
+ *
+ * Per level and server it reports connections accepted, messages sent against received or recorded (for `serve`,
+ * from every `session.json` after a SIGTERM and a clean exit), the server's CPU (all threads) and RSS from
+ * `/proc`, the ping round trip a sample of bots sees, how far the audio on disk lags the audio sent, and the CPU
+ * ratio to the bare server. The Markdown section is printed and appended to BENCHMARKS.md. Linux only (`/proc`);
+ * traffic stays on 127.0.0.1; every phase has a deadline, so a run ends by itself.
+ */
+import * as Fs from "node:fs/promises"
+import { measure, type Measurement } from "./load/measure.js"
+import { type Options, parse, usage, UsageError } from "./load/options.js"
+import { render } from "./load/report.js"
+import { targets } from "./load/targets.js"
+
+const PAUSE_MS = 2000
+
+const progress = (m: Measurement, tookMs: number) =>
+  console.error(
+    `  ${m.target.id}: ${m.accepted}/${m.bots} connected, sent ${m.sent}, received ${m.received ?? "?"}, ` +
+      `CPU ${Math.round(m.cpu.median)}% (max ${Math.round(m.cpu.max)}%), RSS ${
+        Math.round(m.rss.max / 1024 / 1024)
+      } MB, generator ${Math.round(m.generatorCpu.median)}%; ` +
+      `took ${Math.round(tookMs / 1000)} s, of which ${Math.round(m.stopped.stopMs / 1000)} s to stop`
+  )
+
+const run = async (options: Options) => {
+  const startedAt = new Date()
+  const measurements: Array<Measurement> = []
+  for (const bots of options.levels) {
+    for (const id of options.targets) {
+      const target = targets.find((t) => t.id === id)!
+      console.error(`${bots} bots against (${target.letter}) ${target.id}...`)
+      const began = Date.now()
+      const m = await measure(target, bots, options)
+      progress(m, Date.now() - began)
+      measurements.push(m)
+      await new Promise((resolve) => setTimeout(resolve, PAUSE_MS))
+    }
+  }
+  const args = process.argv.slice(2).map((
+    arg
+  ) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`))
+  const command = ["npm run bench:load", ...(args.length > 0 ? ["--", ...args] : [])].join(" ")
+  const section = render(measurements, options, { command, startedAt, note: options.note })
+  console.log(section)
+  if (options.write !== null) {
+    await Fs.appendFile(options.write, `\n${section}`)
+    console.error(`appended to ${options.write}`)
+  }
+}
+
+let options: Options
+try {
+  options = parse(process.argv.slice(2))
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error
+  if (error.message !== "") console.error(error.message)
+  console.error(usage)
+  process.exit(error.message === "" ? 0 : 2)
+}
+run(options).catch((error) => {
+  console.error(error)
+  process.exit(1)
+})

@@ -1,0 +1,284 @@
+/**
+ * One measurement: a target at one load level. Starts the server, forks the generator, samples `/proc` every
+ * second and the audio on disk every few seconds while the bots send, stops the server with a SIGTERM and reads
+ * what it counted.
+ */
+import { type ChildProcess, fork } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import * as Fs from "node:fs/promises"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import type { Options } from "./options.js"
+import { ProcSampler, type Sample } from "./proc.js"
+import type { FromGenerator, Plan, Result, Snapshot } from "./protocol.js"
+import { AudioOnDisk } from "./recordings.js"
+import { median, quantile, type Spread, spread } from "./stats.js"
+import type { Running, Stopped, Target } from "./targets.js"
+
+const here = Path.dirname(fileURLToPath(import.meta.url))
+
+const PROC_INTERVAL_MS = 1000
+const LAG_INTERVAL_MS = 2000
+const CLOSE_TIMEOUT_MS = 30_000
+const STOP_TIMEOUT_MS = 120_000
+
+/** One point of the series over time (the soak's table). */
+export interface Point {
+  /** Seconds since the plan started. */
+  readonly at: number
+  readonly serverCpu: number
+  readonly serverRss: number
+  readonly generatorCpu: number
+  readonly others: number
+  /** Median over bots of the WAV lag sampled at about this time, seconds. */
+  readonly lag: number | null
+}
+
+export interface Measurement {
+  readonly target: Target
+  readonly bots: number
+  readonly accepted: number
+  /** Failed handshakes by reason ("timeout", "http 503", "ECONNRESET"...). */
+  readonly failures: Readonly<Record<string, number>>
+  /** Connections the server closed before the bot left, by close code. */
+  readonly dropped: Readonly<Record<string, number>>
+  /** Connections the bots had to cut because the close handshake did not finish in time. */
+  readonly cut: number
+  /** Messages written to the sockets. */
+  readonly sent: number
+  /** Messages not sent because the server had stopped reading that connection. */
+  readonly skipped: number
+  /** Messages the server received or recorded; null when it could not say (it did not exit cleanly). */
+  readonly received: number | null
+  /** Recording targets: sessions found, and how many of the bots' sessions miss messages. */
+  readonly sessions: { readonly found: number; readonly short: number } | null
+  readonly decodeFailures: number
+  readonly cpu: Spread
+  readonly rss: Spread
+  readonly ping: { readonly p50: number; readonly p99: number; readonly count: number; readonly unanswered: number }
+  /** Seconds the audio on disk is behind the audio sent, over bots and samples of the steady phase. */
+  readonly lag: Spread | null
+  readonly generatorCpu: Spread
+  readonly lateness: Result["lateness"]
+  /** Median CPU of every other process on the machine during the steady phase, % of one core. */
+  readonly others: number
+  readonly steadySeconds: number
+  readonly stopped: Stopped
+  readonly series: ReadonlyArray<Point>
+}
+
+/** The generator process, with its IPC. */
+class Generator {
+  private readonly waiting: Array<(snapshot: Snapshot) => void> = []
+  private resolveResult!: (result: Result) => void
+  readonly result: Promise<Result>
+  readonly ready: Promise<void>
+
+  private constructor(readonly child: ChildProcess) {
+    this.result = new Promise((resolve) => (this.resolveResult = resolve))
+    this.ready = new Promise((resolve, reject) => {
+      child.once("exit", (code) => reject(new Error(`the load generator exited (${code})`)))
+      child.on("message", (message: FromGenerator) => {
+        if (message.type === "ready") resolve()
+        else if (message.type === "snapshot") this.waiting.shift()?.(message)
+        else this.resolveResult(message)
+      })
+    })
+  }
+
+  static start(): Generator {
+    return new Generator(
+      fork(Path.join(here, "generator.ts"), [], { execArgv: ["--import", "tsx"], stdio: ["ignore", 1, 2, "ipc"] })
+    )
+  }
+
+  play(plan: Plan) {
+    this.child.send(plan)
+  }
+
+  snapshot(): Promise<Snapshot> {
+    return new Promise((resolve) => {
+      this.waiting.push(resolve)
+      this.child.send({ type: "snapshot" })
+    })
+  }
+
+  /** Waits for the generator to exit by itself after its report, then kills it. */
+  async exit(timeoutMs: number): Promise<void> {
+    const child = this.child
+    if (child.exitCode !== null || child.signalCode !== null) return
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL")
+        resolve()
+      }, timeoutMs)
+      child.once("exit", () => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+  }
+
+  get pid(): number {
+    return this.child.pid!
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+const tally = (values: ReadonlyArray<string>): Record<string, number> => {
+  const counts: Record<string, number> = {}
+  for (const v of values) counts[v] = (counts[v] ?? 0) + 1
+  return counts
+}
+
+/** Lags of every bot: audio sent (the mean of two snapshots around the disk scan) minus audio on disk. */
+const sampleLag = async (generator: Generator, disk: AudioOnDisk): Promise<ReadonlyArray<number>> => {
+  const before = await generator.snapshot()
+  const onDisk = await disk.seconds(new Set(Object.keys(before.audioSeconds)))
+  const after = await generator.snapshot()
+  return Object.keys(before.audioSeconds).map((bot) => {
+    const sent = (before.audioSeconds[bot]! + (after.audioSeconds[bot] ?? before.audioSeconds[bot]!)) / 2
+    return Math.max(0, sent - (onDisk.get(bot) ?? 0))
+  })
+}
+
+const within = (samples: ReadonlyArray<Sample>, from: number, to: number) =>
+  samples.filter((s) => s.at > from && s.at <= to)
+
+/** Runs `target` under `bots` bots. */
+export const measure = async (target: Target, bots: number, options: Options): Promise<Measurement> => {
+  const dir = await Fs.mkdtemp(Path.join(Os.tmpdir(), `callstream-load-${target.id}-${bots}-`))
+  let running: Running | undefined
+  let generator: Generator | undefined
+  let sampler: ProcSampler | undefined
+  try {
+    running = await target.start({
+      dir,
+      token: randomBytes(18).toString("base64url"),
+      nodeArgs: options.profile === null
+        ? []
+        : [
+          "--cpu-prof",
+          `--cpu-prof-dir=${Path.resolve(options.profile)}`,
+          `--cpu-prof-name=${target.id}-${bots}.cpuprofile`
+        ]
+    })
+    generator = Generator.start()
+    await generator.ready
+    sampler = new ProcSampler(
+      { server: running.pids, generator: [generator.pid], harness: [process.pid] },
+      PROC_INTERVAL_MS
+    )
+    const rampMs = options.rampSeconds * 1000
+    const sendMs = rampMs + options.durationSeconds * 1000
+    const startedAt = Date.now()
+    generator.play({
+      type: "plan",
+      urls: running.urls,
+      bots,
+      rampMs,
+      sendMs,
+      handshakeTimeoutMs: options.handshakeTimeoutSeconds * 1000,
+      pingSample: options.pingSample,
+      pingIntervalMs: 1000,
+      maxBufferedBytes: options.maxBufferedMb * 1024 * 1024,
+      closeTimeoutMs: CLOSE_TIMEOUT_MS
+    })
+    const steadyFrom = startedAt + rampMs + Math.min(3000, (options.durationSeconds * 1000) / 4)
+
+    // WAV lag, sampled while the bots send
+    const lags: Array<readonly [number, ReadonlyArray<number>]> = []
+    let finished = false
+    const result = generator.result.finally(() => (finished = true))
+    if (running.recording !== null) {
+      const disk = new AudioOnDisk(running.recording)
+      while (!finished && Date.now() < startedAt + sendMs) {
+        await Promise.race([sleep(LAG_INTERVAL_MS), result])
+        if (!finished && Date.now() >= startedAt + rampMs && Date.now() < startedAt + sendMs) {
+          lags.push([Date.now(), await sampleLag(generator, disk)])
+        }
+      }
+    }
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error("the load generator did not report in time")),
+        sendMs + CLOSE_TIMEOUT_MS + 60_000
+      )
+    })
+    const played = await Promise.race([result, deadline]).finally(() => clearTimeout(timer))
+    const stopped = await running.stop(STOP_TIMEOUT_MS)
+    const samples = sampler.stop()
+
+    const steady = within(samples, steadyFrom, played.sendEndedAt)
+    const opened = played.bots.filter((b) => b.openedAt !== null)
+    const sent = played.bots.reduce((n, b) => n + b.written, 0)
+    let received: number | null = null
+    let sessions: Measurement["sessions"] = null
+    let decodeFailures = 0
+    if (stopped.sessions !== null) {
+      const recorded = new Map<string, number>()
+      for (const s of stopped.sessions) {
+        if (s.botId !== null) recorded.set(s.botId, (recorded.get(s.botId) ?? 0) + s.messages)
+        decodeFailures += s.decodeFailures
+      }
+      received = stopped.clean ? stopped.sessions.reduce((n, s) => n + s.messages, 0) : null
+      sessions = {
+        found: stopped.sessions.length,
+        short: opened.filter((b) => (recorded.get(b.botId) ?? 0) < b.written).length
+      }
+    } else if (stopped.counts !== null) {
+      received = stopped.counts.messages
+      decodeFailures = stopped.counts.decodeFailures ?? 0
+    }
+    const steadyPings = played.pings.filter(([at]) => at > steadyFrom && at <= played.sendEndedAt).map(([, ms]) => ms)
+    const steadyLags = lags.filter(([at]) => at > steadyFrom).flatMap(([, values]) => values)
+    const bucketOf = (at: number) => Math.round((at - startedAt) / 1000)
+    return {
+      target,
+      bots,
+      accepted: opened.length,
+      failures: tally(played.bots.flatMap((b) => (b.failure === null ? [] : [b.failure]))),
+      dropped: tally(played.bots.flatMap((b) => (b.droppedWith === null ? [] : [String(b.droppedWith)]))),
+      cut: opened.filter((b) => !b.closedCleanly && b.droppedWith === null).length,
+      sent,
+      skipped: played.bots.reduce((n, b) => n + b.skipped, 0),
+      received,
+      sessions,
+      decodeFailures,
+      cpu: spread(steady.map((s) => s.cpu.server!)),
+      rss: spread(steady.map((s) => s.rss.server!)),
+      ping: {
+        p50: quantile(steadyPings, 0.5),
+        p99: quantile(steadyPings, 0.99),
+        count: steadyPings.length,
+        unanswered: played.pingsUnanswered
+      },
+      lag: running.recording === null ? null : spread(steadyLags),
+      generatorCpu: spread(steady.map((s) => s.cpu.generator!)),
+      lateness: played.lateness,
+      others: median(steady.map((s) => s.others)),
+      steadySeconds: (played.sendEndedAt - steadyFrom) / 1000,
+      stopped,
+      series: samples.filter((s) => s.at <= played.sendEndedAt).map((s) => {
+        const near = lags.filter(([at]) => Math.abs(bucketOf(at) - bucketOf(s.at)) <= 1)
+        return {
+          at: (s.at - startedAt) / 1000,
+          serverCpu: s.cpu.server!,
+          serverRss: s.rss.server!,
+          generatorCpu: s.cpu.generator!,
+          others: s.others,
+          lag: near.length === 0 ? null : median(near[0]![1])
+        }
+      })
+    }
+  } finally {
+    sampler?.stop()
+    await generator?.exit(5000)
+    running?.kill()
+    if (!options.keep) await Fs.rm(dir, { recursive: true, force: true })
+    else console.error(`kept ${dir}`)
+  }
+}

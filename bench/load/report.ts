@@ -1,0 +1,159 @@
+/**
+ * The Markdown section a load run prints and appends to BENCHMARKS.md.
+ */
+import * as Os from "node:os"
+import type { Measurement, Point } from "./measure.js"
+import { perBot } from "./messages.js"
+import type { Options } from "./options.js"
+import { max, median, type Spread } from "./stats.js"
+import { BASELINE } from "./targets.js"
+
+const int = (n: number) => Math.round(n).toLocaleString("en-US")
+const pct = (n: number) => (Number.isNaN(n) ? "-" : `${Math.round(n)}%`)
+const mb = (bytes: number) => (Number.isNaN(bytes) ? "-" : `${Math.round(bytes / 1024 / 1024)} MB`)
+const ms = (n: number) => (Number.isNaN(n) ? "-" : n < 10 ? `${n.toFixed(1)} ms` : `${Math.round(n)} ms`)
+const seconds = (n: number) => (Number.isNaN(n) ? "-" : `${n.toFixed(1)} s`)
+const pair = (s: Spread, format: (n: number) => string) => `${format(s.median)} / ${format(s.max)}`
+const reasons = (counts: Readonly<Record<string, number>>) =>
+  Object.entries(counts).map(([reason, n]) => `${int(n)} ${reason}`).join(", ")
+
+const connections = (m: Measurement): string => {
+  const notes = [
+    reasons(m.failures),
+    Object.keys(m.dropped).length === 0 ? "" : `dropped: ${reasons(m.dropped)}`,
+    m.cut === 0 ? "" : `${int(m.cut)} cut at close`
+  ].filter((n) => n !== "")
+  return `${int(m.accepted)} / ${int(m.bots)}${notes.length === 0 ? "" : ` (${notes.join("; ")})`}`
+}
+
+const lost = (m: Measurement): string => {
+  if (m.received === null) return `? (${m.stopped.exits.join(", ")})`
+  const n = m.sent - m.received
+  const share = m.sent === 0 ? 0 : (100 * n) / m.sent
+  const parts = [n === 0 ? "0" : `${int(n)} (${share.toFixed(share < 1 ? 2 : 1)}%)`]
+  if (m.sessions !== null && m.sessions.short > 0) parts.push(`${int(m.sessions.short)} sessions short`)
+  if (m.sessions !== null && m.sessions.found < m.accepted) {
+    parts.push(`${int(m.accepted - m.sessions.found)} sessions missing`)
+  }
+  if (m.skipped > 0) parts.push(`+${int(m.skipped)} not sent`)
+  return parts.join(", ")
+}
+
+const ratio = (m: Measurement, all: ReadonlyArray<Measurement>): string => {
+  const base = all.find((b) => b.target.id === BASELINE && b.bots === m.bots)
+  if (base === undefined || m.target.id === BASELINE || !(base.cpu.median > 0)) return "-"
+  return `${(m.cpu.median / base.cpu.median).toFixed(1)}x`
+}
+
+const MAIN_HEADER = "| bots | server | connections | sent | received / recorded | lost | CPU median / max | " +
+  "CPU vs bare | RSS median / max | ping p50 / p99 | WAV lag p50 / max |\n" +
+  "| ---: | --- | --- | ---: | ---: | --- | --- | ---: | --- | --- | --- |"
+
+const mainRow = (m: Measurement, all: ReadonlyArray<Measurement>) =>
+  `| ${int(m.bots)} | (${m.target.letter}) ${m.target.label} | ${connections(m)} | ${int(m.sent)} | ${
+    m.received === null ? "?" : int(m.received)
+  } | ${lost(m)} | ${pair(m.cpu, pct)} | ${ratio(m, all)} | ${pair(m.rss, mb)} | ${ms(m.ping.p50)} / ${
+    ms(m.ping.p99)
+  } | ${m.lag === null ? "-" : pair(m.lag, seconds)} |`
+
+const SIDE_HEADER = "| bots | server | generator CPU median / max | send lateness p99 / max | " +
+  "other processes' CPU | stop after SIGTERM | pings answered |\n" +
+  "| ---: | --- | --- | --- | ---: | --- | --- |"
+
+/**
+ * The generator's own health: saturated when it used most of a core, behind when its sends were late for another
+ * reason (the machine had no core free for it). Either way the server saw less than the nominal load, later.
+ */
+const generatorNote = (m: Measurement) =>
+  m.generatorCpu.median >= 90 ? " **saturated**" : m.lateness.p99 > 100 ? " **behind schedule**" : ""
+
+const sideRow = (m: Measurement) =>
+  `| ${int(m.bots)} | (${m.target.letter}) | ${pair(m.generatorCpu, pct)}${generatorNote(m)} | ${
+    ms(m.lateness.p99)
+  } / ${ms(m.lateness.max)} | ${pct(m.others)} | ${seconds(m.stopped.stopMs / 1000)}${
+    m.stopped.clean ? "" : ` (${m.stopped.exits.join(", ")})`
+  } | ${int(m.ping.count)} of ${int(m.ping.count + m.ping.unanswered)} |`
+
+const SPARKS = "▁▂▃▄▅▆▇█"
+const sparkline = (values: ReadonlyArray<number>): string => {
+  const lo = Math.min(...values)
+  const hi = Math.max(...values)
+  return values.map((v) => SPARKS[hi === lo ? 0 : Math.round(((v - lo) / (hi - lo)) * (SPARKS.length - 1))]).join("")
+}
+
+/** The series cut into rows of `everySeconds`: medians of CPU, the last RSS, the median lag. */
+const timeline = (series: ReadonlyArray<Point>, everySeconds: number): string => {
+  const rows: Array<string> = []
+  for (let from = 0; from < (series.at(-1)?.at ?? 0); from += everySeconds) {
+    const part = series.filter((p) => p.at > from && p.at <= from + everySeconds)
+    if (part.length === 0) continue
+    const lags = part.flatMap((p) => (p.lag === null ? [] : [p.lag]))
+    rows.push(
+      `| ${Math.round(from + everySeconds)} | ${pct(median(part.map((p) => p.serverCpu)))} | ${
+        pct(max(part.map((p) => p.serverCpu)))
+      } | ${mb(part.at(-1)!.serverRss)} | ${pct(median(part.map((p) => p.generatorCpu)))} | ${
+        pct(median(part.map((p) => p.others)))
+      } | ${lags.length === 0 ? "-" : seconds(median(lags))} |`
+    )
+  }
+  return "| t (s) | server CPU median | max | RSS at end | generator CPU | other processes | WAV lag p50 |\n" +
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n" + rows.join("\n")
+}
+
+const soakSummary = (m: Measurement, options: Options): string => {
+  const held = m.accepted - Object.values(m.dropped).reduce((a, b) => a + b, 0)
+  const rss = m.series.map((p) => p.serverRss)
+  const cpu = m.series.map((p) => p.serverCpu)
+  return [
+    `Soak: ${int(m.bots)} bots for ${seconds(options.durationSeconds)} against (${m.target.letter}) ${m.target.label}.`,
+    `Connections held to the end: ${int(held)} of ${int(m.bots)}; lost: ${lost(m)}.`,
+    "",
+    `RSS over time (1 s samples, ${mb(Math.min(...rss))} to ${mb(Math.max(...rss))}): \`${
+      sparkline(downsample(rss, 60))
+    }\`  `,
+    `CPU over time (${pct(Math.min(...cpu))} to ${pct(Math.max(...cpu))}): \`${sparkline(downsample(cpu, 60))}\``,
+    "",
+    timeline(m.series, options.sampleSeconds)
+  ].join("\n")
+}
+
+const downsample = (values: ReadonlyArray<number>, points: number): ReadonlyArray<number> => {
+  if (values.length <= points) return values
+  return Array.from({ length: points }, (_, i) => {
+    const part = values.slice(Math.floor((i * values.length) / points), Math.floor(((i + 1) * values.length) / points))
+    return median(part)
+  })
+}
+
+/** The whole section, for the terminal and for BENCHMARKS.md. */
+export const render = (
+  measurements: ReadonlyArray<Measurement>,
+  options: Options,
+  context: { readonly command: string; readonly startedAt: Date; readonly note: string | null }
+): string => {
+  const cpus = Os.cpus()
+  const others = measurements.map((m) => m.others)
+  const lines = [
+    `## ${options.label} (${context.startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC)`,
+    "",
+    `\`${context.command}\`  `,
+    `${cpus.length} cores (${cpus[0]?.model.trim() ?? "unknown"}), ${
+      Math.round(Os.totalmem() / 1024 ** 3)
+    } GB, Node ${process.version}, Linux ${Os.release()}.  `,
+    `Per bot: ${perBot.messagesPerSecond.toFixed(1)} messages/s, ${
+      (perBot.bytesPerSecond / 1000).toFixed(1)
+    } KB/s; connections opened over ${options.rampSeconds} s, then ${options.durationSeconds} s of sending. ` +
+    `CPU is the server's whole process (all threads, % of one core) from /proc, sampled every second over the ` +
+    `steady phase (after the ramp and a settling time, until sending stops); RSS likewise.`,
+    "",
+    `Machine noise: other processes on the machine used ${pct(median(others))} of a core (median over runs; ` +
+    `up to ${pct(max(others))} in one run) while this ran.${context.note === null ? "" : ` ${context.note}`}`,
+    ""
+  ]
+  if (options.soak) {
+    for (const m of measurements) lines.push(soakSummary(m, options), "")
+  }
+  lines.push(MAIN_HEADER, ...measurements.map((m) => mainRow(m, measurements)), "")
+  lines.push("Load generator and stop:", "", SIDE_HEADER, ...measurements.map(sideRow), "")
+  return lines.join("\n")
+}
