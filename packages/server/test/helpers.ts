@@ -3,6 +3,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
@@ -27,6 +28,34 @@ export const startServer = (options: RecallServer.Options = {}) =>
     const context = yield* Layer.buildWithScope(layer, scope)
     const server = Context.get(context, RecallServer.RecallServer)
     return { server, shutdown: Scope.close(scope, Exit.void) }
+  })
+
+/** One line the server logged. */
+export interface LoggedLine {
+  readonly level: string
+  readonly message: string
+  readonly annotations: Readonly<Record<string, unknown>>
+}
+
+/** Like {@link startServer}, but every log line (debug included) is kept in `lines`. */
+export const startLoggedServer = (options: RecallServer.Options = {}) =>
+  Effect.gen(function*() {
+    const lines: Array<LoggedLine> = []
+    const capture = Logger.make(({ annotations, logLevel, message }) => {
+      lines.push({
+        level: logLevel.label,
+        message: (Array.isArray(message) ? message : [message]).map(String).join(" "),
+        annotations: Object.fromEntries(HashMap.toEntries(annotations))
+      })
+    })
+    const scope = yield* Scope.make()
+    const layer = RecallServer.layerTest(options).pipe(
+      Layer.provide(Logger.replace(Logger.defaultLogger, capture)),
+      Layer.provide(Logger.minimumLogLevel(LogLevel.All))
+    )
+    const context = yield* Layer.buildWithScope(layer, scope)
+    const server = Context.get(context, RecallServer.RecallServer)
+    return { server, lines, shutdown: Scope.close(scope, Exit.void) }
   })
 
 /** Collects a Stream into an array in a background fiber; `join` waits for the end. */
@@ -106,3 +135,12 @@ export const rawExchange = (port: number, request: string) =>
 export const upgradeRequest = (path: string, extra = "") =>
   `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
   `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${extra}\r\n`
+
+/** The sum of every sample of one Prometheus metric, whatever its labels. */
+export const total = (text: string, name: string): number => {
+  let sum = 0
+  for (const line of text.split("\n")) {
+    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(" ") + 1))
+  }
+  return sum
+}

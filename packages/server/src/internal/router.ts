@@ -137,14 +137,16 @@ export class Router {
     const result = Decoder.decodeEither(raw)
     if (result._tag === "Left") return this.failed(connection, result.left, at)
     const event = result.right
+    const key = Option.getOrUndefined(SessionKey.fromEvent(event))
+    if (key !== undefined && key.length > SessionKey.MAX_LENGTH) {
+      return this.failed(connection, keyTooLong(event, data), at)
+    }
     // unknown names come from the wire: they share one label, so the metric's cardinality stays bounded
     const name = event.event
     Counters.messagesBy(name).unsafeUpdate(1, Counters.NO_TAGS)
     Counters.bytesBy(name).unsafeUpdate(data.byteLength, Counters.NO_TAGS)
-    const key = Option.getOrUndefined(SessionKey.fromEvent(event))
     let session: Session | undefined
     if (key !== undefined) {
-      if (key.length > SessionKey.MAX_LENGTH) return this.failed(connection, keyTooLong(event, data), at)
       session = this.sessions.get(key)
     } else {
       session = connection.lastSession
