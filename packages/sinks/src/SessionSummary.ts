@@ -23,7 +23,7 @@
  *
  * @since 0.1.0
  */
-import { RecallEvent, type SessionEvent } from "@callstream/core"
+import type { RecallEvent, SessionEvent } from "@callstream/core"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as Sink from "effect/Sink"
@@ -195,9 +195,9 @@ const iso = (ms: number): string => new Date(ms).toISOString()
 const bump = (record: Readonly<Record<string, number>>, name: string): Record<string, number> =>
   NameRecord.set(record, name, (NameRecord.get(record, name) ?? 0) + 1)
 
-type Counts = SessionSummary["counts"]
+type MessageCounts = SessionSummary["counts"]
 
-const countMessage = (counts: Counts, event: RecallEvent.RecallEvent): Counts => {
+const countMessage = (counts: MessageCounts, event: RecallEvent.RecallEvent): MessageCounts => {
   const messages = counts.messages + 1
   if (event.event !== "unknown") return { ...counts, messages, byEvent: bump(counts.byEvent, event.event) }
   const name = event.name
