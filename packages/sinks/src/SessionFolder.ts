@@ -13,7 +13,10 @@
  *   its own: its hash is taken over its UTF-16 code units instead, after `~~`, so it can share a name neither with
  *   another such key nor with a well-formed one.
  *
- * Names are pure ASCII and at most 76 bytes long. The real key lives in the folder's `session.json`.
+ * Names are pure ASCII, at most 100 bytes long (76 for a name made from a key that is not safe). The real key
+ * lives in the folder's `session.json`. Ten hex digits are 40 bits: keys that are not safe names and share a
+ * prefix would need to number about a million before two of them shared a name by chance, but someone who can
+ * choose session keys can find such a pair on purpose with about as many tries.
  *
  * ```ts
  * import { SessionFolder } from "@callstream/sinks"
