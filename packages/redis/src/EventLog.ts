@@ -70,8 +70,9 @@ export interface Read {
 
 /**
  * What claiming a partition's pending entries gave: the entries, in the partition's order, now pending for the
- * claiming consumer, and the ids of pending entries that were no longer in the partition (trimmed before anyone
- * acknowledged them: their content is lost).
+ * claiming consumer; the ids of pending entries that were no longer in the partition (trimmed before anyone
+ * acknowledged them: their content is lost); and the id of the last entry ever delivered to the group, if any
+ * (with nothing pending, every entry up to it is acknowledged and may be trimmed).
  *
  * @since 0.2.0
  * @category models
@@ -79,6 +80,7 @@ export interface Read {
 export interface Claimed {
   readonly entries: ReadonlyArray<Entry>
   readonly missing: ReadonlyArray<string>
+  readonly delivered: string | undefined
 }
 
 /**

@@ -148,7 +148,7 @@ export const make: Effect.Effect<EventLog.EventLog> = Effect.sync(() => {
             entries.push(entryOf(n, payload))
           }
         }
-        return { entries, missing }
+        return { entries, missing, delivered: group.lastDelivered === 0 ? undefined : String(group.lastDelivered) }
       }),
     commit: (commit) =>
       Effect.map(Clock.currentTimeMillis, (now) => {

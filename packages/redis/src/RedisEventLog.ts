@@ -287,7 +287,14 @@ export const make = Effect.fnUntraced(function*(options: Options) {
             for (const id of deleted ?? []) missing.push(id)
             start = next
           } while (start !== "0-0")
-          return { entries, missing }
+          const groups = (await redis.xinfo("GROUPS", stream(partition))) as Array<Array<unknown>>
+          const info = groups.find((fields) => fields[fields.indexOf("name") + 1] === group) ?? []
+          const delivered = info[info.indexOf("last-delivered-id") + 1]
+          return {
+            entries,
+            missing,
+            delivered: typeof delivered === "string" && delivered !== "0-0" ? delivered : undefined
+          }
         })
       ),
     commit: ({ checkpoints = [], group, ids, lease, owner, partition }) => {

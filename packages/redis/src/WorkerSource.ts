@@ -294,6 +294,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         retry
       )
       state.claimed = true
+      // with nothing pending, everything delivered so far is acknowledged: trim it even if nothing more comes
+      if (claimed.entries.length === 0) state.frontier = claimed.delivered
       if (claimed.missing.length > 0) {
         yield* Effect.logError(
           `${claimed.missing.length} pending entries of partition ${state.partition} were trimmed before they were acknowledged`

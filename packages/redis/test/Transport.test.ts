@@ -1,0 +1,254 @@
+import { type SessionEvent, SessionKey } from "@callstream/core"
+import * as EventLog from "@callstream/redis/EventLog"
+import * as LogEntry from "@callstream/redis/LogEntry"
+import * as Publisher from "@callstream/redis/Publisher"
+import * as WorkerSource from "@callstream/redis/WorkerSource"
+import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { backends } from "./backends.js"
+import { audio, closed, describe as show, ended, opened, started, words } from "./events.js"
+
+const PARTITIONS = 4
+const TIMEOUT = 1000
+
+const workerOptions: WorkerSource.Options = {
+  partitions: PARTITIONS,
+  sessionTimeout: TIMEOUT,
+  expireGrace: 200,
+  tick: 100,
+  block: 100,
+  leaseTtl: 1000,
+  retry: Schedule.spaced(50)
+}
+
+/** A receiver's stream of one meeting: start, a connection, audio and words, close, its own timeout. */
+const meeting = (key: string, seconds: number, t0 = 1000): ReadonlyArray<SessionEvent.SessionEvent> => {
+  const session = SessionKey.make(key)
+  const out: Array<SessionEvent.SessionEvent> = [started(t0, session), opened(`${key}-c`, t0, session)]
+  for (let i = 0; i < seconds * 10; i++) {
+    out.push(audio(i / 10, t0 + i * 100, `${key}-c`, session))
+    if (i % 10 === 9) out.push(words(`second ${i}`, i / 10, t0 + i * 100 + 50, `${key}-c`, session))
+  }
+  const end = t0 + seconds * 1000
+  out.push(closed(`${key}-c`, end, session), ended("timeout", end + TIMEOUT, session))
+  return out
+}
+
+/** What a consumer that stores positions keeps, per session: the last position applied and what it applied. */
+class Store {
+  readonly sessions = new Map<string, { last: string; applied: Array<SessionEvent.SessionEvent> }>()
+  ended = 0
+
+  apply(event: SessionEvent.SessionEvent): boolean {
+    const saved = this.sessions.get(event.session) ?? { last: "", applied: [] }
+    this.sessions.set(event.session, saved)
+    assert.isDefined(event.position, "every event from a worker has a position")
+    if (event.position! <= saved.last) return false
+    saved.last = event.position!
+    saved.applied.push(event)
+    if (event._tag === "SessionEnded") this.ended++
+    return true
+  }
+
+  applied(session: string): ReadonlyArray<string> {
+    return (this.sessions.get(session)?.applied ?? []).map(show)
+  }
+}
+
+/** Consumes a worker: applies each event to the store, commits every `commitEvery`th, until `done`. */
+const consume = (store: Store, done: () => boolean, commitEvery = 1) =>
+  Effect.gen(function*() {
+    const worker = yield* WorkerSource.WorkerSource
+    let n = 0
+    yield* worker.events.pipe(
+      Stream.runForEachWhile((event) =>
+        Effect.suspend(() => {
+          store.apply(event)
+          const stop = done()
+          return (++n % commitEvery === 0 || stop ? worker.commit(event.session, event.position!) : Effect.void).pipe(
+            Effect.as(!stop)
+          )
+        })
+      )
+    )
+  })
+
+/** Waits (polling, generous bound) until `check` holds. */
+const eventually = <E, R>(check: Effect.Effect<boolean, E, R>, what: string) =>
+  check.pipe(
+    Effect.filterOrFail((ok) => ok, () => new Error(`never happened: ${what}`)),
+    Effect.retry(Schedule.spaced(50).pipe(Schedule.upTo("20 seconds")))
+  )
+
+const emptyLog = (sessions: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const log = yield* EventLog.EventLog
+    for (let p = 0; p < PARTITIONS; p++) if ((yield* log.size(p)) > 0) return false
+    for (const session of sessions) {
+      const p = LogEntry.partitionOf(SessionKey.make(session), PARTITIONS)
+      if (Option.isSome(yield* log.checkpoint(p, `session:${session}`))) return false
+    }
+    return true
+  })
+
+for (const backend of backends()) {
+  describe.skipIf(backend.skip)(`publisher and worker (${backend.name})`, () => {
+    it.live("every event of every session arrives once, in order, with its raw text; then the log is empty", () =>
+      Effect.gen(function*() {
+        const keys = ["bot-a", "bot-b", "bot-c"]
+        const meetings = keys.map((key, i) => meeting(key, 2 + i))
+        // interleaved as a server's flat stream would be
+        const flat = meetings.flatMap((m) => m.map((event, i) => [i, event] as const))
+          .sort((x, y) => x[0] - y[0]).map(([, event]) => event)
+        yield* Publisher.run(Stream.fromIterable(flat).pipe(Stream.rechunk(7)), {
+          partitions: PARTITIONS,
+          coalesce: 200
+        })
+        const store = new Store()
+        yield* consume(store, () => store.ended === 3).pipe(Effect.provide(WorkerSource.layer(workerOptions)))
+        for (const [i, key] of keys.entries()) {
+          const got = store.sessions.get(key)!.applied
+          assert.deepStrictEqual(got.map(show), meetings[i]!.map(show), key)
+          const raws = got.flatMap((e) => e._tag === "Message" ? [e.raw] : [])
+          assert.deepStrictEqual(raws, meetings[i]!.flatMap((e) => e._tag === "Message" ? [e.raw] : []))
+          const positions = got.map((e) => e.position!)
+          assert.deepStrictEqual(positions, [...positions].sort(), "positions increase")
+          assert.strictEqual(new Set(positions.map((p) => p.length)).size, 1, "fixed width")
+        }
+        // acknowledged, trimmed, and the ended sessions' checkpoints removed
+        yield* eventually(emptyLog(keys), "the log is empty").pipe(Effect.provide(WorkerSource.layer(workerOptions)))
+      }).pipe(Effect.provide(backend.layer())))
+
+    it.live("media wait to share an entry; anything else is written at once with the media before it", () =>
+      Effect.gen(function*() {
+        const log = yield* EventLog.EventLog
+        const session = SessionKey.make("bot-coalesce")
+        const p = LogEntry.partitionOf(session, PARTITIONS)
+        const head = [started(0, session), opened("c", 0, session)]
+        const media = Array.from({ length: 30 }, (_, i) => audio(i / 10, i * 100, "c", session))
+        const text = words("now", 3, 3000, "c", session)
+        const gate = yield* Deferred.make<void>()
+        // one event per chunk, as a live server hands them on; then the input stays open
+        const input = Stream.fromIterable([...head, ...media, text, audio(3, 3000, "c", session)]).pipe(
+          Stream.rechunk(1),
+          Stream.concat(Stream.fromEffect(Deferred.await(gate)).pipe(Stream.drain))
+        )
+        const publishing = yield* Effect.fork(Publisher.run(input, { partitions: PARTITIONS, coalesce: 400 }))
+        // the last audio waits...
+        yield* eventually(Effect.map(log.size(p), (n) => n >= 1), "the words are written")
+        const first = yield* log.size(p)
+        // the start and the connection are written at once, each in its own chunk; the media then share one entry
+        // with the words
+        assert.strictEqual(first, 3)
+        // ...and is written once it has waited its time, though no more input comes
+        yield* eventually(Effect.map(log.size(p), (n) => n === first + 1), "the lone audio is written")
+        yield* Deferred.succeed(gate, void 0)
+        yield* publishing.await
+
+        // the same input without coalescing: one entry per chunk
+        const plain = SessionKey.make("bot-plain")
+        yield* Publisher.run(
+          Stream.fromIterable(media.map((e) => ({ ...e, session: plain }))).pipe(Stream.rechunk(1)),
+          { partitions: PARTITIONS, coalesce: 0 }
+        )
+        assert.strictEqual(yield* log.size(LogEntry.partitionOf(plain, PARTITIONS)), 30)
+      }).pipe(Effect.provide(backend.layer())))
+
+    it.live("a meeting that moves between receivers comes out as one session", () =>
+      Effect.gen(function*() {
+        const a = meeting("bot-moved", 1, 1000).slice(0, -1) // A's connection closes; A's own timeout comes later
+        const session = SessionKey.make("bot-moved")
+        const b = [
+          started(5000, session),
+          opened("b-c", 5000, session),
+          audio(4, 5000, "b-c", session),
+          closed("b-c", 6000, session),
+          ended("timeout", 6000 + TIMEOUT, session)
+        ]
+        yield* Publisher.run(Stream.fromIterable(a), { partitions: PARTITIONS, receiver: "A" })
+        yield* Publisher.run(Stream.fromIterable(b), { partitions: PARTITIONS, receiver: "B" })
+        yield* Publisher.run(Stream.make(ended("timeout", 2000 + TIMEOUT, session)), {
+          partitions: PARTITIONS,
+          receiver: "A"
+        })
+        const store = new Store()
+        yield* consume(store, () => store.ended === 1).pipe(Effect.provide(WorkerSource.layer(workerOptions)))
+        const got = store.applied("bot-moved")
+        assert.strictEqual(got.filter((e) => e === "SessionStarted").length, 1)
+        assert.deepStrictEqual(got.slice(-6), [
+          "ConnectionClosed bot-moved-c",
+          "ConnectionOpened b-c",
+          "Gap 1.7-4", // from the end of the last words heard on A
+          "audio_mixed_raw.data@5000",
+          "ConnectionClosed b-c",
+          `SessionEnded timeout@${6000 + TIMEOUT}`
+        ])
+      }).pipe(Effect.provide(backend.layer())))
+
+    it.live("a worker that stops renewing its lease is taken over: pending entries claimed, nothing lost or repeated", () =>
+      Effect.gen(function*() {
+        const log = yield* EventLog.EventLog
+        const keys = ["bot-x", "bot-y"]
+        const meetings = keys.map((key) => meeting(key, 3))
+        for (const m of meetings) {
+          yield* Publisher.run(Stream.fromIterable(m).pipe(Stream.rechunk(1)), { partitions: PARTITIONS, coalesce: 0 })
+        }
+        const store = new Store()
+
+        // the first worker reaches the log through a connection that can be cut: then it is frozen for good, as a
+        // process that hangs or lost its network (its leases expire; its finalizers never reach the log)
+        let frozen = false
+        const freezable = Layer.effect(
+          EventLog.EventLog,
+          Effect.map(EventLog.EventLog, (inner) => {
+            const gate = <A, E>(effect: Effect.Effect<A, E>) => Effect.suspend(() => frozen ? Effect.never : effect)
+            return EventLog.EventLog.of({
+              append: (e) => gate(inner.append(e)),
+              read: (o) => gate(inner.read(o)),
+              claim: (o) => gate(inner.claim(o)),
+              commit: (c) => gate(inner.commit(c)),
+              checkpoint: (p, n) => gate(inner.checkpoint(p, n)),
+              trim: (p, id) => gate(inner.trim(p, id)),
+              size: (p) => gate(inner.size(p)),
+              acquire: (n, o, t) => gate(inner.acquire(n, o, t)),
+              renew: (n, o, t) => gate(inner.renew(n, o, t)),
+              release: (n, o) => gate(inner.release(n, o)),
+              holder: (n) => gate(inner.holder(n))
+            })
+          })
+        )
+        const firstScope = yield* Scope.make()
+        const first = yield* Layer.buildWithScope(
+          WorkerSource.layer({ ...workerOptions, consumer: "first" }).pipe(Layer.provide(freezable)),
+          firstScope
+        )
+        const total = meetings.reduce((n, m) => n + m.length, 0)
+        let seen = 0
+        // applies about half of everything, committing only every 4th event
+        yield* consume(store, () => ++seen >= total / 2, 4).pipe(Effect.provide(first))
+        frozen = true
+        const appliedBefore = keys.map((key) => store.applied(key).length)
+
+        yield* consume(store, () => store.ended === 2).pipe(
+          Effect.provide(WorkerSource.layer({ ...workerOptions, consumer: "second" }))
+        )
+        for (const [i, key] of keys.entries()) {
+          assert.deepStrictEqual(store.applied(key), meetings[i]!.map(show), `${key}: every event exactly once`)
+        }
+        assert.isTrue(appliedBefore.some((n) => n > 0), "the first worker had applied some")
+        yield* eventually(emptyLog(keys), "the log is empty").pipe(
+          Effect.provide(WorkerSource.layer({ ...workerOptions, consumer: "third" }))
+        )
+        assert.strictEqual(yield* log.size(0), 0)
+        // the frozen worker's scope is abandoned (its finalizers would wait on the log forever)
+        void Effect.runFork(Scope.close(firstScope, Exit.void))
+      }).pipe(Effect.provide(backend.layer())))
+  })
+}
