@@ -7,7 +7,7 @@
  */
 import * as Data from "effect/Data"
 import * as Either from "effect/Either"
-import { decodedLength, isBase64 } from "./internal/base64.js"
+import * as Base64 from "./internal/base64.js"
 import type * as RecallEvent from "./RecallEvent.js"
 
 /**
@@ -40,7 +40,8 @@ export const bytes = (event: RecallEvent.MediaEvent): Either.Either<Uint8Array, 
   const cached = cache.get(payload)
   if (cached !== undefined) return Either.right(cached)
   const buffer = payload.buffer
-  if (!isBase64(buffer)) {
+  const decoded = Base64.decode(buffer)
+  if (decoded === undefined) {
     return Either.left(
       new MediaError({
         reason: "InvalidBase64",
@@ -49,7 +50,6 @@ export const bytes = (event: RecallEvent.MediaEvent): Either.Either<Uint8Array, 
       })
     )
   }
-  const decoded: Uint8Array = Buffer.from(buffer, "base64")
   cache.set(payload, decoded)
   return Either.right(decoded)
 }
@@ -60,4 +60,4 @@ export const bytes = (event: RecallEvent.MediaEvent): Either.Either<Uint8Array, 
  * @since 0.1.0
  * @category accessors
  */
-export const byteLength = (event: RecallEvent.MediaEvent): number => decodedLength(event.data.data.buffer)
+export const byteLength = (event: RecallEvent.MediaEvent): number => Base64.decodedLength(event.data.data.buffer)
