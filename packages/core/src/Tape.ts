@@ -1,7 +1,8 @@
 /**
  * Tapes: a meeting's websocket messages as JSON Lines, one `{"at": seconds, "message": <what Recall sent>}` a
  * line, where `at` counts seconds since the first connection. Tapes are what the recorder writes, what the
- * simulator replays and what tests feed to pipelines.
+ * simulator replays and what tests feed to pipelines. A line may also carry the message's `position` in the log of
+ * a source that has one (see `SessionEvent.Position`); readers that do not need it ignore it.
  *
  * ```ts
  * import { Tape } from "@callstream/core"
@@ -31,6 +32,7 @@ import { Opaque } from "./RecallEvent.js"
  */
 export const TapeEntry = Schema.Struct({
   at: Schema.Number,
+  position: Schema.optional(Schema.String),
   message: Opaque
 })
 
@@ -75,16 +77,25 @@ export const parseLine = (text: string, line = 1): Either.Either<TapeEntry, Tape
   return Either.mapLeft(decodeEntry(json), (cause) => new TapeError({ reason: "InvalidLine", line, cause }))
 }
 
+const oneLine = (raw: string): string =>
+  raw.indexOf("\n") === -1 && raw.indexOf("\r") === -1 ? raw : raw.replace(/[\r\n]+/g, " ")
+
 /**
  * Formats one tape line (with its newline). `message` may be a value or the exact JSON text that arrived, which
- * is then kept byte for byte (line breaks, which JSON only allows as white space, become spaces).
+ * is then kept byte for byte (line breaks, which JSON only allows as white space, become spaces). `position`, when
+ * given, is written between `at` and `message`.
  *
  * @since 0.1.0
  * @category encoding
  */
-export const formatLine = (at: number, message: unknown, options?: { readonly raw?: string | undefined }): string => {
-  const body = options?.raw !== undefined ? options.raw.replace(/[\r\n]+/g, " ") : JSON.stringify(message)
-  return `{"at":${Number.isFinite(at) ? at : 0},"message":${body}}\n`
+export const formatLine = (
+  at: number,
+  message: unknown,
+  options?: { readonly raw?: string | undefined; readonly position?: string | undefined }
+): string => {
+  const body = options?.raw !== undefined ? oneLine(options.raw) : JSON.stringify(message)
+  const position = options?.position === undefined ? "" : `"position":${JSON.stringify(options.position)},`
+  return `{"at":${Number.isFinite(at) ? at : 0},${position}"message":${body}}\n`
 }
 
 /**
@@ -139,7 +150,7 @@ export const write = (
       const encoder = new TextEncoder()
       return Sink.forEachChunk((entries: Iterable<TapeEntry>) => {
         let text = ""
-        for (const entry of entries) text += formatLine(entry.at, entry.message)
+        for (const entry of entries) text += formatLine(entry.at, entry.message, { position: entry.position })
         return file.writeAll(encoder.encode(text))
       })
     })
