@@ -20,7 +20,7 @@
  * traffic stays on 127.0.0.1; every phase has a deadline, so a run ends by itself.
  */
 import * as Fs from "node:fs/promises"
-import { measure, type Measurement } from "./load/measure.js"
+import { killAll, measure, type Measurement } from "./load/measure.js"
 import { type Options, parse, usage, UsageError } from "./load/options.js"
 import { render } from "./load/report.js"
 import { targets } from "./load/targets.js"
@@ -70,6 +70,12 @@ try {
   if (error.message !== "") console.error(error.message)
   console.error(usage)
   process.exit(error.message === "" ? 0 : 2)
+}
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    killAll()
+    process.exit(130)
+  })
 }
 run(options).catch((error) => {
   console.error(error)

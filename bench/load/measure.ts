@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, fork } from "node:child_process"
 import { randomBytes } from "node:crypto"
+import { rmSync } from "node:fs"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -13,7 +14,7 @@ import type { Options } from "./options.js"
 import { ProcSampler, type Sample } from "./proc.js"
 import type { FromGenerator, Plan, Result, Snapshot } from "./protocol.js"
 import { AudioOnDisk } from "./recordings.js"
-import { median, quantile, type Spread, spread } from "./stats.js"
+import { max, median, quantile, type Spread, spread } from "./stats.js"
 import type { Running, Stopped, Target } from "./targets.js"
 
 const here = Path.dirname(fileURLToPath(import.meta.url))
@@ -56,10 +57,15 @@ export interface Measurement {
   readonly decodeFailures: number
   readonly cpu: Spread
   readonly rss: Spread
-  readonly ping: { readonly p50: number; readonly p99: number; readonly count: number; readonly unanswered: number }
+  /** The largest RSS from start to exit, catching up after the bots left included. */
+  readonly rssPeak: number
+  /** Round trips of the steady phase; pings sent and answered over the whole run. */
+  readonly ping: { readonly p50: number; readonly p99: number; readonly sent: number; readonly answered: number }
   /** Seconds the audio on disk is behind the audio sent, over bots and samples of the steady phase. */
   readonly lag: Spread | null
   readonly generatorCpu: Spread
+  /** The harness's own CPU (sampling /proc and the audio on disk), median, % of one core. */
+  readonly harnessCpu: number
   readonly lateness: Result["lateness"]
   /** Median CPU of every other process on the machine during the steady phase, % of one core. */
   readonly others: number
@@ -147,6 +153,10 @@ const sampleLag = async (generator: Generator, disk: AudioOnDisk): Promise<Reado
 const within = (samples: ReadonlyArray<Sample>, from: number, to: number) =>
   samples.filter((s) => s.at > from && s.at <= to)
 
+/** Kills every child process still running: the harness calls it when it is itself interrupted. */
+const live = new Set<() => void>()
+export const killAll = (): void => live.forEach((kill) => kill())
+
 /** Runs `target` under `bots` bots. */
 export const measure = async (target: Target, bots: number, options: Options): Promise<Measurement> => {
   const dir = await Fs.mkdtemp(Path.join(Os.tmpdir(), `callstream-load-${target.id}-${bots}-`))
@@ -165,7 +175,12 @@ export const measure = async (target: Target, bots: number, options: Options): P
           `--cpu-prof-name=${target.id}-${bots}.cpuprofile`
         ]
     })
+    live.add(running.kill)
     generator = Generator.start()
+    const child = generator.child
+    const killGenerator = () => child.kill("SIGKILL")
+    live.add(killGenerator)
+    if (!options.keep) live.add(() => rmSync(dir, { recursive: true, force: true }))
     await generator.ready
     sampler = new ProcSampler(
       { server: running.pids, generator: [generator.pid], harness: [process.pid] },
@@ -250,14 +265,16 @@ export const measure = async (target: Target, bots: number, options: Options): P
       decodeFailures,
       cpu: spread(steady.map((s) => s.cpu.server!)),
       rss: spread(steady.map((s) => s.rss.server!)),
+      rssPeak: max(samples.map((s) => s.rss.server!)),
       ping: {
         p50: quantile(steadyPings, 0.5),
         p99: quantile(steadyPings, 0.99),
-        count: steadyPings.length,
-        unanswered: played.pingsUnanswered
+        sent: played.pings.length + played.pingsUnanswered,
+        answered: played.pings.length
       },
       lag: running.recording === null ? null : spread(steadyLags),
       generatorCpu: spread(steady.map((s) => s.cpu.generator!)),
+      harnessCpu: median(steady.map((s) => s.cpu.harness!)),
       lateness: played.lateness,
       others: median(steady.map((s) => s.others)),
       steadySeconds: (played.sendEndedAt - steadyFrom) / 1000,
@@ -278,6 +295,7 @@ export const measure = async (target: Target, bots: number, options: Options): P
     sampler?.stop()
     await generator?.exit(5000)
     running?.kill()
+    live.clear()
     if (!options.keep) await Fs.rm(dir, { recursive: true, force: true })
     else console.error(`kept ${dir}`)
   }

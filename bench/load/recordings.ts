@@ -51,11 +51,20 @@ const subfolders = async (dir: string): Promise<ReadonlyArray<string>> => {
 
 /**
  * Session folders under `root`: directories holding a `session.json`, a tape or a mixed-audio file, found up to
- * three levels down (a recorder may group sessions, by day for instance).
+ * three levels down (a recorder may group sessions, by day for instance). Folders in `known` are taken as
+ * sessions without reading them again.
  */
-export const sessionFolders = async (root: string, depth = 3): Promise<ReadonlyArray<string>> => {
+export const sessionFolders = async (
+  root: string,
+  depth = 3,
+  known: { has(folder: string): boolean } = new Set()
+): Promise<ReadonlyArray<string>> => {
   const found: Array<string> = []
   const visit = async (dir: string, level: number): Promise<void> => {
+    if (known.has(dir)) {
+      found.push(dir)
+      return
+    }
     const names = new Set(await Fs.readdir(dir).catch(() => []))
     const isSession = ["session.json", ...TAPES, "mixed.wav", "mixed.pcm"].some((file) => names.has(file))
     if (isSession && dir !== root) {
@@ -93,7 +102,7 @@ export class AudioOnDisk {
 
   async seconds(knownBots: ReadonlySet<string>): Promise<Map<string, number>> {
     const result = new Map<string, number>()
-    const folders = await sessionFolders(this.root, 2)
+    const folders = await sessionFolders(this.root, 2, this.bots)
     await Promise.all(folders.map(async (folder) => {
       let bot = this.bots.get(folder)
       if (bot === undefined) {

@@ -56,9 +56,9 @@ const mainRow = (m: Measurement, all: ReadonlyArray<Measurement>) =>
     ms(m.ping.p99)
   } | ${m.lag === null ? "-" : pair(m.lag, seconds)} |`
 
-const SIDE_HEADER = "| bots | server | generator CPU median / max | send lateness p99 / max | " +
-  "other processes' CPU | stop after SIGTERM | pings answered |\n" +
-  "| ---: | --- | --- | --- | ---: | --- | --- |"
+const SIDE_HEADER = "| bots | server | generator CPU median / max | send lateness p99 / max | harness CPU | " +
+  "other processes' CPU | stop after SIGTERM | RSS peak to exit | pings answered |\n" +
+  "| ---: | --- | --- | --- | ---: | ---: | --- | ---: | --- |"
 
 /**
  * The generator's own health: saturated when it used most of a core, behind when its sends were late for another
@@ -70,9 +70,9 @@ const generatorNote = (m: Measurement) =>
 const sideRow = (m: Measurement) =>
   `| ${int(m.bots)} | (${m.target.letter}) | ${pair(m.generatorCpu, pct)}${generatorNote(m)} | ${
     ms(m.lateness.p99)
-  } / ${ms(m.lateness.max)} | ${pct(m.others)} | ${seconds(m.stopped.stopMs / 1000)}${
+  } / ${ms(m.lateness.max)} | ${pct(m.harnessCpu)} | ${pct(m.others)} | ${seconds(m.stopped.stopMs / 1000)}${
     m.stopped.clean ? "" : ` (${m.stopped.exits.join(", ")})`
-  } | ${int(m.ping.count)} of ${int(m.ping.count + m.ping.unanswered)} |`
+  } | ${mb(m.rssPeak)} | ${int(m.ping.answered)} of ${int(m.ping.sent)} |`
 
 const SPARKS = "▁▂▃▄▅▆▇█"
 const sparkline = (values: ReadonlyArray<number>): string => {

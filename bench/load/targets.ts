@@ -65,7 +65,6 @@ export interface Target {
   /** The row letter of the issue's table. */
   readonly letter: string
   readonly label: string
-  readonly recordsAudio: boolean
   readonly start: (context: StartContext) => Promise<Running>
 }
 
@@ -158,36 +157,48 @@ const stopAll = async (
   return { clean: exits.every((e) => e === "exit 0"), exits, stopMs, ...(await collect()) }
 }
 
-const withToken = (url: string, token: string) => `${url}?token=${encodeURIComponent(token)}`
-
 const tsx = ["--import", "tsx"]
+
+/**
+ * A target that is one process: it prints its URL when it listens; bots present the token when `authenticated`;
+ * `counted` reads its counts once it exited.
+ */
+const oneProcess = async (
+  context: StartContext,
+  args: ReadonlyArray<string>,
+  options: {
+    readonly env?: Record<string, string>
+    readonly authenticated: boolean
+    readonly recording: string | null
+    readonly counted: (child: Child) => Promise<Pick<Stopped, "counts" | "sessions">>
+  }
+): Promise<Running> => {
+  const child = new Child(args, context, options.env)
+  const url = await child.listening(READY_TIMEOUT_MS)
+  return {
+    pids: [child.process.pid!],
+    urls: [options.authenticated ? `${url}?token=${encodeURIComponent(context.token)}` : url],
+    recording: options.recording,
+    stop: (timeoutMs) => stopAll([child], timeoutMs, () => options.counted(child)),
+    kill: () => child.kill()
+  }
+}
+
+const ownCounts = async (child: Child) => ({ counts: child.result, sessions: null })
 
 /** (a) `callstream serve`, recording. */
 const serve: Target = {
   id: "serve",
   letter: "a",
   label: "`callstream serve` (recording)",
-  recordsAudio: true,
-  start: async (context) => {
+  start: (context) => {
     const out = Path.join(context.dir, "recordings")
-    const token = context.token
-    const child = new Child(
-      [
-        Path.join(repo, "packages/cli/bin/callstream.js"),
-        "serve",
-        ...["--host", "127.0.0.1", "--port", "0", "--token", token, "--out", out]
-      ],
-      context
-    )
-    const url = await child.listening(READY_TIMEOUT_MS)
-    return {
-      pids: [child.process.pid!],
-      urls: [withToken(url, token)],
+    const flags = ["--host", "127.0.0.1", "--port", "0", "--token", context.token, "--out", out]
+    return oneProcess(context, [Path.join(repo, "packages/cli/bin/callstream.js"), "serve", ...flags], {
+      authenticated: true,
       recording: out,
-      stop: (timeoutMs) =>
-        stopAll([child], timeoutMs, async () => ({ counts: null, sessions: await sessionCounts(out) })),
-      kill: () => child.kill()
-    }
+      counted: async () => ({ counts: null, sessions: await sessionCounts(out) })
+    })
   }
 }
 
@@ -196,45 +207,32 @@ const library: Target = {
   id: "library",
   letter: "b",
   label: "`RecallServer` + consumer",
-  recordsAudio: false,
-  start: async (context) => {
-    const token = context.token
-    const child = new Child([...tsx, Path.join(here, "library-server.ts")], context, { LOAD_TOKEN: token })
-    const url = await child.listening(READY_TIMEOUT_MS)
-    return {
-      pids: [child.process.pid!],
-      urls: [withToken(url, token)],
+  start: (context) =>
+    oneProcess(context, [...tsx, Path.join(here, "library-server.ts")], {
+      env: { LOAD_TOKEN: context.token },
+      authenticated: true,
       recording: null,
-      stop: (timeoutMs) => stopAll([child], timeoutMs, async () => ({ counts: child.result, sessions: null })),
-      kill: () => child.kill()
-    }
-  }
+      counted: ownCounts
+    })
 }
 
-const bareTarget = (record: boolean): Target => ({
+/** (c) and (d): the bare server, recording or not. */
+const bare = (record: boolean): Target => ({
   id: record ? "bare-recorder" : "bare",
   letter: record ? "d" : "c",
   label: record ? "bare recorder (tape + PCM, 250 ms batches)" : "bare `ws` + `JSON.parse` + base64",
-  recordsAudio: record,
-  start: async (context) => {
+  start: (context) => {
     const out = Path.join(context.dir, "recordings")
-    const child = new Child(
-      [...tsx, Path.join(here, "bare-server.ts"), ...(record ? ["--record", out] : [])],
-      context
-    )
-    const url = await child.listening(READY_TIMEOUT_MS)
-    return {
-      pids: [child.process.pid!],
-      urls: [url],
+    return oneProcess(context, [...tsx, Path.join(here, "bare-server.ts"), ...(record ? ["--record", out] : [])], {
+      authenticated: false,
       recording: record ? out : null,
-      stop: (timeoutMs) => stopAll([child], timeoutMs, async () => ({ counts: child.result, sessions: null })),
-      kill: () => child.kill()
-    }
+      counted: ownCounts
+    })
   }
 })
 
 /** Every target, in the order rows are reported. */
-export const targets: ReadonlyArray<Target> = [serve, library, bareTarget(false), bareTarget(true)]
+export const targets: ReadonlyArray<Target> = [serve, library, bare(false), bare(true)]
 
 /** The baseline the ratios divide by. */
 export const BASELINE = "bare"
