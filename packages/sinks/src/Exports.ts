@@ -1,9 +1,12 @@
 /**
  * The derived files of a session folder: `transcript.json|.txt|.srt|.vtt`, `participants.json`, `chat.json` and
  * `session.json`. Each is rendered from the reducers' state and replaced in one step (written aside, then
- * renamed), so a reader or a restarted recorder never sees half a file. A recorder calls {@link write} at most
- * every few seconds while a session runs, and once when it ends; what happens in between lives in the append-only
- * files (tape, WAVs, frames).
+ * renamed), so a reader never sees half a file. A recorder refreshes them every few seconds while a session runs,
+ * and once when it ends; what happens in between lives in the append-only files (tape, WAVs, frames).
+ *
+ * The reducers return the very same object when an event changes nothing, so {@link renderChanged} can tell from
+ * the states alone which files may have changed since the last render and renders only those (the transcript's
+ * text, SRT and WebVTT files, for instance, depend on its finals and speaker names only, not on the live tail).
  *
  * ```ts
  * import { Exports, Participants, SessionSummary, Transcript } from "@callstream/sinks"
@@ -74,6 +77,42 @@ export const render = (snapshot: Snapshot): Record<(typeof FILES)[number], strin
   "chat.json": json(Participants.chatToJson(snapshot.participants)),
   "session.json": json({ ...snapshot.summary, ...snapshot.extra })
 })
+
+/**
+ * The name of one of the files.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type FileName = (typeof FILES)[number]
+
+/**
+ * The files whose content may differ between two snapshots, rendered; all of them when there is no `previous`.
+ * A file is left out when the parts of the state it is rendered from are the same objects in both.
+ *
+ * @since 0.2.0
+ * @category rendering
+ */
+export const renderChanged = (previous: Snapshot | undefined, next: Snapshot): Partial<Record<FileName, string>> => {
+  if (previous === undefined) return render(next)
+  const out: Partial<Record<FileName, string>> = {}
+  const t = next.transcript
+  const p = next.participants
+  if (t !== previous.transcript) out["transcript.json"] = json(Transcript.toJson(t))
+  if (t.finals !== previous.transcript.finals || t.names !== previous.transcript.names) {
+    out["transcript.txt"] = Transcript.toText(t)
+    out["transcript.srt"] = Transcript.toSrt(t)
+    out["transcript.vtt"] = Transcript.toVtt(t)
+  }
+  if (p.roster !== previous.participants.roster || p.at !== previous.participants.at) {
+    out["participants.json"] = json(Participants.toJson(p))
+  }
+  if (p.chat !== previous.participants.chat) out["chat.json"] = json(Participants.chatToJson(p))
+  if (next.summary !== previous.summary || next.extra !== previous.extra) {
+    out["session.json"] = json({ ...next.summary, ...next.extra })
+  }
+  return out
+}
 
 /**
  * Writes every file into `directory` (which must exist).

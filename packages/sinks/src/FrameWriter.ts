@@ -5,6 +5,8 @@
  * stream kept open for the life of the scope.
  *
  * A frame that cannot be used fails its own write with a {@link FrameError} and leaves the writer working.
+ * {@link frameOf} does the checking and naming without any I/O, for writers that collect frames and write them in
+ * batches (the session recorder writes a tick's frames together and appends each H.264 stream once per tick).
  *
  * ```ts
  * import { FrameWriter } from "@callstream/sinks"
@@ -82,6 +84,56 @@ export const folderOf = (event: RecallEvent.VideoEvent): ReadonlyArray<string> =
 ]
 
 /**
+ * A frame ready to be written: where (relative to the writer's folder, as path segments) and what. A PNG becomes a
+ * file of its own; H.264 bytes are appended to their stream's file.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Frame =
+  | {
+    readonly _tag: "Png"
+    readonly folder: ReadonlyArray<string>
+    readonly file: string
+    readonly bytes: Uint8Array
+    readonly size: Video.Size
+  }
+  | {
+    readonly _tag: "H264"
+    readonly folder: ReadonlyArray<string>
+    readonly file: string
+    readonly bytes: Uint8Array
+  }
+
+/**
+ * Checks and names one frame, with no I/O: a PNG must be base64 of a PNG (its size read from its header) and is
+ * named by its meeting time in ms; H.264 is kept opaque and goes to its stream's file. The error's `path` is
+ * relative to the writer's folder.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const frameOf = (event: RecallEvent.VideoEvent): Either.Either<Frame, FrameError> => {
+  const [participant, type] = folderOf(event)
+  if (event.event === "video_separate_png.data") {
+    const folder = [participant!, type!]
+    const file = `${Math.round(event.data.data.timestamp.relative * 1000)}.png`
+    const png = Video.png(event)
+    if (Either.isLeft(png)) {
+      return Either.left(new FrameError({ reason: "BadFrame", path: [...folder, file].join("/"), cause: png.left }))
+    }
+    return Either.right({ _tag: "Png", folder, file, bytes: png.right.bytes, size: png.right.size })
+  }
+  const folder = [participant!]
+  const file = `${type}.h264`
+  const bytes = Video.bytes(event)
+  if (Either.isLeft(bytes)) {
+    return Either.left(new FrameError({ reason: "BadFrame", path: [...folder, file].join("/"), cause: bytes.left }))
+  }
+  return Either.right({ _tag: "H264", folder, file, bytes: bytes.right })
+}
+
+/**
  * A writer of frames under `directory`, for the life of the scope.
  *
  * @since 0.1.0
@@ -103,27 +155,19 @@ export const make = (
         Effect.tap(() => Effect.sync(() => made.add(dir)))
       )
 
-    const writePng = (event: RecallEvent.VideoSeparatePng) => {
-      const [participant, type] = folderOf(event)
-      const dir = path.join(directory, participant!, type!)
-      const file = path.join(dir, `${Math.round(event.data.data.timestamp.relative * 1000)}.png`)
-      const png = Video.png(event)
-      if (Either.isLeft(png)) return Effect.fail(new FrameError({ reason: "BadFrame", path: file, cause: png.left }))
+    const writePng = (frame: Extract<Frame, { readonly _tag: "Png" }>) => {
+      const dir = path.join(directory, ...frame.folder)
+      const file = path.join(dir, frame.file)
       return ensureDirectory(dir).pipe(
-        Effect.zipRight(fs.writeFile(file, png.right.bytes)),
+        Effect.zipRight(fs.writeFile(file, frame.bytes)),
         Effect.mapError((cause) => new FrameError({ reason: "Io", path: file, cause })),
-        Effect.as<Written>({ path: file, bytes: png.right.bytes.byteLength, size: png.right.size })
+        Effect.as<Written>({ path: file, bytes: frame.bytes.byteLength, size: frame.size })
       )
     }
 
-    const writeH264 = (event: RecallEvent.VideoSeparateH264) => {
-      const [participant, type] = folderOf(event)
-      const dir = path.join(directory, participant!)
-      const file = path.join(dir, `${type}.h264`)
-      const bytes = Video.bytes(event)
-      if (Either.isLeft(bytes)) {
-        return Effect.fail(new FrameError({ reason: "BadFrame", path: file, cause: bytes.left }))
-      }
+    const appendH264 = (frame: Extract<Frame, { readonly _tag: "H264" }>) => {
+      const dir = path.join(directory, ...frame.folder)
+      const file = path.join(dir, frame.file)
       return lock.withPermits(1)(Effect.gen(function*() {
         let handle = streams.get(file)
         if (handle === undefined) {
@@ -131,14 +175,21 @@ export const make = (
           handle = yield* fs.open(file, { flag: "a" }).pipe(Scope.extend(scope))
           streams.set(file, handle)
         }
-        yield* handle.writeAll(bytes.right)
+        yield* handle.writeAll(frame.bytes)
       })).pipe(
         Effect.mapError((cause) => new FrameError({ reason: "Io", path: file, cause })),
-        Effect.as<Written>({ path: file, bytes: bytes.right.byteLength })
+        Effect.as<Written>({ path: file, bytes: frame.bytes.byteLength })
       )
     }
 
     return {
-      write: (event) => event.event === "video_separate_png.data" ? writePng(event) : writeH264(event)
+      write: (event) =>
+        Either.match(frameOf(event), {
+          onLeft: (error) =>
+            Effect.fail(
+              new FrameError({ reason: error.reason, path: path.join(directory, error.path), cause: error.cause })
+            ),
+          onRight: (frame) => frame._tag === "Png" ? writePng(frame) : appendH264(frame)
+        })
     }
   })

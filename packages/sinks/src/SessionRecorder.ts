@@ -4,8 +4,11 @@
  *
  * ```text
  * session.json          ids, runs, connections, gaps, drops, counts by event, unknown events, decode failures,
- *                       errors, audio and video counts
+ *                       errors, audio and video counts, the recorder's own counts
  * events.jsonl          the tape of raw messages (replayable)
+ * control.jsonl         the control events (connections, gaps, drops, decode failures, start and end), each with
+ *                       the number of tape lines before it
+ * checkpoint.json       the recorder's state and how far into both logs it goes (where a restart starts)
  * transcript.json|.txt|.srt|.vtt
  * participants.json     per participant id: details, intervals, talk time (s) and share
  * chat.json
@@ -14,13 +17,54 @@
  * video/participant-<id>/<webcam|screenshare>/<ms>.png   (and <webcam|screenshare>.h264)
  * ```
  *
- * Sessions are recorded concurrently. Within a session, a message that cannot be used (a bad frame, a failed
- * write) is counted in `session.json` and logged, and recording goes on; a session whose folder cannot be set up
- * at all is logged and its events are drained, so other sessions never wait for it.
+ * **How it writes.** A session's events are applied a chunk at a time, synchronously: the reducers are pure and no
+ * event costs an Effect or a write of its own. What they produce is collected per file and written with one call
+ * per file per flush: every `flushInterval` (default 250 ms) on one timer shared by all sessions of the recorder
+ * (sessions are spread over five slots of that interval, so a thousand sessions never flush in the same instant),
+ * or at once when a session has `maxPendingBytes` (default 1 MiB) waiting. Each flush writes the media first (WAV
+ * runs, H.264 appends, PNG files), then the tape and the control log: that is the commit point, after which
+ * `onFlushed` hears the position reached. WAV headers are patched in the same flush once `patchInterval` (default
+ * 500 ms) has passed, so they lag their data by at most that plus one flush interval, and never declare bytes that
+ * were not written. The derived files (transcript, participants, chat, session.json) are rendered from the state
+ * and rewritten only when their content changed, at most every `exportInterval` (default 2 s) and, when many
+ * sessions are live, less often: the recorder spends about `exportBytesPerSecond` (default 16 MiB/s) on them, its
+ * live sessions sharing it (metric `callstream_recorder_export_interval_seconds`).
  *
- * A folder that exists already is continued, not overwritten (a restarted process whose session reconnects):
- * WAVs are extended from their end, the tape is appended, the transcript, participants, chat and counts are read
- * back and merged with what comes next.
+ * **Restarts.** The tape is the write-ahead log. Every `checkpointInterval` (default 10 s), and when the session
+ * ends, `checkpoint.json` saves the whole state with the tape and control-log offsets it covers. A recorder that
+ * finds a folder continues it: it cuts a line a kill left half-written, loads the checkpoint and replays the rest
+ * of both logs, in their original order, through the same reducers, so the transcript, participants, chat and
+ * session.json equal a recording that never stopped; WAVs are continued at the right offset, and replayed audio
+ * the WAVs lack is written again. After a SIGKILL, what had not reached the tape (at most one flush interval) is
+ * lost; closing the scope (SIGTERM, Ctrl-C, a Layer closing) flushes everything first. A folder written by an
+ * earlier version (no control log) is continued from its derived files.
+ *
+ * **Exactly once behind a failover.** Events may carry a `position` (see `SessionEvent.Position`): the position of
+ * the last event applied is saved on its tape line or control line, and an event whose position is at or before
+ * it (a source delivering again after a failover) is skipped and counted. `onFlushed(session, position)` is called
+ * after each flush that put new positions on disk, so a transport acknowledges only what a restart would recover.
+ * H.264 streams are plain appends: a redelivered H.264 frame that reached its file but not the tape is appended
+ * twice.
+ *
+ * **Bounds.** At most `maxOpenFiles` (default 64) track files (WAV and H.264) are open per session; past it the least
+ * recently used one is closed, and opened again when needed (logged once per session, counted in session.json's
+ * `recorder.handlesClosed` and `callstream_recorder_handles_closed_total`). A file that cannot be written (a full
+ * or read-only disk) is reported once per session and file in the log and session.json's `errors`, counted in
+ * `recorder.writeFailures` and `callstream_recorder_write_failures_total`, and tried again after a backoff (1 s,
+ * doubling to 30 s); recording resumes when the disk does. Meanwhile media waits in memory up to 256 KiB per file,
+ * past which it is given up and counted (`recorder.lostBytes`, `callstream_recorder_lost_bytes_total`); the tape
+ * and control log are never given up: the session's Stream waits instead (backpressure), so never-dropped events
+ * stay never dropped. A message that cannot be used (a bad frame) is counted in session.json and logged once per
+ * session and kind; a session whose folder cannot be set up at all is logged and its events are drained, so other
+ * sessions never wait for it.
+ *
+ * **Memory per session**: the reducers' states (every final utterance with its words, the roster with its
+ * intervals and the chat, all growing with the meeting because the files rendered from them are rewritten whole;
+ * the summary, whose lists are bounded; per audio track its frontier, the ranges within the late-audio window and
+ * its counts), the output collected since the last flush (about `flushInterval` of the session's traffic, at most
+ * `maxPendingBytes` before the Stream waits), up to `maxOpenFiles` open files, and a digest of each derived file
+ * as last written. The states a flush renders or checkpoints are the same immutable values, not copies. Raw
+ * messages and decoded audio are held only until the flush that writes them.
  *
  * ```ts
  * import { EventSource } from "@callstream/core"
@@ -36,28 +80,25 @@
  *
  * @since 0.1.0
  */
-import { EventSource, EventStream, RecallEvent, type SessionEvent } from "@callstream/core"
+import { EventSource, EventStream, Printable, type SessionEvent, type SessionKey } from "@callstream/core"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import * as Schema from "effect/Schema"
-import * as Scope from "effect/Scope"
+import * as Metric from "effect/Metric"
 import * as Stream from "effect/Stream"
-import * as AudioTimeline from "./AudioTimeline.js"
-import * as Exports from "./Exports.js"
-import * as FrameWriter from "./FrameWriter.js"
-import { readJson, replaceFile, safeName } from "./internal/files.js"
-import * as Participants from "./Participants.js"
+import type * as AudioTimeline from "./AudioTimeline.js"
+import { replaceFile } from "./internal/files.js"
+import * as FlushScheduler from "./internal/flushScheduler.js"
+import * as Layout from "./internal/layout.js"
+import { restore } from "./internal/restore.js"
+import * as SessionWriter from "./internal/sessionWriter.js"
+import * as RecorderMetrics from "./RecorderMetrics.js"
 import * as SessionFolder from "./SessionFolder.js"
 import * as SessionSummary from "./SessionSummary.js"
-import * as TapeRecorder from "./TapeRecorder.js"
-import * as Transcript from "./Transcript.js"
-import * as WavWriter from "./WavWriter.js"
 
 /**
  * @since 0.1.0
@@ -66,14 +107,56 @@ import * as WavWriter from "./WavWriter.js"
 export interface Options {
   /** The folder that holds one folder per session. */
   readonly directory: string
-  /** How often the derived files (transcript, participants, chat, session.json) are refreshed. Default 2 s. */
+  /**
+   * The shortest time between two refreshes of a session's derived files (transcript, participants, chat,
+   * session.json). Default 2 s; longer when `exportBytesPerSecond` does not allow it.
+   */
   readonly exportInterval?: Duration.DurationInput | undefined
+  /**
+   * About how many bytes of derived files and checkpoints the recorder renders per second, all live sessions
+   * together: a session's files are refreshed no more often than its share allows. Default 16 MiB.
+   *
+   * @since 0.2.0
+   */
+  readonly exportBytesPerSecond?: number | undefined
+  /**
+   * How often a session's collected output is written (one call per file). Default 250 ms.
+   *
+   * @since 0.2.0
+   */
+  readonly flushInterval?: Duration.DurationInput | undefined
+  /**
+   * How often `checkpoint.json` is saved while a session runs (a restart replays the logs from it). Default 10 s.
+   *
+   * @since 0.2.0
+   */
+  readonly checkpointInterval?: Duration.DurationInput | undefined
   /** Where late audio may still land; see `AudioTimeline`. */
   readonly audio?: AudioTimeline.Options | undefined
-  /** The longest a WAV header may lag its data. Default 500 ms. */
+  /** The longest a WAV header may wait for a patch after its data was written. Default 500 ms. */
   readonly patchInterval?: Duration.DurationInput | undefined
   /** Chunks buffered per session by the splitter (see `EventStream.sessions`). */
   readonly bufferSize?: number | undefined
+  /**
+   * Track files (WAV, H.264) a session keeps open at most; the least recently used is closed past it. Default 64.
+   *
+   * @since 0.2.0
+   */
+  readonly maxOpenFiles?: number | undefined
+  /**
+   * Bytes of collected output a session may hold before it writes at once (and, while its files cannot be
+   * written, before its Stream waits). Default 1 MiB.
+   *
+   * @since 0.2.0
+   */
+  readonly maxPendingBytes?: number | undefined
+  /**
+   * Called after a flush put events with new positions on disk: `position` is the last one, and everything up to
+   * it survives a restart. For transports that acknowledge what is recorded (see `SessionEvent.Position`).
+   *
+   * @since 0.2.0
+   */
+  readonly onFlushed?: ((session: SessionKey.SessionKey, position: string) => Effect.Effect<void>) | undefined
 }
 
 /**
@@ -86,192 +169,63 @@ export interface Options {
 export const folderName = (session: string): string => SessionFolder.nameOf(session)
 
 /**
- * The WAV file of a track, relative to the session folder.
+ * The WAV file of a track, relative to the session's `audio` folder.
  *
  * @since 0.1.0
  * @category accessors
  */
-export const wavName = (track: AudioTimeline.TrackKey): string =>
-  track === "mixed" ? "mixed.wav" : `participant-${safeName(track)}.wav`
+export const wavName = (track: AudioTimeline.TrackKey): string => Layout.wavName(track)
 
-// the media counts an earlier run wrote next to the summary in session.json, carried on after a restart
-const SavedCounts = Schema.Struct({
-  chunks: Schema.Number,
-  late: Schema.Number,
-  repeatedSamples: Schema.Number,
-  droppedSamples: Schema.Number,
-  invalid: Schema.Number
+const millis = (input: Duration.DurationInput | undefined, fallback: number): number =>
+  input === undefined ? fallback : Duration.toMillis(Duration.decode(input))
+
+const settingsOf = (options: Options, session: SessionKey.SessionKey, directory: string): SessionWriter.Settings => ({
+  session,
+  directory,
+  audio: options.audio,
+  exportInterval: millis(options.exportInterval, 2_000),
+  exportBytesPerSecond: options.exportBytesPerSecond ?? 16 * 1024 * 1024,
+  checkpointInterval: millis(options.checkpointInterval, 10_000),
+  patchInterval: millis(options.patchInterval, 500),
+  maxOpenFiles: options.maxOpenFiles ?? 64,
+  maxPendingBytes: options.maxPendingBytes ?? 1024 * 1024,
+  onFlushed: options.onFlushed
 })
-const SavedMedia = Schema.Struct({
-  audio: Schema.optionalWith(Schema.Record({ key: Schema.String, value: SavedCounts }), { default: () => ({}) }),
-  video: Schema.optional(Schema.Struct({ frames: Schema.Number, bytes: Schema.Number, badFrames: Schema.Number }))
-})
-const decodeSavedMedia = Schema.decodeUnknownEither(SavedMedia)
 
-const errorText = (cause: unknown): string =>
-  cause instanceof Error ? cause.message : typeof cause === "string" ? cause : JSON.stringify(cause)
-
-/**
- * Records one session's Stream into `DIR/<session-key>/` and returns its summary. Never fails: problems are
- * recorded in `session.json` and logged.
- *
- * @since 0.1.0
- * @category recording
- */
-export const recordSession = <E>(
+const recordOn = <E>(
   session: EventStream.Session<SessionEvent.SessionEvent, E>,
-  options: Options
+  options: Options,
+  scheduler: FlushScheduler.FlushScheduler
 ): Effect.Effect<SessionSummary.SessionSummary, never, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
+    const who = `session ${Printable.text(session.key)}`
     const dir = path.join(options.directory, folderName(session.key))
-    const audioDir = path.join(dir, "audio")
-    yield* fs.makeDirectory(audioDir, { recursive: true })
-
-    // what an earlier run left, if any
-    const saved = yield* readJson(path.join(dir, "session.json"))
-    let summary = Either.getOrElse(SessionSummary.fromJson(saved), () => SessionSummary.empty(session.key))
-    const savedMedia = Either.getOrElse(decodeSavedMedia(saved), (): typeof SavedMedia.Type => ({ audio: {} }))
-    let transcript = Either.getOrElse(
-      Transcript.fromJson(yield* readJson(path.join(dir, "transcript.json"))),
-      () => Transcript.empty
-    )
-    let participants = Either.getOrElse(
-      Participants.fromJson(
-        (yield* readJson(path.join(dir, "participants.json"))) ?? {},
-        (yield* readJson(path.join(dir, "chat.json"))) ?? []
-      ),
-      () => Participants.empty
-    )
-    let timeline = AudioTimeline.empty
-    const reduceAudio = AudioTimeline.reduceWith(options.audio)
-    const wavs = new Map<string, WavWriter.WavWriter>()
-    const broken = new Set<string>()
-    const video = { frames: 0, bytes: 0, badFrames: 0, ...savedMedia.video }
-    let dirty = true
-
-    const tape = yield* TapeRecorder.make(path.join(dir, "events.jsonl"))
-    const frames = yield* FrameWriter.make(path.join(dir, "video"))
-    const scope = yield* Effect.scope
-
-    const report = (source: string, cause: unknown) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        summary = SessionSummary.addError(summary, now, source, errorText(cause))
-        return Effect.logWarning(`session ${session.key}: ${source}: ${errorText(cause)}`)
-      })
-
-    const snapshot = (): Exports.Snapshot => ({
-      transcript,
-      participants,
-      summary,
-      extra: {
-        audio: Object.fromEntries(
-          Object.entries(timeline.tracks).map(([key, track]) => [key, {
-            file: `audio/${wavName(key as AudioTimeline.TrackKey)}`,
-            seconds: AudioTimeline.secondsOf(track.frontier),
-            chunks: track.chunks,
-            late: track.late,
-            repeatedSamples: track.repeatedSamples,
-            droppedSamples: track.droppedSamples,
-            invalid: track.invalid
-          }])
-        ),
-        video
-      }
-    })
-
-    const exportNow = Effect.suspend(() => {
-      dirty = false
-      return Exports.write(dir, snapshot())
-    }).pipe(Effect.catchAll((error) => report("exports", error)))
-
-    const openTrack = (key: AudioTimeline.TrackKey) =>
-      Effect.suspend(() => {
-        const open = wavs.get(key)
-        if (open !== undefined || broken.has(key)) return Effect.succeed(open)
-        return WavWriter.make(path.join(audioDir, wavName(key)), { patchInterval: options.patchInterval }).pipe(
-          Scope.extend(scope),
-          Effect.provideService(FileSystem.FileSystem, fs),
-          Effect.flatMap((wav) =>
-            Effect.map(wav.samples, (samples) => {
-              wavs.set(key, wav)
-              if (timeline.tracks[key] === undefined) {
-                const track = AudioTimeline.resumed(samples, savedMedia.audio[key])
-                timeline = { ...timeline, tracks: { ...timeline.tracks, [key]: track } }
-              }
-              return wav
-            })
-          ),
-          Effect.catchAll((error) => {
-            broken.add(key)
-            return Effect.as(report(`audio/${wavName(key)}`, error), undefined)
-          })
-        )
-      })
-
-    const handleAudio = (event: RecallEvent.AudioEvent) =>
-      Effect.gen(function*() {
-        const key = EventStream.trackOf(event) as AudioTimeline.TrackKey
-        const wav = yield* openTrack(key)
-        timeline = reduceAudio(timeline, event)
-        if (wav === undefined) return
-        for (const write of timeline.writes) {
-          yield* wav.write(write.offset, write.samples).pipe(
-            Effect.catchAll((error) => report(`audio/${wavName(key)}`, error))
-          )
-        }
-      })
-
-    const handle = (item: SessionEvent.SessionEvent): Effect.Effect<void> =>
-      Effect.gen(function*() {
-        summary = SessionSummary.reduce(summary, item)
-        // the reducers take the control events too (a Gap closes open speech in Participants)
-        participants = Participants.reduce(participants, item)
-        dirty = true
-        if (item._tag !== "Message") return
-        yield* tape.record(item).pipe(Effect.catchAll((error) => report("events.jsonl", error)))
-        const event = item.event
-        transcript = Transcript.reduce(transcript, event)
-        if (RecallEvent.isAudioEvent(event)) {
-          yield* handleAudio(event)
-        } else if (RecallEvent.isVideoEvent(event)) {
-          yield* frames.write(event).pipe(
-            Effect.tap((written) =>
-              Effect.sync(() => {
-                video.frames++
-                video.bytes += written.bytes
-              })
-            ),
-            Effect.catchAll((error) => {
-              video.badFrames++
-              return report("video", error)
-            })
-          )
-        }
-      }).pipe(Effect.catchAllCause((cause) => report("recorder", Cause.pretty(cause))))
-
-    const interval = Duration.decode(options.exportInterval ?? Duration.seconds(2))
-    yield* exportNow
-    // the last write of the derived files happens however the recording ends: the source ending, or the recorder
-    // being interrupted (a Layer closing, Ctrl-C); WAV writers patch their headers in their own finalizers
-    yield* Effect.addFinalizer(() => exportNow)
-    yield* Effect.forkScoped(
-      Effect.sleep(interval).pipe(
-        Effect.zipRight(Effect.suspend(() => dirty ? exportNow : Effect.void)),
-        Effect.forever
+    yield* fs.makeDirectory(path.join(dir, Layout.AUDIO), { recursive: true })
+    const restored = yield* restore(dir, session.key, options.audio)
+    if (restored.replayedLines > 0 || restored.from !== "logs") {
+      yield* Metric.incrementBy(RecorderMetrics.replayedLines, restored.replayedLines)
+      yield* Effect.logInfo(
+        `${who}: continuing its folder from ${restored.from}, ${restored.replayedLines} tape lines replayed`
       )
+    }
+    const writer = yield* SessionWriter.make(settingsOf(options, session.key, dir), restored, scheduler)
+    yield* Effect.acquireRelease(
+      Metric.increment(RecorderMetrics.sessions),
+      () => Metric.incrementBy(RecorderMetrics.sessions, -1)
     )
     yield* session.events.pipe(
-      Stream.runForEach(handle),
-      Effect.catchAllCause((cause) => report("source", Cause.pretty(cause)))
+      Stream.runForEachChunk(writer.accept),
+      Effect.catchAllCause((cause) => writer.report("source", Cause.pretty(cause)))
     )
-    return summary
+    yield* writer.finish
+    return writer.summary()
   }).pipe(
     Effect.scoped,
     Effect.catchAllCause((cause) =>
       Effect.gen(function*() {
-        yield* Effect.logError(`session ${session.key} could not be recorded`, cause)
+        yield* Effect.logError(`session ${Printable.text(session.key)} could not be recorded`, cause)
         yield* Stream.runDrain(session.events).pipe(Effect.ignore)
         const now = yield* Clock.currentTimeMillis
         const summary = SessionSummary.addError(SessionSummary.empty(session.key), now, "recorder", Cause.pretty(cause))
@@ -283,6 +237,25 @@ export const recordSession = <E>(
         ).pipe(Effect.ignore)
         return summary
       })
+    )
+  )
+
+/**
+ * Records one session's Stream into `DIR/<session-key>/` and returns its summary. Never fails: problems are
+ * recorded in `session.json` and logged. To record many sessions, use {@link recordAll}, whose sessions share one
+ * flush timer.
+ *
+ * @since 0.1.0
+ * @category recording
+ */
+export const recordSession = <E>(
+  session: EventStream.Session<SessionEvent.SessionEvent, E>,
+  options: Options
+): Effect.Effect<SessionSummary.SessionSummary, never, FileSystem.FileSystem | Path.Path> =>
+  Effect.scoped(
+    Effect.flatMap(
+      FlushScheduler.make(millis(options.flushInterval, 250)),
+      (scheduler) => recordOn(session, options, scheduler)
     )
   )
 
@@ -312,9 +285,15 @@ export const recordAll = <E, E2, R>(
   sessions: Stream.Stream<EventStream.Session<SessionEvent.SessionEvent, E>, E2, R>,
   options: Options
 ): Effect.Effect<void, E2, R | FileSystem.FileSystem | Path.Path> =>
-  sessions.pipe(
-    Stream.mapEffect((session) => recordSession(session, options), { concurrency: "unbounded", unordered: true }),
-    Stream.runDrain
+  Effect.scoped(
+    Effect.flatMap(FlushScheduler.make(millis(options.flushInterval, 250)), (scheduler) =>
+      sessions.pipe(
+        Stream.mapEffect((session) => recordOn(session, options, scheduler), {
+          concurrency: "unbounded",
+          unordered: true
+        }),
+        Stream.runDrain
+      ))
   )
 
 /**

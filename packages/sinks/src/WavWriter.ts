@@ -1,13 +1,18 @@
 /**
  * A WAV file (RIFF, PCM 16-bit, mono, 16 kHz: Recall's format) written incrementally through @effect/platform's
- * `FileSystem`. Samples are written at a sample offset: past the end the file grows and the gap becomes silence
- * (the file is extended, not filled sample by sample), before the end they overwrite what is there.
+ * `FileSystem`. Samples are written at a sample offset, each call one positioned write: past the end the file
+ * grows and the gap becomes silence (a hole the file system fills with zeros, not samples written one by one),
+ * before the end they overwrite what is there. Callers that collect samples first (the session recorder writes a
+ * track's run of samples once per flush tick) get one write per run.
  *
- * The RIFF header carries the data length, so it is patched by a background fiber at most `patchInterval` after
- * any write (default 500 ms), by a write when the last patch is older than that, and when the scope closes. A
- * process killed at any moment leaves a file any player opens, missing at most the last interval's audio in the
- * declared length. Opening an existing file continues it: its data length is taken from the file size (the
- * truth after a kill), so new audio lands at the right offset.
+ * The RIFF header carries the data length. It only ever declares bytes whose write has completed, so a failed
+ * write (a full disk) never leaves a header claiming data the file lacks. It is patched by a background fiber at
+ * most `patchInterval` after any write (default 500 ms), by a write when the last patch is older than that, and
+ * when the scope closes; with `patchInBackground: false` only `flush` and closing the scope patch it, for callers
+ * that patch many files on a tick of their own. A process killed at any moment leaves a file any player opens,
+ * missing at most the last interval's audio in the declared length. Opening an existing file continues it: its
+ * data length is taken from the file size (the truth after a kill), so new audio lands at the right offset; a file
+ * too short to hold a header (1 to 43 bytes, a kill right after it was created) is started again.
  *
  * ```ts
  * import { WavWriter } from "@callstream/sinks"
@@ -81,6 +86,13 @@ export interface WavWriter {
 export interface Options {
   /** The longest a write may wait for the header to declare it. Default 500 ms. */
   readonly patchInterval?: Duration.DurationInput | undefined
+  /**
+   * Whether a fiber of the writer's own patches the header every `patchInterval` (default true). Turn it off when
+   * the caller runs `flush` on a schedule of its own, as the session recorder does for all its tracks at once.
+   *
+   * @since 0.2.0
+   */
+  readonly patchInBackground?: boolean | undefined
 }
 
 /**
@@ -186,37 +198,40 @@ export const make = (
       dataBytes = (size - HEADER_BYTES) - ((size - HEADER_BYTES) % 2) // whole samples (no 32-bit bit tricks: files may pass 2 GB)
       if (dataBytes !== size - HEADER_BYTES) yield* file.truncate(HEADER_BYTES + dataBytes).pipe(Effect.mapError(io))
     }
-    const interval = Duration.decode(options?.patchInterval ?? Duration.millis(500))
+    const interval = Duration.toMillis(Duration.decode(options?.patchInterval ?? Duration.millis(500)))
+    const background = options?.patchInBackground ?? true
     const lock = yield* Effect.makeSemaphore(1)
     let declared = -1
     let lastPatch = yield* Clock.currentTimeMillis
 
+    // dataBytes only ever grows after a write or truncate has completed, so the header never runs ahead of the data
     const patch = Effect.gen(function*() {
       if (declared === dataBytes) return
+      const declaring = dataBytes
       yield* file.seek(0, "start")
-      yield* file.writeAll(header(dataBytes)).pipe(Effect.mapError(io))
-      declared = dataBytes
+      yield* file.writeAll(header(declaring)).pipe(Effect.mapError(io))
+      declared = declaring
       lastPatch = yield* Clock.currentTimeMillis
     })
 
     const extend = (bytes: number) =>
       bytes > dataBytes
-        ? Effect.suspend(() => {
-          dataBytes = bytes
-          return file.truncate(HEADER_BYTES + bytes).pipe(Effect.mapError(io))
-        })
+        ? file.truncate(HEADER_BYTES + bytes).pipe(
+          Effect.mapError(io),
+          Effect.tap(() => Effect.sync(() => (dataBytes = Math.max(dataBytes, bytes))))
+        )
         : Effect.void
 
     const maybePatch = Effect.flatMap(
       Clock.currentTimeMillis,
-      (now) => now - lastPatch >= Duration.toMillis(interval) ? patch : Effect.void
+      (now) => background && now - lastPatch >= interval ? patch : Effect.void
     )
 
     const write = (offset: number, samples: Int16Array) =>
       samples.length === 0 ? Effect.void : lock.withPermits(1)(
         Effect.gen(function*() {
           const start = offset * Audio.BYTES_PER_SAMPLE
-          yield* extend(start)
+          // a write past the end leaves a hole the file system reads back as zeros: silence, with no call of its own
           yield* file.seek(HEADER_BYTES + start, "start")
           yield* file.writeAll(bytesOf(samples)).pipe(Effect.mapError(io))
           dataBytes = Math.max(dataBytes, start + samples.byteLength)
@@ -226,9 +241,11 @@ export const make = (
 
     const flush = lock.withPermits(1)(patch)
     yield* flush
-    yield* Effect.forkScoped(
-      Effect.sleep(interval).pipe(Effect.zipRight(Effect.ignore(flush)), Effect.forever, Effect.interruptible)
-    )
+    if (background) {
+      yield* Effect.forkScoped(
+        Effect.sleep(interval).pipe(Effect.zipRight(Effect.ignore(flush)), Effect.forever, Effect.interruptible)
+      )
+    }
     yield* Effect.addFinalizer(() => Effect.ignore(flush))
     return {
       path,

@@ -15,6 +15,12 @@ export * as FrameWriter from "./FrameWriter.js"
  */
 export * as Participants from "./Participants.js"
 /**
+ * The session recorder's metrics (write failures, media given up, files closed to stay within the limit).
+ *
+ * @since 0.2.0
+ */
+export * as RecorderMetrics from "./RecorderMetrics.js"
+/**
  * @since 0.1.0
  */
 export * as SessionRecorder from "./SessionRecorder.js"

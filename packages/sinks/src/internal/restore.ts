@@ -1,0 +1,212 @@
+import { Decoder, SessionEvent, type SessionKey, Tape } from "@callstream/core"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import * as AudioTimeline from "../AudioTimeline.js"
+import * as Participants from "../Participants.js"
+import * as SessionSummary from "../SessionSummary.js"
+import * as TapeRecorder from "../TapeRecorder.js"
+import * as Transcript from "../Transcript.js"
+import { HEADER_BYTES } from "../WavWriter.js"
+import * as Checkpoint from "./checkpoint.js"
+import * as ControlLog from "./controlLog.js"
+import { readJson } from "./files.js"
+import { AUDIO, TAPE, wavName } from "./layout.js"
+import { forEachLine, repairTail } from "./lines.js"
+import * as SessionState from "./sessionState.js"
+
+/**
+ * Where a session recorder starts in a folder that may hold an earlier run: the state in `checkpoint.json`, then
+ * the rest of the tape and of the control log replayed through the reducers in their original order, so the state
+ * equals what a recorder that never stopped would hold. A last line cut short by a kill is removed from both logs
+ * first. Replayed audio is placed on the timeline again; only the samples the WAV files lack are written again.
+ *
+ * A folder written before there were checkpoints and control logs is continued from its derived files instead.
+ *
+ * @internal
+ */
+
+/** @internal */
+export interface Restored {
+  readonly snapshot: SessionState.Snapshot
+  readonly offsets: Checkpoint.Offsets
+  readonly counts: Checkpoint.RecorderCounts
+  /** The `at` of the tape's last line (0 when it has none), so an appended tape never goes back in time. */
+  readonly tapeAt: number
+  /** Samples the replay placed that the WAV files do not hold yet. */
+  readonly missingAudio: ReadonlyArray<AudioTimeline.Write>
+  /** How the state was found: from a checkpoint, by replaying the logs from their start, or from derived files. */
+  readonly from: "checkpoint" | "logs" | "derived files"
+  readonly replayedLines: number
+}
+
+const zeroCounts: Checkpoint.RecorderCounts = { handlesClosed: 0, writeFailures: 0, lostBytes: 0 }
+
+// the media counts an earlier version wrote next to the summary in session.json
+const SavedCounts = Schema.Struct({
+  chunks: Schema.Number,
+  late: Schema.Number,
+  repeatedSamples: Schema.Number,
+  droppedSamples: Schema.Number,
+  invalid: Schema.Number
+})
+const SavedMedia = Schema.Struct({
+  audio: Schema.optionalWith(Schema.Record({ key: Schema.String, value: SavedCounts }), { default: () => ({}) }),
+  video: Schema.optional(Schema.Struct({ frames: Schema.Number, bytes: Schema.Number, badFrames: Schema.Number }))
+})
+const decodeSavedMedia = Schema.decodeUnknownEither(SavedMedia)
+
+/** Samples each WAV file of the folder holds now, by file name. */
+const wavSamples = (audioDir: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const out = new Map<string, number>()
+    const names = yield* fs.readDirectory(audioDir).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => []))
+    for (const name of names) {
+      if (!name.endsWith(".wav")) continue
+      const info = yield* Effect.either(fs.stat(path.join(audioDir, name)))
+      if (Either.isRight(info)) out.set(name, Math.max(0, Math.floor((Number(info.right.size) - HEADER_BYTES) / 2)))
+    }
+    return out
+  })
+
+/** An earlier version's folder: state from its derived files, the logs taken as they are. */
+const fromDerivedFiles = (dir: string, session: string, onDisk: ReadonlyMap<string, number>) =>
+  Effect.gen(function*() {
+    const path = yield* Path.Path
+    const saved = yield* readJson(path.join(dir, "session.json"))
+    const media = Either.getOrElse(decodeSavedMedia(saved), (): typeof SavedMedia.Type => ({ audio: {} }))
+    const tracks: Record<string, AudioTimeline.Track> = {}
+    for (const [key, counts] of Object.entries(media.audio)) {
+      tracks[key] = AudioTimeline.resumed(onDisk.get(wavName(key as AudioTimeline.TrackKey)) ?? 0, counts)
+    }
+    const snapshot: SessionState.Snapshot = {
+      ...SessionState.empty(session),
+      summary: Either.getOrElse(SessionSummary.fromJson(saved), () => SessionSummary.empty(session)),
+      transcript: Either.getOrElse(
+        Transcript.fromJson(yield* readJson(path.join(dir, "transcript.json"))),
+        () => Transcript.empty
+      ),
+      participants: Either.getOrElse(
+        Participants.fromJson(
+          (yield* readJson(path.join(dir, "participants.json"))) ?? {},
+          (yield* readJson(path.join(dir, "chat.json"))) ?? []
+        ),
+        () => Participants.empty
+      ),
+      timeline: { tracks, writes: [] },
+      video: { frames: 0, bytes: 0, badFrames: 0, ...media.video }
+    }
+    return snapshot
+  })
+
+/**
+ * Restores the state of the session recorded in `dir` (a folder that may be new).
+ *
+ * @internal
+ */
+export const restore = (
+  dir: string,
+  session: SessionKey.SessionKey,
+  audio: AudioTimeline.Options | undefined
+) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const tapePath = path.join(dir, TAPE)
+    const controlPath = path.join(dir, ControlLog.FILE)
+    const tapeSize = yield* repairTail(tapePath)
+    const controlSize = yield* repairTail(controlPath)
+    const onDisk = yield* wavSamples(path.join(dir, AUDIO))
+
+    const saved = Checkpoint.read(yield* readJson(path.join(dir, Checkpoint.FILE)))
+    const usable = Either.isRight(saved) && saved.right.offsets.tape.bytes <= Math.max(0, tapeSize) &&
+      saved.right.offsets.control.bytes <= Math.max(0, controlSize)
+    const legacy = !usable && controlSize === -1 && tapeSize > 0 &&
+      (yield* fs.exists(path.join(dir, "session.json")).pipe(Effect.orElseSucceed(() => false)))
+
+    let start: Checkpoint.Restored
+    let from: Restored["from"]
+    if (usable) {
+      start = saved.right
+      from = "checkpoint"
+    } else if (legacy) {
+      let lines = 0
+      yield* forEachLine(tapePath, 0, () => lines++)
+      start = {
+        snapshot: yield* fromDerivedFiles(dir, session, onDisk),
+        offsets: { tape: { bytes: tapeSize, lines }, control: { bytes: 0, lines: 0 } },
+        counts: zeroCounts
+      }
+      from = "derived files"
+    } else {
+      start = {
+        snapshot: SessionState.empty(session),
+        offsets: { tape: { bytes: 0, lines: 0 }, control: { bytes: 0, lines: 0 } },
+        counts: zeroCounts
+      }
+      from = "logs"
+    }
+
+    // the control events after the start, in order, each with the number of tape lines before it
+    const controls: Array<{ readonly after: number; readonly event: SessionEvent.ControlEvent }> = []
+    let controlLines = start.offsets.control.lines
+    yield* forEachLine(controlPath, start.offsets.control.bytes, (line) => {
+      controlLines++
+      const parsed = ControlLog.parse(line)
+      if (Either.isRight(parsed)) controls.push(parsed.right)
+    })
+
+    const missingAudio: Array<AudioTimeline.Write> = []
+    const replay: SessionState.Output = {
+      message: () => {},
+      control: () => {},
+      frame: () => {},
+      problem: () => {},
+      samples: (write) => {
+        // positioned writes are idempotent, but there is no need to write again what the file already holds
+        const held = onDisk.get(wavName(write.track)) ?? 0
+        const end = write.offset + write.samples.length
+        if (end <= held) return
+        const from = Math.max(write.offset, held)
+        missingAudio.push({ track: write.track, offset: from, samples: write.samples.subarray(from - write.offset) })
+      }
+    }
+    const state = new SessionState.SessionState(start.snapshot, audio)
+    const now = Date.now()
+    let next = 0
+    let tapeLines = start.offsets.tape.lines
+    let replayedLines = 0
+    let tapeAt: number | undefined
+    const controlsUpTo = (lines: number) => {
+      while (next < controls.length && controls[next]!.after <= lines) state.apply(controls[next++]!.event, now, replay)
+    }
+    yield* forEachLine(tapePath, start.offsets.tape.bytes, (line) => {
+      controlsUpTo(tapeLines)
+      tapeLines++
+      replayedLines++
+      const entry = Tape.parseLine(line, tapeLines)
+      if (Either.isLeft(entry)) return
+      tapeAt = entry.right.at
+      const event = Decoder.decodeJsonEither(entry.right.message)
+      if (Either.isLeft(event)) return
+      state.apply(SessionEvent.message(session, event.right, now, { position: entry.right.position }), now, replay)
+    })
+    controlsUpTo(Number.POSITIVE_INFINITY)
+
+    return {
+      snapshot: state.snapshot,
+      offsets: {
+        tape: { bytes: Math.max(0, tapeSize), lines: tapeLines },
+        control: { bytes: Math.max(0, controlSize), lines: controlLines }
+      },
+      counts: start.counts,
+      tapeAt: tapeAt ?? (tapeSize > 0 ? yield* TapeRecorder.lastAt(tapePath) : 0),
+      missingAudio,
+      from,
+      replayedLines
+    } satisfies Restored
+  })

@@ -1,0 +1,548 @@
+import { Printable, type SessionEvent, type SessionKey } from "@callstream/core"
+import type * as PlatformError from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import type * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import type * as Scope from "effect/Scope"
+import * as Crypto from "node:crypto"
+import type * as AudioTimeline from "../AudioTimeline.js"
+import * as Exports from "../Exports.js"
+import type * as FrameWriter from "../FrameWriter.js"
+import * as RecorderMetrics from "../RecorderMetrics.js"
+import type * as SessionSummary from "../SessionSummary.js"
+import * as WavWriter from "../WavWriter.js"
+import { AppendBuffer } from "./appendBuffer.js"
+import * as Checkpoint from "./checkpoint.js"
+import * as ControlLog from "./controlLog.js"
+import { replaceFile } from "./files.js"
+import { FileTrouble } from "./fileTrouble.js"
+import type * as FlushScheduler from "./flushScheduler.js"
+import * as HandlePool from "./handlePool.js"
+import { AUDIO, TAPE, VIDEO, wavName } from "./layout.js"
+import type * as Restore from "./restore.js"
+import { SampleRuns } from "./sampleRuns.js"
+import * as SessionState from "./sessionState.js"
+import { lineMaker } from "./tapeLine.js"
+
+/**
+ * Everything one session's recording writes, and when. Events are applied to the session's state synchronously, a
+ * chunk at a time (see `SessionState`); what they produce is collected per file: tape lines, control lines, runs of
+ * samples per WAV track, bytes per H.264 stream, PNG frames. A flush (the shared scheduler's tick, a full buffer,
+ * the end) writes it with one call per file, in an order that makes the tape the commit point:
+ *
+ * 1. media: WAV runs (each track's header patched when `patchInterval` has passed), H.264 appends, PNG files;
+ * 2. the tape, then the control log: once both are on disk, everything they hold has been applied and its media
+ *    written, so the state at that moment is durable (a restart rebuilds it from the checkpoint and the logs), and
+ *    `onFlushed` hears the position it reached;
+ * 3. when due, the derived files (only those whose content changed), and `checkpoint.json`.
+ *
+ * What fails to be written stays collected and is tried again after a backoff (see `FileTrouble`): media up to a
+ * bound per file, past which it is given up and counted; the tape and control log without bound, the session's
+ * Stream waiting (backpressure) while too much is collected.
+ *
+ * @internal
+ */
+
+/** @internal */
+export interface Settings {
+  readonly session: SessionKey.SessionKey
+  /** The session's folder (it exists). */
+  readonly directory: string
+  readonly audio: AudioTimeline.Options | undefined
+  readonly exportInterval: number
+  readonly exportBytesPerSecond: number
+  readonly checkpointInterval: number
+  readonly patchInterval: number
+  readonly maxOpenFiles: number
+  readonly maxPendingBytes: number
+  readonly onFlushed: ((session: SessionKey.SessionKey, position: string) => Effect.Effect<void>) | undefined
+}
+
+/** @internal */
+export interface SessionWriter {
+  /** Applies a chunk of the session's events; waits for a flush when too much is waiting to be written. */
+  readonly accept: (items: Chunk.Chunk<SessionEvent.SessionEvent>) => Effect.Effect<void>
+  /** The last flush: everything collected, the derived files and the checkpoint. */
+  readonly finish: Effect.Effect<void>
+  /** Records a problem met outside the events (the source failed) in the summary and the log. */
+  readonly report: (source: string, message: string) => Effect.Effect<void>
+  readonly summary: () => SessionSummary.SessionSummary
+}
+
+/** Media bytes kept for a file that cannot be written, before they are given up. */
+const MEDIA_RETAINED_BYTES = 256 * 1024
+
+interface Track {
+  readonly file: string
+  readonly runs: SampleRuns
+  written: boolean
+  lastPatch: number
+}
+
+interface StreamFile {
+  readonly file: string
+  readonly buffer: AppendBuffer
+}
+
+type Handle =
+  | { readonly _tag: "Wav"; readonly wav: WavWriter.WavWriter }
+  | { readonly _tag: "Stream"; readonly file: FileSystem.File }
+
+const errorText = (cause: unknown): string =>
+  cause instanceof Error ? cause.message : typeof cause === "string" ? cause : String(cause)
+
+const digest = (text: string): string => Crypto.createHash("sha1").update(text).digest("base64")
+
+/** @internal */
+export const make = (
+  settings: Settings,
+  restored: Restore.Restored,
+  scheduler: FlushScheduler.FlushScheduler
+): Effect.Effect<SessionWriter, PlatformError.PlatformError, FileSystem.FileSystem | Path.Path | Scope.Scope> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const clock = yield* Effect.clock
+    const dir = settings.directory
+    const key = settings.session
+    const who = `session ${Printable.text(key)}`
+    const controlPath = path.join(dir, ControlLog.FILE)
+
+    // the logs exist from the start (an empty control log marks a folder of this format)
+    const tapePath = path.join(dir, TAPE)
+    yield* fs.writeFile(tapePath, new Uint8Array(0), { flag: "a" })
+    yield* fs.writeFile(controlPath, new Uint8Array(0), { flag: "a" })
+    const tapeFile = yield* fs.open(tapePath, { flag: "r+" })
+    const tape = new AppendBuffer(restored.offsets.tape.bytes, restored.offsets.tape.lines)
+    const control = new AppendBuffer(restored.offsets.control.bytes, restored.offsets.control.lines)
+    const lineOf = lineMaker(restored.tapeAt)
+    let tapeLines = restored.offsets.tape.lines
+
+    const state = new SessionState.SessionState(restored.snapshot, settings.audio)
+    const trouble = new FileTrouble()
+    const base = restored.counts
+    const tracks = new Map<string, Track>()
+    const streams = new Map<string, StreamFile>()
+    let frames: Array<{ readonly folder: string; readonly file: string; readonly bytes: Uint8Array }> = []
+    const folders = new Set<string>()
+    let staged = 0
+
+    // logs are collected by the synchronous code and emitted after it, each kind once per session
+    const said = new Set<string>()
+    let logs: Array<Effect.Effect<void>> = []
+    const once = (what: string, log: () => Effect.Effect<void>) => {
+      if (said.has(what)) return
+      said.add(what)
+      logs.push(log())
+    }
+
+    const pool = yield* HandlePool.make<Handle, WavWriter.WavError | PlatformError.PlatformError>(
+      settings.maxOpenFiles,
+      (file) => {
+        // a closed WAV writer patches its header as it closes
+        const track = tracks.get(file)
+        if (track !== undefined) track.written = false
+        RecorderMetrics.handlesClosed.unsafeUpdate(1, [])
+        once("handles", () =>
+          Effect.logWarning(
+            `${who}: more than ${settings.maxOpenFiles} track files in use: closing the least recently used ones ` +
+              `and opening them again when needed (counted in session.json as recorder.handlesClosed)`
+          ))
+      }
+    )
+
+    const trackOf = (name: string): Track => {
+      const file = `${AUDIO}/${name}`
+      let track = tracks.get(file)
+      if (track === undefined) {
+        track = { file, runs: new SampleRuns(), written: false, lastPatch: 0 }
+        tracks.set(file, track)
+      }
+      return track
+    }
+
+    const out: SessionState.Output = {
+      message: (message) => {
+        const line = lineOf(message)
+        tape.append(line, 1)
+        tapeLines++
+        staged += line.length
+      },
+      control: (event) => {
+        control.append(ControlLog.format(tapeLines, event), 1)
+      },
+      samples: (write) => {
+        trackOf(wavName(write.track)).runs.add(write.offset, write.samples)
+        staged += write.samples.byteLength
+      },
+      frame: (frame: FrameWriter.Frame) => {
+        const folder = [VIDEO, ...frame.folder].join("/")
+        staged += frame.bytes.byteLength
+        if (frame._tag === "Png") {
+          frames.push({ folder, file: `${folder}/${frame.file}`, bytes: frame.bytes })
+          return
+        }
+        const file = `${folder}/${frame.file}`
+        let stream = streams.get(file)
+        if (stream === undefined) {
+          // its committed size is read when the file is first opened
+          stream = { file, buffer: new AppendBuffer(-1) }
+          streams.set(file, stream)
+        }
+        stream.buffer.append(frame.bytes)
+      },
+      problem: (source, message) =>
+        once(
+          `input ${source}`,
+          () => Effect.logWarning(`${who}: ${source}: ${Printable.text(message, 300)} (further ones only counted)`)
+        )
+    }
+    for (const write of restored.missingAudio) out.samples(write)
+
+    // -- disk trouble ---------------------------------------------------------------
+
+    const failed = (file: string, cause: unknown, now: number) =>
+      Effect.suspend(() => {
+        RecorderMetrics.writeFailures.unsafeUpdate(1, [])
+        if (!trouble.failed(file, now)) return Effect.void
+        const text = errorText(cause)
+        state.addError(now, file, text)
+        return Effect.logWarning(
+          `${who}: ${file}: ${Printable.text(text, 300)}; kept in memory and tried again later ` +
+            `(further failures only counted)`
+        )
+      })
+
+    const succeeded = (file: string) =>
+      Effect.suspend(() => trouble.succeeded(file) ? Effect.logInfo(`${who}: ${file} is written again`) : Effect.void)
+
+    const attempt = <E>(file: string, now: number, write: Effect.Effect<void, E>) =>
+      write.pipe(
+        Effect.zipRight(succeeded(file)),
+        Effect.as(true),
+        Effect.catchAll((cause) => Effect.as(failed(file, cause, now), false))
+      )
+
+    const giveUp = (file: string, bytes: number) =>
+      Effect.suspend(() => {
+        if (bytes === 0) return Effect.void
+        trouble.lose(bytes)
+        RecorderMetrics.lostBytes.unsafeUpdate(bytes, [])
+        return Effect.logWarning(`${who}: gave up ${bytes} bytes of ${file} that could not be written`)
+      })
+
+    const ensureFolder = (folder: string) =>
+      folders.has(folder)
+        ? Effect.void
+        : Effect.tap(fs.makeDirectory(path.join(dir, folder), { recursive: true }), () => folders.add(folder))
+
+    // -- media ----------------------------------------------------------------------
+
+    const openWav = (track: Track) =>
+      pool.get(
+        track.file,
+        WavWriter.make(path.join(dir, track.file), { patchInterval: settings.patchInterval, patchInBackground: false })
+          .pipe(Effect.map((wav): Handle => ({ _tag: "Wav", wav })), Effect.provideService(FileSystem.FileSystem, fs))
+      ).pipe(Effect.flatMap((handle) => handle._tag === "Wav" ? Effect.succeed(handle.wav) : Effect.die("not a WAV")))
+
+    const flushTrack = (
+      track: Track,
+      runs: ReadonlyArray<{ offset: number; samples: Int16Array }>,
+      now: number,
+      force: boolean
+    ) =>
+      Effect.gen(function*() {
+        const patchDue = track.written && (force || now - track.lastPatch >= settings.patchInterval)
+        if (runs.length === 0 && !patchDue) return
+        const ok = (force || trouble.canTry(track.file, now)) && (yield* attempt(
+          track.file,
+          now,
+          Effect.gen(function*() {
+            const wav = yield* openWav(track)
+            for (const run of runs) {
+              yield* wav.write(run.offset, run.samples)
+              track.runs.written(run)
+              track.written = true
+            }
+            if (track.written && (force || now - track.lastPatch >= settings.patchInterval)) {
+              yield* wav.flush
+              track.written = false
+              track.lastPatch = now
+            }
+          })
+        ))
+        if (!ok && track.runs.pending * 2 > MEDIA_RETAINED_BYTES) yield* giveUp(track.file, track.runs.drop() * 2)
+      })
+
+    const openStream = (stream: StreamFile) =>
+      pool.get(
+        stream.file,
+        Effect.gen(function*() {
+          const file = path.join(dir, stream.file)
+          yield* ensureFolder(stream.file.slice(0, stream.file.lastIndexOf("/")))
+          yield* fs.writeFile(file, new Uint8Array(0), { flag: "a" })
+          const handle = yield* fs.open(file, { flag: "r+" })
+          if (stream.buffer.committed < 0) stream.buffer.committed = Number((yield* handle.stat).size)
+          return { _tag: "Stream", file: handle } as Handle
+        })
+      ).pipe(
+        Effect.flatMap((handle) => handle._tag === "Stream" ? Effect.succeed(handle.file) : Effect.die("not a file"))
+      )
+
+    const flushStream = (stream: StreamFile, bytes: Uint8Array | undefined, now: number, force: boolean) =>
+      Effect.gen(function*() {
+        if (bytes === undefined) return
+        const ok = (force || trouble.canTry(stream.file, now)) && (yield* attempt(
+          stream.file,
+          now,
+          Effect.flatMap(openStream(stream), (file) => stream.buffer.write(file, bytes))
+        ))
+        if (!ok && stream.buffer.pending > MEDIA_RETAINED_BYTES) yield* giveUp(stream.file, stream.buffer.drop())
+      })
+
+    // a frame is a file of its own: one that cannot be written is given up at once (and counted)
+    const flushFrames = (batch: ReadonlyArray<(typeof frames)[number]>, now: number, force: boolean) =>
+      Effect.forEach(batch, (frame) =>
+        (force || trouble.canTry(frame.folder, now)
+          ? attempt(
+            frame.folder,
+            now,
+            Effect.zipRight(ensureFolder(frame.folder), fs.writeFile(path.join(dir, frame.file), frame.bytes))
+          )
+          : Effect.succeed(false)).pipe(
+            Effect.flatMap((ok) => ok ? Effect.void : giveUp(frame.file, frame.bytes.byteLength))
+          ), { concurrency: 4, discard: true })
+
+    // -- derived files and checkpoint -------------------------------------------------
+
+    const writeFile = (name: string, text: string) =>
+      replaceFile(path.join(dir, name), text).pipe(Effect.provideService(FileSystem.FileSystem, fs))
+
+    const counts = (): Checkpoint.RecorderCounts => ({
+      handlesClosed: base.handlesClosed + pool.closed(),
+      writeFailures: base.writeFailures + trouble.counts.failures,
+      lostBytes: base.lostBytes + trouble.counts.lostBytes
+    })
+
+    let extraKey: readonly [unknown, unknown, string] | undefined
+    let extra: Record<string, unknown> = {}
+    const extraOf = (snapshot: SessionState.Snapshot): Record<string, unknown> => {
+      const c = counts()
+      const recorder = {
+        maxOpenFiles: settings.maxOpenFiles,
+        handlesClosed: c.handlesClosed,
+        writeFailures: c.writeFailures,
+        lostBytes: c.lostBytes,
+        failingFiles: trouble.counts.failing,
+        redeliveriesSkipped: snapshot.skipped,
+        restoredFrom: restored.from
+      }
+      const version = JSON.stringify(recorder)
+      if (extraKey?.[0] === snapshot.timeline.tracks && extraKey[1] === snapshot.video && extraKey[2] === version) {
+        return extra
+      }
+      extraKey = [snapshot.timeline.tracks, snapshot.video, version]
+      const audio: Record<string, unknown> = {}
+      for (const [track, t] of Object.entries(snapshot.timeline.tracks)) {
+        audio[track] = {
+          file: `${AUDIO}/${wavName(track as AudioTimeline.TrackKey)}`,
+          seconds: t.frontier / 16_000,
+          chunks: t.chunks,
+          late: t.late,
+          repeatedSamples: t.repeatedSamples,
+          droppedSamples: t.droppedSamples,
+          invalid: t.invalid
+        }
+      }
+      extra = { audio, video: snapshot.video, recorder }
+      return extra
+    }
+
+    let exported: Exports.Snapshot | undefined
+    const hashes = new Map<string, string>()
+    let nextExportAt = 0
+    let checkpointed: SessionState.Snapshot | undefined
+    let lastCheckpointAt = clock.unsafeCurrentTimeMillis()
+    let checkpointCounts = ""
+
+    const writeExports = (snapshot: SessionState.Snapshot, now: number, force: boolean) =>
+      Effect.gen(function*() {
+        const next: Exports.Snapshot = {
+          transcript: snapshot.transcript,
+          participants: snapshot.participants,
+          summary: snapshot.summary,
+          extra: extraOf(snapshot)
+        }
+        let bytes = 0
+        let complete = true
+        for (const [name, text] of Object.entries(Exports.renderChanged(exported, next))) {
+          bytes += text.length
+          const hash = digest(text)
+          if (hashes.get(name) === hash) continue
+          const ok = (force || trouble.canTry(name, now)) &&
+            (yield* attempt(name, now, writeFile(name, text)))
+          if (ok) hashes.set(name, hash)
+          else complete = false
+        }
+        // after a failure, the next refresh renders every file again (unchanged ones are skipped by their hash)
+        exported = complete ? next : undefined
+        return bytes
+      })
+
+    const writeCheckpoint = (snapshot: SessionState.Snapshot, offsets: Checkpoint.Offsets, now: number) =>
+      Effect.gen(function*() {
+        const c = counts()
+        const version = JSON.stringify(c)
+        if (snapshot === checkpointed && version === checkpointCounts) return 0
+        const text = Checkpoint.render(snapshot, offsets, c)
+        if (yield* attempt(Checkpoint.FILE, now, writeFile(Checkpoint.FILE, text))) {
+          checkpointed = snapshot
+          checkpointCounts = version
+          lastCheckpointAt = now
+        }
+        return text.length
+      })
+
+    // -- the flush ------------------------------------------------------------------
+
+    let reported: string | undefined = restored.snapshot.position
+    const lock = yield* Effect.makeSemaphore(1)
+
+    const pendingBytes = () => {
+      let bytes = tape.pending + control.pending
+      for (const track of tracks.values()) bytes += track.runs.pending * 2
+      for (const stream of streams.values()) bytes += stream.buffer.pending
+      for (const frame of frames) bytes += frame.bytes.byteLength
+      return bytes
+    }
+
+    let finished = false
+    const flush = (live: number, force: boolean): Effect.Effect<void> =>
+      lock.withPermits(1)(
+        Effect.suspend(() => {
+          // the last flush closed the books: a tick that was waiting for the lock finds nothing to do
+          if (finished && !force) return Effect.void
+          // what this flush writes is taken in one synchronous step, together with the state it leads to
+          const now = clock.unsafeCurrentTimeMillis()
+          const snapshot = state.snapshot
+          const tapeBytes = tape.take()
+          const controlBytes = control.take()
+          const wavJobs = Array.from(tracks.values(), (track) => [track, track.runs.take()] as const)
+          const streamJobs = Array.from(streams.values(), (stream) => [stream, stream.buffer.take()] as const)
+          const batch = frames
+          frames = []
+          return Effect.gen(function*() {
+            // 1. media
+            for (const [track, runs] of wavJobs) yield* flushTrack(track, runs, now, force)
+            for (const [stream, bytes] of streamJobs) yield* flushStream(stream, bytes, now, force)
+            yield* flushFrames(batch, now, force)
+            // 2. the tape, then the control log: the commit point
+            let committed = true
+            if (tapeBytes !== undefined) {
+              committed = (force || trouble.canTry(TAPE, now)) &&
+                (yield* attempt(TAPE, now, tape.write(tapeFile, tapeBytes)))
+            }
+            if (committed && controlBytes !== undefined) {
+              committed = (force || trouble.canTry(ControlLog.FILE, now)) &&
+                (yield* attempt(
+                  ControlLog.FILE,
+                  now,
+                  Effect.scoped(
+                    Effect.flatMap(fs.open(controlPath, { flag: "r+" }), (file) => control.write(file, controlBytes))
+                  )
+                ))
+            }
+            const offsets: Checkpoint.Offsets = {
+              tape: { bytes: tape.committed, lines: tape.committedItems },
+              control: { bytes: control.committed, lines: control.committedItems }
+            }
+            if (committed && snapshot.position !== undefined && snapshot.position !== reported) {
+              reported = snapshot.position
+              if (settings.onFlushed !== undefined) {
+                yield* settings.onFlushed(key, snapshot.position).pipe(
+                  Effect.catchAllCause((cause) => Effect.logWarning(`${who}: onFlushed failed`, cause))
+                )
+              }
+            }
+            // 3. derived files and the checkpoint, when due
+            let bytes = 0
+            if (force || (now >= nextExportAt && snapshot.summary !== exported?.summary)) {
+              bytes += yield* writeExports(snapshot, now, force)
+            }
+            if (committed && (force || now - lastCheckpointAt >= settings.checkpointInterval)) {
+              bytes += yield* writeCheckpoint(snapshot, offsets, now)
+            }
+            if (bytes > 0) {
+              const interval = Math.max(
+                settings.exportInterval,
+                (bytes * Math.max(1, live) * 1000) / settings.exportBytesPerSecond
+              )
+              nextExportAt = now + interval
+              yield* Metric.set(RecorderMetrics.exportInterval, interval / 1000)
+            }
+            staged = pendingBytes()
+            if (logs.length > 0) {
+              const pending = logs
+              logs = []
+              yield* Effect.all(pending, { discard: true })
+            }
+          })
+        }).pipe(Effect.uninterruptible)
+      )
+
+    // while too much waits to be written (a disk that fails), the session waits for it
+    const relieve: Effect.Effect<void> = Effect.suspend(() => {
+      if (staged < settings.maxPendingBytes) return Effect.void
+      return flush(scheduler.live(), false).pipe(
+        Effect.zipRight(Effect.suspend(() => {
+          if (staged < settings.maxPendingBytes) return Effect.void
+          const now = clock.unsafeCurrentTimeMillis()
+          const wait = Math.max(50, Math.min(trouble.retryAt(TAPE, now), trouble.retryAt(ControlLog.FILE, now)) - now)
+          return Effect.zipRight(Effect.sleep(wait), relieve)
+        }))
+      )
+    })
+
+    const accept = (items: Chunk.Chunk<SessionEvent.SessionEvent>): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const now = clock.unsafeCurrentTimeMillis()
+        let skipped = 0
+        for (const item of items) {
+          try {
+            if (!state.apply(item, now, out)) skipped++
+          } catch (cause) {
+            state.addError(now, "recorder", errorText(cause))
+            once("recorder", () => Effect.logError(`${who}: an event could not be recorded`, cause))
+          }
+        }
+        if (skipped > 0) RecorderMetrics.redeliveriesSkipped.unsafeUpdate(skipped, [])
+        const pending = logs
+        logs = []
+        return pending.length === 0 ? relieve : Effect.zipRight(Effect.all(pending, { discard: true }), relieve)
+      })
+
+    let finishing = false
+    const finish = Effect.suspend(() => {
+      if (finishing) return Effect.void
+      finishing = true
+      // problems the last flush met (a file it could not write) are in the state only after it: one more flush
+      // puts them into session.json and the checkpoint
+      const before = state.snapshot
+      return flush(scheduler.live(), true).pipe(
+        Effect.zipRight(Effect.suspend(() => state.snapshot === before ? Effect.void : flush(scheduler.live(), true))),
+        Effect.zipRight(Effect.sync(() => (finished = true)))
+      )
+    })
+
+    yield* scheduler.register({ flush: (live) => flush(live, false) })
+    yield* Effect.addFinalizer(() => finish)
+    const report = (source: string, message: string) =>
+      Effect.suspend(() => {
+        state.addError(clock.unsafeCurrentTimeMillis(), source, message)
+        return Effect.logWarning(`${who}: ${source}: ${Printable.text(message, 2000)}`)
+      })
+
+    return { accept, finish, report, summary: () => state.snapshot.summary }
+  })
