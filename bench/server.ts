@@ -31,6 +31,7 @@ import { createRequire } from "node:module"
 import type * as Net from "node:net"
 import { Worker } from "node:worker_threads"
 import { WebSocketServer } from "ws"
+import { median, quantile } from "./load/stats.js"
 
 const messagesPerRound = Number(process.env.BENCH_MESSAGES ?? 40_000)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 8)
@@ -191,13 +192,6 @@ const measure = async (make: () => Promise<Run>, total: number): Promise<Measure
   return { rate: (total + connections) / seconds, busy: active * 1000 / (total + connections) }
 }
 
-const quantile = (xs: ReadonlyArray<number>, q: number): number => {
-  const sorted = [...xs].sort((a, b) => a - b)
-  const at = (sorted.length - 1) * q
-  const lo = Math.floor(at)
-  return sorted[lo]! + (sorted[Math.ceil(at)]! - sorted[lo]!) * (at - lo)
-}
-const median = (xs: ReadonlyArray<number>) => quantile(xs, 0.5)
 /** Median and the range of the middle half: robust to the odd round a busy machine spoils. */
 const spread = (xs: ReadonlyArray<number>, digits: number) =>
   `${median(xs).toFixed(digits)} (${quantile(xs, 0.25).toFixed(digits)}-${quantile(xs, 0.75).toFixed(digits)})`
