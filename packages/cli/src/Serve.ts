@@ -8,10 +8,11 @@
  *
  * @since 0.1.0
  */
-import { Audio, type SessionEvent } from "@callstream/core"
+import { Audio, Printable, type SessionEvent } from "@callstream/core"
 import { RecallServer } from "@callstream/server"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
+import type * as Chunk from "effect/Chunk"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -95,23 +96,36 @@ const httpUrl = (wsUrl: string, path: string): string => {
   return url.toString()
 }
 
-const observe = (activity: Activity, out: string) => (item: SessionEvent.SessionEvent) => {
-  switch (item._tag) {
-    case "Message":
-      activity.messages++
-      if (item.event.event === "audio_mixed_raw.data") activity.audioSeconds += Audio.durationOf(item.event)
-      return Effect.void
-    case "SessionStarted":
-      return Effect.logInfo(`meeting started: ${item.session}`).pipe(
-        Effect.annotateLogs({ session: item.session, bot: item.botId ?? "none", recording: item.recordingId ?? "none" })
-      )
-    case "SessionEnded":
-      return Effect.logInfo(`meeting ended (${item.reason}): ${item.session}, files in ${out}`).pipe(
-        Effect.annotateLogs({ session: item.session, reason: item.reason })
-      )
-    default:
-      return Effect.void
+// counts every event of a chunk in place; only a meeting's start or end costs an Effect (its log line)
+const observe = (activity: Activity, out: string) => (items: Chunk.Chunk<SessionEvent.SessionEvent>) => {
+  const logs: Array<Effect.Effect<void>> = []
+  for (const item of items) {
+    switch (item._tag) {
+      case "Message":
+        activity.messages++
+        if (item.event.event === "audio_mixed_raw.data") activity.audioSeconds += Audio.durationOf(item.event)
+        break
+      case "SessionStarted":
+        logs.push(
+          Effect.logInfo(`meeting started: ${Printable.text(item.session)}`).pipe(
+            Effect.annotateLogs({
+              session: Printable.text(item.session),
+              bot: Printable.text(item.botId ?? "none"),
+              recording: Printable.text(item.recordingId ?? "none")
+            })
+          )
+        )
+        break
+      case "SessionEnded":
+        logs.push(
+          Effect.logInfo(`meeting ended (${item.reason}): ${Printable.text(item.session)}, files in ${out}`).pipe(
+            Effect.annotateLogs({ session: Printable.text(item.session), reason: item.reason })
+          )
+        )
+        break
+    }
   }
+  return logs.length === 0 ? Effect.void : Effect.all(logs, { discard: true })
 }
 
 const statusLine = (server: RecallServer.RecallServer["Type"], activity: Activity) =>

@@ -3,6 +3,7 @@ import { RecallServer } from "@callstream/server"
 import { SessionRecorder } from "@callstream/sinks"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
+import type * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -22,15 +23,16 @@ export interface Recording {
 
 /**
  * Starts a server and records each of its sessions into `directory`, each session through its own Stream (so a
- * slow one never holds back the others). `observe` sees every event on its way to the recorder. The server lives
- * until `stop`, not in the caller's scope: the order of shutdown matters (server first, then the recorder drains).
+ * slow one never holds back the others). `observe` sees every event on its way to the recorder, a chunk at a time
+ * (one call per chunk, not an Effect per event). The server lives until `stop`, not in the caller's scope: the order
+ * of shutdown matters (server first, then the recorder drains).
  *
  * @internal
  */
 export const serveAndRecord = (
   options: RecallServer.Options,
   directory: string,
-  observe: (item: SessionEvent.SessionEvent) => Effect.Effect<void>
+  observe: (items: Chunk.Chunk<SessionEvent.SessionEvent>) => Effect.Effect<void>
 ): Effect.Effect<Recording, RecallServer.RecallServerError, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
@@ -39,7 +41,12 @@ export const serveAndRecord = (
       Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
     )
     const recorder = yield* SessionRecorder.recordAll(
-      server.sessions.pipe(Stream.map((session) => ({ ...session, events: session.events.pipe(Stream.tap(observe)) }))),
+      server.sessions.pipe(
+        Stream.map((session) => ({
+          ...session,
+          events: session.events.pipe(Stream.mapChunksEffect((items) => Effect.as(observe(items), items)))
+        }))
+      ),
       { directory }
     ).pipe(Effect.forkDaemon)
     return { server, stop: Effect.zipRight(Scope.close(scope, Exit.void), Fiber.join(recorder)) }
