@@ -39,14 +39,21 @@ const progress = (m: Measurement, tookMs: number) =>
 const run = async (options: Options) => {
   const startedAt = new Date()
   const measurements: Array<Measurement> = []
+  const failures: Array<string> = []
   for (const bots of options.levels) {
     for (const id of options.targets) {
       const target = targets.find((t) => t.id === id)!
       console.error(`${bots} bots against (${target.letter}) ${target.id}...`)
       const began = Date.now()
-      const m = await measure(target, bots, options)
-      progress(m, Date.now() - began)
-      measurements.push(m)
+      try {
+        const m = await measure(target, bots, options)
+        progress(m, Date.now() - began)
+        measurements.push(m)
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error)
+        console.error(`  failed: ${message}`)
+        failures.push(`(${target.letter}) ${target.id} at ${bots} bots: ${message.split("\n")[0]}`)
+      }
       await new Promise((resolve) => setTimeout(resolve, PAUSE_MS))
     }
   }
@@ -54,7 +61,7 @@ const run = async (options: Options) => {
     arg
   ) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`))
   const command = ["npm run bench:load", ...(args.length > 0 ? ["--", ...args] : [])].join(" ")
-  const section = render(measurements, options, { command, startedAt, note: options.note })
+  const section = render(measurements, options, { command, startedAt, note: options.note, failures })
   console.log(section)
   if (options.write !== null) {
     await Fs.appendFile(options.write, `\n${section}`)

@@ -74,22 +74,27 @@ export interface Measurement {
   readonly series: ReadonlyArray<Point>
 }
 
-/** The generator process, with its IPC. */
+/** The generator process, with its IPC. Every promise fails if the process exits before it answers. */
 class Generator {
   private readonly waiting: Array<(snapshot: Snapshot) => void> = []
-  private resolveResult!: (result: Result) => void
-  readonly result: Promise<Result>
+  private readonly gone: Promise<never>
   readonly ready: Promise<void>
+  readonly result: Promise<Result>
 
   private constructor(readonly child: ChildProcess) {
-    this.result = new Promise((resolve) => (this.resolveResult = resolve))
-    this.ready = new Promise((resolve, reject) => {
-      child.once("exit", (code) => reject(new Error(`the load generator exited (${code})`)))
-      child.on("message", (message: FromGenerator) => {
-        if (message.type === "ready") resolve()
-        else if (message.type === "snapshot") this.waiting.shift()?.(message)
-        else this.resolveResult(message)
-      })
+    this.gone = new Promise((_, reject) =>
+      child.once("exit", (code, signal) => reject(new Error(`the load generator exited (${signal ?? code})`)))
+    )
+    let onReady!: () => void
+    let onResult!: (result: Result) => void
+    this.ready = Promise.race([new Promise<void>((resolve) => (onReady = resolve)), this.gone])
+    this.result = Promise.race([new Promise<Result>((resolve) => (onResult = resolve)), this.gone])
+    // a failure is reported by whoever waits; none of these may end the harness unhandled
+    for (const promise of [this.gone, this.ready, this.result]) promise.catch(() => {})
+    child.on("message", (message: FromGenerator) => {
+      if (message.type === "ready") onReady()
+      else if (message.type === "snapshot") this.waiting.shift()?.(message)
+      else onResult(message)
     })
   }
 
@@ -104,10 +109,14 @@ class Generator {
   }
 
   snapshot(): Promise<Snapshot> {
-    return new Promise((resolve) => {
-      this.waiting.push(resolve)
-      this.child.send({ type: "snapshot" })
-    })
+    if (!this.child.connected) return this.gone
+    return Promise.race([
+      new Promise<Snapshot>((resolve) => {
+        this.waiting.push(resolve)
+        this.child.send({ type: "snapshot" })
+      }),
+      this.gone
+    ])
   }
 
   /** Waits for the generator to exit by itself after its report, then kills it. */

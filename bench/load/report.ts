@@ -36,6 +36,7 @@ const lost = (m: Measurement): string => {
     parts.push(`${int(m.accepted - m.sessions.found)} sessions missing`)
   }
   if (m.skipped > 0) parts.push(`+${int(m.skipped)} not sent`)
+  if (m.decodeFailures > 0) parts.push(`${int(m.decodeFailures)} decode failures`)
   return parts.join(", ")
 }
 
@@ -129,7 +130,13 @@ const downsample = (values: ReadonlyArray<number>, points: number): ReadonlyArra
 export const render = (
   measurements: ReadonlyArray<Measurement>,
   options: Options,
-  context: { readonly command: string; readonly startedAt: Date; readonly note: string | null }
+  context: {
+    readonly command: string
+    readonly startedAt: Date
+    readonly note: string | null
+    /** Measurements that could not be made, one line each. */
+    readonly failures: ReadonlyArray<string>
+  }
 ): string => {
   const cpus = Os.cpus()
   const others = measurements.map((m) => m.others)
@@ -155,5 +162,6 @@ export const render = (
   }
   lines.push(MAIN_HEADER, ...measurements.map((m) => mainRow(m, measurements)), "")
   lines.push("Load generator and stop:", "", SIDE_HEADER, ...measurements.map(sideRow), "")
+  if (context.failures.length > 0) lines.push("Not measured:", "", ...context.failures.map((f) => `- ${f}`), "")
   return lines.join("\n")
 }
