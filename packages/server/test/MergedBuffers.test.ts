@@ -5,6 +5,17 @@ import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import { EventBuffer, MergedBuffers } from "../src/internal/buffer.js"
 
+/**
+ * Lets everything that is ready run: pending microtasks, Effect's scheduler, I/O callbacks. No clock is involved, so
+ * nothing is left to chance: what has not happened after this would not happen later either.
+ */
+const settle = Effect.gen(function*() {
+  for (let i = 0; i < 5; i++) {
+    yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+    yield* Effect.yieldNow()
+  }
+})
+
 const source = () => {
   const taken = new Map<string, number>()
   const buffer = (name: string) => new EventBuffer<string>(Infinity, (n) => taken.set(name, (taken.get(name) ?? 0) + n))
@@ -13,7 +24,7 @@ const source = () => {
 }
 
 describe("MergedBuffers", () => {
-  it.live("reads every buffer in order, caps chunks, lets no busy buffer starve another, ends after all", () =>
+  it.effect("reads every buffer in order, caps chunks, lets no busy buffer starve another, ends after all", () =>
     Effect.gen(function*() {
       const { buffer, sessions, taken } = source()
       const merged = new MergedBuffers(sessions, (b: EventBuffer<string>) => b, 4)
@@ -28,7 +39,7 @@ describe("MergedBuffers", () => {
       sessions.offer(b)
       for (let i = 0; i < 10; i++) a.offer(`a${i}`)
       b.offer("b0")
-      yield* Effect.sleep("20 millis")
+      yield* settle
       // a buffer a later session fills still reaches the reader
       const c = buffer("c")
       sessions.offer(c)
@@ -48,18 +59,18 @@ describe("MergedBuffers", () => {
       assert.deepStrictEqual([taken.get("a"), taken.get("b"), taken.get("c")], [10, 1, 1])
     }))
 
-  it.live("waits for the source to end before ending, even with no buffer open", () =>
+  it.effect("waits for the source to end before ending, even with no buffer open", () =>
     Effect.gen(function*() {
       const { buffer, sessions } = source()
       const merged = new MergedBuffers(sessions, (b: EventBuffer<string>) => b, 16)
       const fiber = yield* Effect.fork(Stream.runCollect(merged.stream))
-      yield* Effect.sleep("10 millis")
+      yield* settle
       assert.isNull(fiber.unsafePoll())
       const late = buffer("late")
       sessions.offer(late)
       late.offer("x")
       late.end()
-      yield* Effect.sleep("10 millis")
+      yield* settle
       assert.isNull(fiber.unsafePoll())
       sessions.end()
       assert.deepStrictEqual(Chunk.toReadonlyArray(yield* Fiber.join(fiber)), ["x"])

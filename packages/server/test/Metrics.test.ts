@@ -8,7 +8,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
 import { WebSocket } from "ws"
 import { RecallServer, RecallSimulator } from "../src/index.js"
-import { eventually, fast, get, sample, startServer, upgradeStatus } from "./helpers.js"
+import { eventually, fast, get, metricsUntil, sample, startServer, upgradeStatus } from "./helpers.js"
 
 describe("/healthz and /metrics", () => {
   it.live("report the values of a known replay", () =>
@@ -29,7 +29,7 @@ describe("/healthz and /metrics", () => {
       ws.send("not json")
       ws.send("{\"event\":1}")
       const counted = (text: string) => sample(text, "callstream_unrouted_frames_total")
-      yield* Effect.repeat(get(port, "/metrics"), { until: (r) => counted(r.body) - counted(before) === 2 })
+      yield* metricsUntil(port, (text) => counted(text) - counted(before) === 2)
       ws.close()
       yield* eventually(() => Effect.runSync(server.health).connections === 0)
 
@@ -52,6 +52,7 @@ describe("/healthz and /metrics", () => {
       assert.strictEqual(delta("callstream_connections_closed_total", { code: "1005" }), 1)
       assert.strictEqual(delta("callstream_sessions_total"), 1)
       assert.strictEqual(delta("callstream_decode_failures_total", { reason: "InvalidJson" }), 1)
+      assert.strictEqual(delta("callstream_decode_failures_total", { reason: "InternalError" }), 0)
       assert.strictEqual(delta("callstream_decode_failures_total", { reason: "InvalidShape" }), 1)
       assert.strictEqual(sample(after, "callstream_sessions_current"), 1)
       assert.strictEqual(sample(after, "callstream_connections_current"), 0)
@@ -77,6 +78,9 @@ describe("/healthz and /metrics", () => {
       assert.isAtMost(queuedBytes, frameBytes + 1024 * controls)
       assert.strictEqual(sample(after, "callstream_queue_bytes"), queuedBytes)
       assert.strictEqual((yield* get(port, "/nothing")).status, 404)
+      // a plain GET on the websocket path is told to upgrade
+      const plain = yield* get(port, "/ws")
+      assert.deepStrictEqual([plain.status, plain.body], [426, "Upgrade Required"])
       yield* shutdown
     }))
 

@@ -1,8 +1,9 @@
-import { RecallEvent } from "@callstream/core"
+import { Decoder, RecallEvent } from "@callstream/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { WebSocket } from "ws"
-import { get, startServer } from "./helpers.js"
+import { ServerMetrics, UpgradeAuth } from "../src/index.js"
+import { get, metricsUntil, startServer } from "./helpers.js"
 
 // its own file, so the metric registry has seen nothing from other tests when the server starts
 describe("/metrics at start", () => {
@@ -25,8 +26,15 @@ describe("/metrics at start", () => {
         "callstream_gaps_total",
         "callstream_queue_depth",
         "callstream_backpressure_pauses_total",
-        ...["missing", "invalid", "stale", "replayed"].map((r) => `callstream_auth_failures_total{reason="${r}"}`),
-        ...["InvalidJson", "InvalidShape"].map((r) => `callstream_decode_failures_total{reason="${r}"}`),
+        "callstream_refused_frames_total",
+        "callstream_queue_bytes",
+        "callstream_paused_connections",
+        "callstream_remembered_ids",
+        "callstream_log_lines_suppressed_total",
+        ...UpgradeAuth.failures.map((r) => `callstream_auth_failures_total{reason="${r}"}`),
+        ...Decoder.DecodeErrorReason.literals.map((r) => `callstream_decode_failures_total{reason="${r}"}`),
+        ...ServerMetrics.limits.map((l) => `callstream_limit_reached_total{limit="${l}"}`),
+        ...ServerMetrics.callbacks.map((c) => `callstream_internal_errors_total{callback="${c}"}`),
         ...["audio", "video"].map((k) => `callstream_dropped_total{kind="${k}"}`),
         ...["timeout", "shutdown"].map((r) => `callstream_sessions_ended_total{reason="${r}"}`),
         ...[...RecallEvent.eventNames, "unknown"].flatMap((e) => [
@@ -35,6 +43,8 @@ describe("/metrics at start", () => {
         ])
       ]
       for (const name of expected) assert.strictEqual(samples.get(name), 0, name)
+      // the one metric that is not 0 at start: the budget it runs with
+      assert.isAbove(samples.get("callstream_memory_budget_bytes")!, 0)
       // every family has its type line, close codes included once one is seen
       assert.match(text, /# TYPE callstream_auth_failures_total counter/)
       assert.match(text, /# TYPE callstream_queue_depth gauge/)
@@ -45,12 +55,11 @@ describe("/metrics at start", () => {
       ws.send("not json")
       const failures = (body: string) =>
         body.split("\n").filter((l) => l.startsWith("callstream_decode_failures_total"))
-      const after = yield* get(server.address.port, "/metrics").pipe(
-        Effect.repeat({
-          until: (r) => failures(r.body).includes("callstream_decode_failures_total{reason=\"InvalidJson\"} 1")
-        })
+      const after = yield* metricsUntil(
+        server.address.port,
+        (body) => failures(body).includes("callstream_decode_failures_total{reason=\"InvalidJson\"} 1")
       )
-      const lines = after.body.split("\n").filter((l) => l !== "" && !l.startsWith("#")).map((l) =>
+      const lines = after.split("\n").filter((l) => l !== "" && !l.startsWith("#")).map((l) =>
         l.slice(0, l.lastIndexOf(" "))
       )
       assert.strictEqual(new Set(lines).size, lines.length)

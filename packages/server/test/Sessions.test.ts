@@ -1,10 +1,24 @@
 import { Fixtures, type SessionEvent, SessionKey } from "@callstream/core"
 import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
 import { WebSocket } from "ws"
 import { RecallSimulator } from "../src/index.js"
-import { collect, eventually, fast, messages, startServer } from "./helpers.js"
+import {
+  closeCode,
+  collect,
+  eventually,
+  fast,
+  get,
+  messages,
+  openClient,
+  rawClient,
+  realSleep,
+  sample,
+  startServer
+} from "./helpers.js"
 
 // a short meeting: one message every 100 ms of meeting time, alternating audio and transcript
 const meeting = (count: number, origin: Fixtures.Origin = {}) =>
@@ -179,18 +193,84 @@ describe("frames", () => {
       yield* shutdown
     }))
 
-  it.live("a peer that stops answering pings is closed", () =>
+  it.scoped("a peer that stops answering pings is closed at the next round; one that answers stays (TestClock)", () =>
     Effect.gen(function*() {
-      const { server, shutdown } = yield* startServer({ heartbeatInterval: "100 millis" })
-      const ws = new WebSocket(server.address.url, { autoPong: false })
-      ws.on("error", () => {})
-      yield* Effect.async<void>((resume) => void ws.once("open", () => resume(Effect.void)))
-      const alive = new WebSocket(server.address.url)
-      yield* Effect.async<void>((resume) => void alive.once("open", () => resume(Effect.void)))
-      const code = yield* Effect.async<number>((resume) => void ws.once("close", (c) => resume(Effect.succeed(c))))
+      const { server, shutdown } = yield* startServer({ heartbeatInterval: "30 seconds" })
+      const silent = yield* openClient(server.address.url, { autoPong: false })
+      const alive = yield* openClient(server.address.url)
+      // pinged, or closed instead (then the assertions below say what went wrong)
+      const pinged = (ws: WebSocket) =>
+        Effect.async<void>((resume) => {
+          ws.once("ping", () => resume(Effect.void))
+          ws.once("close", () => resume(Effect.void))
+        })
+      // the server has seen `alive`'s pong once the answer to a ping sent after it comes back: frames are ordered
+      const answered = Effect.async<void>((resume) => {
+        alive.once("pong", () => resume(Effect.void))
+        alive.ping()
+      })
+      // a heartbeat round, once the heartbeat waits for it on the TestClock
+      const round = Effect.gen(function*() {
+        while (Chunk.isEmpty(yield* TestClock.sleeps())) yield* realSleep(5)
+        yield* TestClock.adjust("30 seconds")
+      })
+      // round one: both are pinged and must show a sign of life before the next
+      yield* Effect.all([round, pinged(silent), pinged(alive)], { concurrency: "unbounded" })
+      yield* answered
+      assert.strictEqual(silent.readyState, WebSocket.OPEN)
+      // round two: the silent one is cut, the one that answered is pinged again
+      const [code] = yield* Effect.all([closeCode(silent), pinged(alive), round], { concurrency: "unbounded" })
       assert.strictEqual(code, 1006)
       assert.strictEqual(alive.readyState, WebSocket.OPEN)
       alive.close()
+      yield* closeCode(alive)
+      yield* shutdown
+    }))
+
+  it.live("text that is not UTF-8 closes the connection with 1007, a reserved opcode with 1002; the session goes on", () =>
+    Effect.gen(function*() {
+      const { server, shutdown } = yield* startServer()
+      const out = yield* collect(server.events)
+      const utf8 = yield* openClient(server.address.url)
+      utf8.send(JSON.stringify(Fixtures.transcript("one")))
+      utf8.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false })
+      assert.strictEqual(yield* closeCode(utf8), 1007)
+      const raw = yield* rawClient(server.address.port)
+      raw.send(0x1, Buffer.from(JSON.stringify(Fixtures.transcript("two"))))
+      raw.send(0x3, Buffer.alloc(0))
+      yield* Effect.async<void>((resume) => void raw.socket.once("close", () => resume(Effect.void)))
+      const other = yield* openClient(server.address.url)
+      other.send(JSON.stringify(Fixtures.transcript("three")))
+      yield* eventually(() => messages(out.items).length === 3)
+      const closes = ofTag(out.items, "ConnectionClosed").map((c) => [c.code, c.reason])
+      assert.deepStrictEqual(closes, [[1007, "invalid UTF-8"], [1002, "protocol error"]])
+      assert.strictEqual(ofTag(out.items, "SessionStarted").length, 1)
+      const text = (yield* get(server.address.port, "/metrics")).body
+      assert.strictEqual(sample(text, "callstream_connections_closed_total", { code: "1007" }), 1)
+      assert.strictEqual(sample(text, "callstream_connections_closed_total", { code: "1002" }), 1)
+      other.close()
+      yield* shutdown
+    }))
+
+  it.live("one connection may carry two sessions: each gets its open and close, a bad frame goes to the last one", () =>
+    Effect.gen(function*() {
+      const { server, shutdown } = yield* startServer()
+      const out = yield* collect(server.events)
+      const ws = yield* openClient(server.address.url)
+      ws.send(JSON.stringify(Fixtures.transcript("a1", { botId: "bot-a" })))
+      ws.send(JSON.stringify(Fixtures.transcript("b1", { botId: "bot-b" })))
+      ws.send("{not json")
+      ws.send(JSON.stringify(Fixtures.transcript("a2", { botId: "bot-a" })))
+      yield* eventually(() => messages(out.items).length === 3)
+      ws.close(1000)
+      yield* eventually(() => ofTag(out.items, "ConnectionClosed").length === 2)
+      const connection = messages(out.items)[0]!.connectionId
+      for (const session of ["bot-a", "bot-b"]) {
+        const of = out.items.filter((item) => item.session === session)
+        assert.deepStrictEqual(ofTag(of, "ConnectionOpened").map((o) => o.connectionId), [connection], session)
+        assert.deepStrictEqual(ofTag(of, "ConnectionClosed").map((c) => [c.connectionId, c.code]), [[connection, 1000]])
+      }
+      assert.deepStrictEqual(ofTag(out.items, "DecodeFailed").map((f) => f.session), ["bot-b"])
       yield* shutdown
     }))
 })

@@ -50,6 +50,36 @@ describe("UpgradeAuth", () => {
     assert.deepStrictEqual(verifier.verify(request, t0 + 541_000), Either.left("stale"))
   })
 
+  it("forgets ids once stale, and the oldest first when full (counted, since a fresh one could be replayed)", () => {
+    const verifier = Either.getOrThrow(UpgradeAuth.make({ signingSecret: secret, maxRememberedIds: 3 }))
+    const t0 = 1_700_000_000_000
+    const signed = (id: string, at: number) => ({
+      url: "/ws",
+      headers: UpgradeAuth.signedHeaders(secret, { id, timestamp: at / 1000 })
+    })
+    for (const [i, id] of ["a", "b", "c"].entries()) {
+      assert.isTrue(Either.isRight(verifier.verify(signed(id, t0), t0 + i)))
+    }
+    assert.deepStrictEqual(verifier.memory(), { remembered: 3, forgottenEarly: 0 })
+    // full: a fourth id pushes out the oldest while it is still fresh
+    assert.isTrue(Either.isRight(verifier.verify(signed("d", t0), t0 + 10)))
+    assert.deepStrictEqual(verifier.memory(), { remembered: 3, forgottenEarly: 1 })
+    assert.isTrue(Either.isRight(verifier.verify(signed("a", t0), t0 + 11)), "the forgotten id passes again")
+    assert.deepStrictEqual(verifier.verify(signed("d", t0), t0 + 12), Either.left("replayed"))
+    // 6 minutes on, every id is stale: the next one clears them out instead of counting them
+    const later = t0 + 360_000
+    assert.isTrue(Either.isRight(verifier.verify(signed("e", later), later)))
+    assert.deepStrictEqual(verifier.memory(), { remembered: 1, forgottenEarly: 2 })
+  })
+
+  it("remembers a kilobyte-long id by its digest, and still refuses its replay", () => {
+    const verifier = Either.getOrThrow(UpgradeAuth.make({ signingSecret: secret }))
+    const request = { url: "/ws", headers: UpgradeAuth.signedHeaders(secret, { id: "m".repeat(8_000) }) }
+    const now = Number(request.headers["webhook-timestamp"]) * 1000
+    assert.isTrue(Either.isRight(verifier.verify(request, now)))
+    assert.deepStrictEqual(verifier.verify(request, now), Either.left("replayed"))
+  })
+
   it.effect("a server with no authentication fails to start", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(Effect.scoped(RecallServer.make({ host: "127.0.0.1", port: 0 })))

@@ -69,13 +69,16 @@ export const collect = <A>(stream: Stream.Stream<A>) =>
     return { items, join: Fiber.join(fiber), fiber }
   })
 
-/** Polls until `f` is true (real time), failing after `timeoutMs`. */
+/** Waits `ms` of real time, whatever clock the test runs on. */
+export const realSleep = (ms: number) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, ms)))
+
+/** Polls until `f` is true (real time, also under `TestClock`), failing after `timeoutMs`. */
 export const eventually = (f: () => boolean, timeoutMs = 10_000) =>
   Effect.gen(function*() {
     const start = Date.now()
     while (!f()) {
       if (Date.now() - start > timeoutMs) return yield* Effect.dieMessage("condition not met in time")
-      yield* Effect.sleep("10 millis")
+      yield* realSleep(10)
     }
   })
 
@@ -144,3 +147,50 @@ export const total = (text: string, name: string): number => {
   }
   return sum
 }
+
+/** Opens a websocket client; errors are ignored (a test looks at close codes instead). */
+export const openClient = (url: string, options: ConstructorParameters<typeof WebSocket>[2] = {}) => {
+  const ws = new WebSocket(url, options)
+  ws.on("error", () => {})
+  return Effect.async<WebSocket>((resume) => void ws.once("open", () => resume(Effect.succeed(ws))))
+}
+
+/** The close code a client sees (-1 when it was already closed). */
+export const closeCode = (ws: WebSocket) =>
+  Effect.async<number>((resume) => {
+    if (ws.readyState === WebSocket.CLOSED) return resume(Effect.succeed(-1))
+    ws.once("close", (code) => resume(Effect.succeed(code)))
+  })
+
+/** Polls `/metrics` (20 ms apart) until `until` holds for its text, failing after `timeoutMs`. */
+export const metricsUntil = (port: number, until: (text: string) => boolean, timeoutMs = 10_000) =>
+  Effect.gen(function*() {
+    const start = Date.now()
+    for (;;) {
+      const { body } = yield* get(port, "/metrics")
+      if (until(body)) return body
+      if (Date.now() - start > timeoutMs) return yield* Effect.dieMessage("metrics never showed the condition")
+      yield* Effect.sleep("20 millis")
+    }
+  })
+
+/**
+ * A websocket client written by hand on a raw TCP socket, for what `ws` refuses to send: frames with reserved
+ * opcodes, and a peer that never answers a close.
+ */
+export const rawClient = (port: number, path = "/ws") =>
+  Effect.async<{ readonly socket: Net.Socket; readonly send: (opcode: number, payload: Buffer) => void }>((resume) => {
+    const socket = Net.connect(port, "127.0.0.1", () => socket.write(upgradeRequest(path)))
+    socket.on("error", () => {})
+    socket.once("data", (answer) => {
+      if (!answer.toString("latin1").startsWith("HTTP/1.1 101")) socket.destroy()
+      // client frames are masked; a zero mask leaves the payload as it is
+      const send = (opcode: number, payload: Buffer) => {
+        const length = payload.length < 126
+          ? Buffer.from([0x80 | opcode, 0x80 | payload.length])
+          : Buffer.from([0x80 | opcode, 0x80 | 126, payload.length >> 8, payload.length & 0xff])
+        socket.write(Buffer.concat([length, Buffer.alloc(4), payload]))
+      }
+      resume(Effect.succeed({ socket, send }))
+    })
+  })

@@ -6,7 +6,11 @@ import * as ServerMetrics from "../ServerMetrics.js"
 import { EventBuffer } from "./buffer.js"
 import * as Counters from "./counters.js"
 
-/** How many lines a second the server logs at most; the rest of a flood is counted and summed up in one line. */
+/**
+ * How many lines of one kind (one message; wire-supplied values are annotations, never in the message) the server
+ * logs in a second at most; the rest of a flood is counted and summed up in one line. Per kind, so a flood of one
+ * (connections opening) never hides another (the memory budget reached).
+ */
 export const MAX_LINES_PER_SECOND = 100
 
 export type Level = "Debug" | "Info" | "Warning" | "Error"
@@ -25,12 +29,12 @@ interface Line {
 /**
  * The server's log: socket callbacks write lines synchronously; one fiber hands them to Effect's logger. Every
  * string annotation is wire-supplied until proven otherwise, so each goes through `Printable.text`; a flood is
- * cut to {@link MAX_LINES_PER_SECOND}.
+ * cut to {@link MAX_LINES_PER_SECOND} lines of a kind a second.
  */
 export class ServerLog {
   private readonly lines = new EventBuffer<Line>(256, () => {})
   private window = -Infinity
-  private inWindow = 0
+  private readonly inWindow = new Map<string, number>()
   private suppressed = 0
 
   constructor(private readonly now: () => number) {}
@@ -39,7 +43,7 @@ export class ServerLog {
     const now = this.now()
     if (now - this.window >= 1000) {
       this.window = now
-      this.inWindow = 0
+      this.inWindow.clear()
       if (this.suppressed > 0) {
         const suppressed = this.suppressed
         this.suppressed = 0
@@ -49,7 +53,9 @@ export class ServerLog {
         )
       }
     }
-    if (++this.inWindow > MAX_LINES_PER_SECOND) {
+    const count = (this.inWindow.get(message) ?? 0) + 1
+    this.inWindow.set(message, count)
+    if (count > MAX_LINES_PER_SECOND) {
       if (this.suppressed++ === 0) Counters.limitReached("log_lines")
       ServerMetrics.logLinesSuppressed.unsafeUpdate(1, Counters.NO_TAGS)
       return

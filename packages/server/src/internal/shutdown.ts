@@ -43,16 +43,18 @@ export class Shutdown {
           for (const connection of open) connection.socket.close(1001, "server shutting down")
           if (router.connections.size === 0) resume(Effect.void)
         })
-        const clean = yield* Effect.timeout(allClosed, Duration.millis(parts.deadlineMs)).pipe(Effect.option)
+        // a finalizer runs uninterruptibly: the wait must be made interruptible, or the deadline could not cut it
+        const clean = yield* Effect.timeout(Effect.interruptible(allClosed), Duration.millis(parts.deadlineMs)).pipe(
+          Effect.option
+        )
         if (Option.isNone(clean)) {
           yield* Effect.logWarning("Shutdown deadline passed: cutting the remaining connections").pipe(
             Effect.annotateLogs("connections", router.connections.size)
           )
-          for (const connection of Array.from(router.connections)) connection.socket.terminate()
-          // `terminate` emits close on the next tick
-          yield* Effect.yieldNow()
           for (const connection of Array.from(router.connections)) {
+            // recorded first: the close `terminate` emits later finds the connection closed already
             router.closed(connection, 1006, "terminated at shutdown", true)
+            connection.socket.terminate()
           }
         }
       }
