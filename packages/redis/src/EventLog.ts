@@ -131,6 +131,7 @@ export interface EventLog {
   /**
    * Entries of the given partitions not yet delivered to any member of `group`, at most `count` per partition,
    * waiting up to `block` when there are none. Delivered entries are pending for `consumer` until acknowledged.
+   * Fails (`Rejected`) on a partition the group has not joined (see `claim`).
    */
   readonly read: (options: {
     readonly partitions: ReadonlyArray<number>

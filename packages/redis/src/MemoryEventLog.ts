@@ -44,8 +44,14 @@ const entryOf = (n: number, payload: string): EventLog.Entry => ({
   payload
 })
 
-const rejected = (operation: string, message: string) =>
-  new EventLog.EventLogError({ reason: "Rejected", operation, cause: new Error(message) })
+const groupOf = (p: Partition, name: string): Group => {
+  let group = p.groups.get(name)
+  if (group === undefined) {
+    group = { lastDelivered: 0, pending: new Map() }
+    p.groups.set(name, group)
+  }
+  return group
+}
 
 /**
  * Makes an empty log.
@@ -81,12 +87,18 @@ export const make: Effect.Effect<EventLog.EventLog> = Effect.sync(() => {
   const deliver = (
     options: { readonly partitions: ReadonlyArray<number>; readonly group: string; readonly consumer: string },
     count: number
-  ): Array<EventLog.Read> | string => {
+  ): Array<EventLog.Read> | EventLog.EventLogError => {
     const out: Array<EventLog.Read> = []
     for (const n of options.partitions) {
       const p = partition(n)
       const group = p.groups.get(options.group)
-      if (group === undefined) return `NOGROUP no group ${options.group} on partition ${n}`
+      if (group === undefined) {
+        return new EventLog.EventLogError({
+          reason: "Rejected",
+          operation: "read",
+          cause: new Error(`NOGROUP the group ${options.group} has not joined partition ${n}`)
+        })
+      }
       const entries: Array<EventLog.Entry> = []
       for (const entry of p.entries) {
         if (entries.length >= count) break
@@ -103,7 +115,7 @@ export const make: Effect.Effect<EventLog.EventLog> = Effect.sync(() => {
   const read: EventLog.EventLog["read"] = (options) =>
     Effect.gen(function*() {
       const first = deliver(options, options.count)
-      if (typeof first === "string") return yield* rejected("read", first)
+      if (!Array.isArray(first)) return yield* first
       if (first.length > 0) return first
       const woken = Effect.async<void>((resume) => {
         const wakeUp = () => resume(Effect.void)
@@ -114,7 +126,7 @@ export const make: Effect.Effect<EventLog.EventLog> = Effect.sync(() => {
       })
       yield* Effect.raceFirst(woken, Effect.sleep(Duration.decode(options.block)))
       const second = deliver(options, options.count)
-      return typeof second === "string" ? yield* rejected("read", second) : second
+      return Array.isArray(second) ? second : yield* second
     })
 
   const log: EventLog.EventLog = {
@@ -130,11 +142,7 @@ export const make: Effect.Effect<EventLog.EventLog> = Effect.sync(() => {
     claim: ({ consumer, group: name, partition: n }) =>
       Effect.sync(() => {
         const p = partition(n)
-        let group = p.groups.get(name)
-        if (group === undefined) {
-          group = { lastDelivered: 0, pending: new Map() }
-          p.groups.set(name, group)
-        }
+        const group = groupOf(p, name)
         const byNumber = new Map(p.entries.map((e) => [e.n, e.payload]))
         const entries: Array<EventLog.Entry> = []
         const missing: Array<string> = []

@@ -223,16 +223,11 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const leaseKey = (name: string) => `${prefix}lease:${name}`
   const checkpointKey = (partition: number, name: string) => `${prefix}checkpoint:${partition}:${name}`
 
-  const createGroup = (partition: number, group: string) =>
-    run(
-      "claim",
-      commands,
-      (redis) =>
-        redis.xgroup("CREATE", stream(partition), group, "0", "MKSTREAM").catch((error: unknown) => {
-          if (error instanceof Error && error.message.startsWith("BUSYGROUP")) return "OK"
-          throw error
-        })
-    )
+  const joinGroup = (redis: Redis, partition: number, group: string) =>
+    redis.xgroup("CREATE", stream(partition), group, "0", "MKSTREAM").catch((error: unknown) => {
+      if (error instanceof Error && error.message.startsWith("BUSYGROUP")) return "OK"
+      throw error
+    })
 
   const log: EventLog.EventLog = {
     append: (entries) =>
@@ -248,7 +243,8 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       partitions.length === 0
         ? Effect.as(Effect.sleep(block), [])
         : run("read", reader, async (redis) => {
-          const reply = (await redis.xreadgroup(
+          const reply = (await redis.call(
+            "XREADGROUP",
             "GROUP",
             group,
             consumer,
@@ -268,7 +264,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         }),
     claim: ({ consumer, group, partition }) =>
       Effect.zipRight(
-        createGroup(partition, group),
+        run("claim", commands, (redis) => joinGroup(redis, partition, group)),
         run("claim", commands, async (redis) => {
           const entries: Array<EventLog.Entry> = []
           const missing: Array<string> = []

@@ -211,7 +211,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         state.validUntil = now + ttlMs
         yield* availability.success
       } else if (Option.isSome(renewed)) {
-        yield* lose(state, "another worker holds its lease")
+        yield* lose(state, "its lease is gone or held by another worker")
       } else if (now >= state.validUntil) {
         yield* lose(state, "its lease could not be renewed in time")
       }
@@ -311,14 +311,15 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       }
     })
 
+  // one round: claim what was newly taken, then read every claimed partition; a failed read is retried on the
+  // schedule with the partitions owned by then
   const reading = Effect.gen(function*() {
     for (const state of Array.from(owned.values())) if (!state.claimed) yield* claim(state)
     const ready = Array.from(owned.values()).filter((state) => state.claimed).map((state) => state.partition)
-    const reads = yield* availability.retry(
-      "read",
-      log.read({ partitions: ready, group, consumer: id, count: readCount, block }),
-      retry
+    const reads = yield* log.read({ partitions: ready, group, consumer: id, count: readCount, block }).pipe(
+      Effect.tapError((error) => availability.failure("read", error))
     )
+    yield* availability.success
     for (const read of reads) {
       for (const entry of read.entries) {
         const state = owned.get(read.partition)
@@ -327,7 +328,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         yield* process(state, entry)
       }
     }
-  }).pipe(Effect.forever, Effect.annotateLogs(annotations))
+  }).pipe(Effect.retry(retry), Effect.forever, Effect.annotateLogs(annotations))
 
   // -- acknowledging, trimming, expiring -------------------------------------------
 
@@ -346,7 +347,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       }).pipe(Effect.tapError((error) => availability.failure("commit", error)), Effect.option)
       if (Option.isNone(done)) return
       yield* availability.success
-      if (!done.value) return yield* lose(state, "another worker holds its lease")
+      if (!done.value) return yield* lose(state, "its lease is gone or held by another worker")
       state.acknowledged(settled.entries)
       yield* Metric.incrementBy(RedisMetrics.entriesAcknowledged, settled.entries.length)
     }))

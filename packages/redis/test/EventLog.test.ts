@@ -35,6 +35,17 @@ for (const backend of backends()) {
         assert.deepStrictEqual(none, [])
       })))
 
+    it.live("a read on a partition the group has not joined is rejected", () =>
+      run(Effect.gen(function*() {
+        const log = yield* EventLog.EventLog
+        yield* log.append([{ partition: 7, payload: "x" }])
+        const error = yield* Effect.flip(
+          log.read({ partitions: [7], group: "g", consumer: "a", count: 10, block: 10 })
+        )
+        assert.strictEqual(error.reason, "Rejected")
+        assert.include(error.message, "NOGROUP")
+      })))
+
     it.live("a blocked read wakes up for an append", () =>
       run(Effect.gen(function*() {
         const log = yield* EventLog.EventLog

@@ -23,7 +23,7 @@ export const redisAvailable = (): boolean => {
   return false
 }
 
-const freePort = (): Promise<number> =>
+export const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
     const server = Net.createServer()
     server.once("error", reject)
@@ -101,5 +101,55 @@ export class RedisServer {
   async stop(): Promise<void> {
     await this.kill()
     Fs.rmSync(this.dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * A TCP relay to a port, on a port of its own, that can be cut (every connection dropped, nothing accepted) and
+ * restored on the same port: the network between clients and Redis going away and coming back, Redis and its data
+ * untouched.
+ */
+export class Relay {
+  private server: Net.Server | undefined
+  private readonly sockets = new Set<Net.Socket>()
+
+  private constructor(readonly port: number, readonly target: number) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`
+  }
+
+  static async start(target: number): Promise<Relay> {
+    const relay = new Relay(await freePort(), target)
+    await relay.restore()
+    return relay
+  }
+
+  restore(): Promise<void> {
+    const server = Net.createServer((client) => {
+      const upstream = Net.connect(this.target, "127.0.0.1")
+      for (const socket of [client, upstream]) {
+        this.sockets.add(socket)
+        socket.on("close", () => this.sockets.delete(socket))
+        socket.on("error", () => {
+          client.destroy()
+          upstream.destroy()
+        })
+      }
+      client.pipe(upstream)
+      upstream.pipe(client)
+    })
+    this.server = server
+    return new Promise((resolve, reject) => {
+      server.once("error", reject)
+      server.listen(this.port, "127.0.0.1", () => resolve())
+    })
+  }
+
+  cut(): Promise<void> {
+    const server = this.server
+    this.server = undefined
+    for (const socket of this.sockets) socket.destroy()
+    return new Promise((resolve) => (server === undefined ? resolve() : server.close(() => resolve())))
   }
 }

@@ -1,0 +1,173 @@
+import { type SessionEvent, SessionKey } from "@callstream/core"
+import * as EventLog from "@callstream/redis/EventLog"
+import * as Publisher from "@callstream/redis/Publisher"
+import * as RedisEventLog from "@callstream/redis/RedisEventLog"
+import * as RedisMetrics from "@callstream/redis/RedisMetrics"
+import * as WorkerSource from "@callstream/redis/WorkerSource"
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
+import { consume, eventually, Store } from "./consumer.js"
+import { audio, closed, describe as show, ended, opened, started, words } from "./events.js"
+import { freePort, redisAvailable, RedisServer, Relay } from "./redisServer.js"
+
+const withRedis = redisAvailable()
+
+const logs: Array<string> = []
+const captured = Logger.replace(
+  Logger.defaultLogger,
+  Logger.make(({ message }) => {
+    logs.push(Array.isArray(message) ? message.join(" ") : String(message))
+  })
+)
+
+describe.skipIf(!withRedis)("Redis failures", () => {
+  let server: RedisServer
+  beforeAll(async () => {
+    server = await RedisServer.start()
+  })
+  afterAll(async () => {
+    await server.stop()
+  })
+
+  it.live("a Redis that cannot be reached at start is a clear error that never shows the credentials", () =>
+    Effect.gen(function*() {
+      const port = yield* Effect.promise(freePort)
+      const exit = yield* Effect.exit(Effect.scoped(
+        Layer.build(RedisEventLog.layer({
+          url: Redacted.make(`redis://:hunter2@127.0.0.1:${port}`),
+          connectTimeout: 2000
+        }))
+      ))
+      assert.isTrue(Exit.isFailure(exit))
+      const error = Option.getOrThrow(
+        Cause.failureOption((exit as Exit.Failure<unknown, EventLog.EventLogError>).cause)
+      )
+      assert.strictEqual(error._tag, "EventLogError")
+      assert.strictEqual(error.reason, "Unavailable")
+      assert.strictEqual(error.operation, "connect")
+      assert.include(error.message, `127.0.0.1:${port}`)
+      assert.notInclude(error.message, "hunter2")
+    }))
+
+  it.live("Redis lost while running: the publisher holds events and pushes back, both sides reconnect, nothing is lost", () =>
+    Effect.gen(function*() {
+      const relay = yield* Effect.promise(() => Relay.start(server.port))
+      const log = RedisEventLog.layer({ url: Redacted.make(relay.url), prefix: "outage:" })
+      const retry = Schedule.spaced(100)
+      const session = SessionKey.make("bot-outage")
+      const input = yield* Queue.bounded<SessionEvent.SessionEvent>(4)
+      const failures = Metric.tagged(RedisMetrics.failures, "operation", "append")
+      const failuresBefore = (yield* Metric.value(failures)).count
+
+      const publishing = yield* Publisher.run(Stream.fromQueue(input), {
+        partitions: 2,
+        coalesce: 0,
+        bufferBytes: 30_000,
+        retry
+      }).pipe(Effect.provide(log), Effect.fork)
+
+      const store = new Store()
+      const consuming = yield* consume(store, () => store.ended === 1).pipe(
+        Effect.provide(WorkerSource.layer({
+          partitions: 2,
+          leaseTtl: 1000,
+          tick: 100,
+          block: 100,
+          retry,
+          sessionTimeout: 1000
+        })),
+        Effect.provide(log),
+        Effect.fork
+      )
+
+      const sent: Array<SessionEvent.SessionEvent> = [
+        started(0, session),
+        opened("c", 0, session),
+        audio(0, 0, "c", session),
+        words("before", 0, 10, "c", session)
+      ]
+      yield* Queue.offerAll(input, sent)
+      yield* eventually(Effect.sync(() => store.applied("bot-outage").length === 4), "the first events arrive")
+
+      yield* Effect.promise(() => relay.cut())
+      // audio of about 4.5 KB a message: the 30 KB buffer fills, then the input queue, then offers wait
+      let accepted = 0
+      let held: SessionEvent.SessionEvent | undefined
+      for (let i = 1; i <= 40; i++) {
+        const event = audio(i / 10, i * 100, "c", session)
+        const offered = yield* Queue.offer(input, event).pipe(Effect.timeout("1 second"), Effect.option)
+        if (Option.isNone(offered)) {
+          held = event // an offer that timed out did not happen: offered again once the log is back
+          break
+        }
+        sent.push(event)
+        accepted++
+      }
+      assert.isAbove(accepted, 3, "events were accepted into the buffer while Redis was gone")
+      assert.isBelow(accepted, 40, "then the input was held back")
+      assert.strictEqual((yield* Metric.value(RedisMetrics.available)).value, 0)
+      assert.isAbove((yield* Metric.value(failures)).count, failuresBefore)
+
+      yield* Effect.promise(() => relay.restore())
+      const rest = [
+        ...(held === undefined ? [] : [held]),
+        words("after", 5, 5000, "c", session),
+        closed("c", 6000, session),
+        ended("timeout", 7000, session)
+      ]
+      sent.push(...rest)
+      yield* Queue.offerAll(input, rest)
+      yield* Fiber.join(consuming).pipe(Effect.timeout("30 seconds"))
+      yield* Queue.shutdown(input)
+      yield* Fiber.interrupt(publishing)
+
+      assert.deepStrictEqual(store.applied("bot-outage"), sent.map(show), "every event once, in order")
+      assert.strictEqual((yield* Metric.value(RedisMetrics.available)).value, 1)
+      assert.isTrue(logs.some((line) => line.includes("the log is unavailable")), "the outage is logged")
+      assert.isTrue(logs.some((line) => line.includes("the log is available again")), "the recovery is logged")
+      yield* Effect.promise(() => relay.cut())
+    }).pipe(Effect.provide(captured)))
+
+  it.live("Redis restarted empty: a running worker joins its partitions again and reads what comes next", () =>
+    Effect.gen(function*() {
+      const log = RedisEventLog.layer({ url: Redacted.make(server.url), prefix: "restart:" })
+      const options = { partitions: 2, leaseTtl: 1000, tick: 100, block: 100, retry: Schedule.spaced(100) }
+      const store = new Store()
+      const consuming = yield* consume(store, () => store.ended === 2).pipe(
+        Effect.provide(WorkerSource.layer({ ...options, sessionTimeout: 1000 })),
+        Effect.provide(log),
+        Effect.fork
+      )
+      const meeting = (key: string) => {
+        const session = SessionKey.make(key)
+        return [
+          started(0, session),
+          opened(`${key}-c`, 0, session),
+          words("hello", 0, 10, `${key}-c`, session),
+          closed(`${key}-c`, 100, session),
+          ended("timeout", 1100, session)
+        ]
+      }
+      yield* Publisher.run(Stream.fromIterable(meeting("bot-before")), { partitions: 2 }).pipe(Effect.provide(log))
+      yield* eventually(Effect.sync(() => store.ended === 1), "the first meeting arrives")
+      yield* Effect.promise(() => server.kill())
+      yield* Effect.promise(() => server.resume())
+      yield* Publisher.run(Stream.fromIterable(meeting("bot-after")), { partitions: 2, retry: Schedule.spaced(100) })
+        .pipe(
+          Effect.provide(log)
+        )
+      yield* Fiber.join(consuming).pipe(Effect.timeout("30 seconds"))
+      assert.deepStrictEqual(store.applied("bot-after"), meeting("bot-after").map(show))
+    }).pipe(Effect.provide(captured)))
+})
