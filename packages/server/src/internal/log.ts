@@ -47,10 +47,9 @@ export class ServerLog {
       if (this.suppressed > 0) {
         const suppressed = this.suppressed
         this.suppressed = 0
-        this.enqueue(
-          "Warning",
-          `Log flood: ${suppressed} lines suppressed (more than ${MAX_LINES_PER_SECOND} a second)`
-        )
+        this.enqueue("Warning", `Log flood: lines suppressed (more than ${MAX_LINES_PER_SECOND} of a kind a second)`, {
+          suppressed
+        })
       }
     }
     const count = (this.inWindow.get(message) ?? 0) + 1
