@@ -225,13 +225,17 @@ export const make = (
         Effect.catchAll((cause) => Effect.as(failed(file, cause, now), false))
       )
 
-    const giveUp = (file: string, bytes: number) =>
-      Effect.suspend(() => {
-        if (bytes === 0) return Effect.void
-        trouble.lose(bytes)
-        RecorderMetrics.lostBytes.unsafeUpdate(bytes, [])
-        return Effect.logWarning(`${who}: gave up ${bytes} bytes of ${file} that could not be written`)
-      })
+    // logged once per file, counted always
+    const giveUp = (file: string, bytes: number) => {
+      if (bytes === 0) return
+      trouble.lose(bytes)
+      RecorderMetrics.lostBytes.unsafeUpdate(bytes, [])
+      once(`lost ${file}`, () =>
+        Effect.logWarning(
+          `${who}: gave up ${bytes} bytes of ${file} that could not be written for too long ` +
+            `(further losses only counted, in session.json as recorder.lostBytes)`
+        ))
+    }
 
     const ensureFolder = (folder: string) =>
       folders.has(folder)
@@ -273,7 +277,7 @@ export const make = (
             }
           })
         ))
-        if (!ok && track.runs.pending * 2 > MEDIA_RETAINED_BYTES) yield* giveUp(track.file, track.runs.drop() * 2)
+        if (!ok && track.runs.pending * 2 > MEDIA_RETAINED_BYTES) giveUp(track.file, track.runs.drop() * 2)
       })
 
     const openStream = (stream: StreamFile) =>
@@ -299,21 +303,32 @@ export const make = (
           now,
           Effect.flatMap(openStream(stream), (file) => stream.buffer.write(file, bytes))
         ))
-        if (!ok && stream.buffer.pending > MEDIA_RETAINED_BYTES) yield* giveUp(stream.file, stream.buffer.drop())
+        if (!ok && stream.buffer.pending > MEDIA_RETAINED_BYTES) giveUp(stream.file, stream.buffer.drop())
       })
 
-    // a frame is a file of its own: one that cannot be written is given up at once (and counted)
+    // a frame is a file of its own; frames that cannot be written wait for the next flush, up to the bound per folder
     const flushFrames = (batch: ReadonlyArray<(typeof frames)[number]>, now: number, force: boolean) =>
-      Effect.forEach(batch, (frame) =>
-        (force || trouble.canTry(frame.folder, now)
-          ? attempt(
-            frame.folder,
-            now,
-            Effect.zipRight(ensureFolder(frame.folder), fs.writeFile(path.join(dir, frame.file), frame.bytes))
-          )
-          : Effect.succeed(false)).pipe(
-            Effect.flatMap((ok) => ok ? Effect.void : giveUp(frame.file, frame.bytes.byteLength))
-          ), { concurrency: 4, discard: true })
+      Effect.forEach(
+        batch,
+        (frame) =>
+          force || trouble.canTry(frame.folder, now)
+            ? attempt(
+              frame.folder,
+              now,
+              Effect.zipRight(ensureFolder(frame.folder), fs.writeFile(path.join(dir, frame.file), frame.bytes))
+            )
+            : Effect.succeed(false),
+        { concurrency: 4 }
+      ).pipe(Effect.map((written) => {
+        const kept = new Map<string, number>()
+        batch.forEach((frame, i) => {
+          if (written[i]) return
+          const held = (kept.get(frame.folder) ?? 0) + frame.bytes.byteLength
+          if (held > MEDIA_RETAINED_BYTES) return giveUp(frame.folder, frame.bytes.byteLength)
+          kept.set(frame.folder, held)
+          frames.push(frame)
+        })
+      }))
 
     // -- derived files and checkpoint -------------------------------------------------
 
@@ -527,13 +542,30 @@ export const make = (
     const finish = Effect.suspend(() => {
       if (finishing) return Effect.void
       finishing = true
-      // problems the last flush met (a file it could not write) are in the state only after it: one more flush
-      // puts them into session.json and the checkpoint
-      const before = state.snapshot
-      return flush(scheduler.live(), true).pipe(
-        Effect.zipRight(Effect.suspend(() => state.snapshot === before ? Effect.void : flush(scheduler.live(), true))),
-        Effect.zipRight(Effect.sync(() => (finished = true)))
-      )
+      // what the last flush could not write is given up and counted; problems it met (a file it could not write,
+      // or could again) show only after it: one more flush puts them into session.json and the checkpoint
+      const lastFlush = Effect.suspend(() => {
+        const before = state.snapshot
+        const counted = JSON.stringify(trouble.counts)
+        return flush(scheduler.live(), true).pipe(
+          Effect.zipRight(Effect.suspend(() => {
+            if (state.snapshot === before && pendingBytes() === 0 && JSON.stringify(trouble.counts) === counted) {
+              return Effect.void
+            }
+            for (const track of tracks.values()) giveUp(track.file, track.runs.drop() * 2)
+            for (const stream of streams.values()) giveUp(stream.file, stream.buffer.drop())
+            for (const frame of frames) giveUp(frame.folder, frame.bytes.byteLength)
+            frames = []
+            const unwritten = tape.pendingItems + control.pendingItems
+            if (unwritten > 0) {
+              state.addError(clock.unsafeCurrentTimeMillis(), TAPE, `${unwritten} lines could not be written`)
+              giveUp(TAPE, tape.drop() + control.drop())
+            }
+            return flush(scheduler.live(), true)
+          }))
+        )
+      })
+      return Effect.zipRight(lastFlush, Effect.sync(() => (finished = true)))
     })
 
     yield* scheduler.register({ flush: (live) => flush(live, false) })
