@@ -8,11 +8,16 @@ import { BOT, ffprobe, ffprobeAvailable, sample, tempDir, wavOf, writeTape } fro
 const CHILD = fileURLToPath(new URL("./child/record-tape.ts", import.meta.url))
 const SPEED = 4
 const PATCH_MS = 250
+// the recorder's default: data reaches the file once per flush, and the header is patched in the first flush at
+// least PATCH_MS after the last patch
+const FLUSH_MS = 250
+// wall-clock slack for a loaded machine (a stalled event loop lets the source deliver a burst in one flush)
+const SLACK_MS = 1_500
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 describe("a recorder killed mid-session", () => {
-  it("leaves WAV files whose header declares the bytes written (within one patch interval)", async () => {
+  it("leaves WAV files whose header declares no byte it does not hold, and lags the data by a bounded amount", async () => {
     const dir = tempDir()
     const tape = writeTape(dir, sample().entries)
     const out = path.join(dir, "out")
@@ -24,10 +29,10 @@ describe("a recorder killed mid-session", () => {
     child.stderr.on("data", (chunk) => (stderr += chunk))
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_, signal) => resolve(signal)))
     const mixedPath = path.join(out, BOT, "audio", "mixed.wav")
-    // wait (bounded) until a few seconds of the meeting are on disk, then kill without warning
+    // wait (bounded) until 12 s of the meeting are on disk, then kill without warning
     const deadline = Date.now() + 45_000
     while (Date.now() < deadline && child.exitCode === null) {
-      if (fs.existsSync(mixedPath) && fs.statSync(mixedPath).size > 44 + 32_000 * 4) break
+      if (fs.existsSync(mixedPath) && fs.statSync(mixedPath).size > 44 + 32_000 * 12) break
       await sleep(20)
     }
     assert.isNull(child.exitCode, `the recorder ended before it was killed: ${stderr}`)
@@ -36,21 +41,21 @@ describe("a recorder killed mid-session", () => {
 
     const files = fs.readdirSync(path.join(out, BOT, "audio")).filter((name) => name.endsWith(".wav"))
     assert.include(files, "mixed.wav")
-    // at 4x speed a patch interval of 250 ms covers 1 s of meeting, plus the chunk being written
-    const slack = 32_000 * ((PATCH_MS / 1000) * SPEED + 0.2)
+    // the bytes of meeting audio that arrive in a patch interval and a flush interval, plus the slack, at 4x
+    const slack = 32_000 * SPEED * ((PATCH_MS + FLUSH_MS + SLACK_MS) / 1000)
     for (const name of files) {
       const file = path.join(out, BOT, "audio", name)
       const wav = wavOf(file)
       const written = wav.samples.length * 2
       assert.strictEqual(wav.rate, 16_000)
       assert.isAtMost(wav.declared, written, `${name} declares no byte it does not hold`)
-      assert.isAtMost(written - wav.declared, slack, `${name} header lags by at most one patch interval`)
+      assert.isAtMost(written - wav.declared, slack, `${name} header lags by at most a patch and a flush interval`)
       if (ffprobeAvailable()) {
         const probe = ffprobe(file, "format=duration")
         assert.approximately(Number(probe.format.duration), wav.declared / 32_000, 0.001, `${name} in ffprobe`)
       }
     }
     const mixed = wavOf(mixedPath)
-    assert.isAbove(mixed.declared, 32_000 * 2, "the kill came after seconds of audio were declared")
+    assert.isAbove(mixed.declared, 32_000 * 12 - slack, "the kill came after seconds of audio were declared")
   })
 })

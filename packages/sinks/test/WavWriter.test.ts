@@ -7,6 +7,7 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import * as WavWriter from "../src/WavWriter.js"
+import * as FailingFileSystem from "./failingFileSystem.js"
 import { readWav } from "./helpers.js"
 
 const filled = (n: number, value: number) => new Int16Array(n).fill(value)
@@ -78,5 +79,51 @@ describe("WavWriter", () => {
       yield* fs.writeFile(`${dir}/d.wav`, new TextEncoder().encode("not a wav file at all, but long enough to read"))
       const error = yield* Effect.flip(Effect.scoped(WavWriter.make(`${dir}/d.wav`)))
       assert.strictEqual(error.reason, "IncompatibleFile")
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("starts again a file too short to hold a header (1 to 43 bytes, a kill right after it was created)", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      for (const size of [1, 2, 20, 43]) {
+        const path = `${dir}/short-${size}.wav`
+        yield* fs.writeFile(path, new Uint8Array(size).fill(0x52))
+        yield* Effect.scoped(Effect.gen(function*() {
+          const wav = yield* WavWriter.make(path)
+          assert.strictEqual(yield* wav.samples, 0, `${size} bytes hold no sample`)
+          yield* wav.write(2, filled(2, 4))
+        }))
+        const wav = readWav(yield* fs.readFile(path))
+        assert.strictEqual(wav.declared, 8, `${size} bytes`)
+        assert.deepStrictEqual(Array.from(wav.samples), [0, 0, 4, 4], `${size} bytes`)
+        assert.isTrue(Option.isSome(WavWriter.parseHeader(yield* fs.readFile(path))))
+      }
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("never declares bytes whose write or extension failed (a full disk)", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const path = `${dir}/full.wav`
+      let full = false
+      const failing: FailingFileSystem.Failing = (operation) =>
+        full && (operation === "truncate" || operation === "write")
+      yield* Effect.scoped(
+        Effect.gen(function*() {
+          const wav = yield* WavWriter.make(path, { patchInBackground: false })
+          yield* wav.write(0, filled(10, 3))
+          full = true
+          const extended = yield* Effect.either(wav.extendTo(16_000))
+          const written = yield* Effect.either(wav.write(10, filled(10, 5)))
+          assert.isTrue(extended._tag === "Left" && extended.left.reason === "Io")
+          assert.isTrue(written._tag === "Left" && written.left.reason === "Io")
+          assert.strictEqual(yield* wav.samples, 10, "what failed is not counted")
+          full = false
+          yield* wav.flush
+        }).pipe(Effect.provide(FailingFileSystem.layer(failing)))
+      )
+      const wav = readWav(yield* fs.readFile(path))
+      assert.strictEqual(wav.declared, 20)
+      assert.strictEqual(wav.samples.length, 10)
     }).pipe(Effect.provide(NodeContext.layer)))
 })

@@ -1,7 +1,8 @@
 // Shared by the recorder tests: record tapes into temporary folders and read the results back.
-import { EventSource, SampleMeeting, Tape } from "@callstream/core"
+import { Decoder, EventSource, SampleMeeting, SessionEvent, SessionKey, Tape } from "@callstream/core"
 import { NodeContext } from "@effect/platform-node"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -43,6 +44,18 @@ export const record = (tape: string, out: string, options: Partial<SessionRecord
   )
 
 export const sample = (options: SampleMeeting.Options = SampleMeeting.FIXTURE) => SampleMeeting.generate(options)
+
+/** Tape entries as one session's Stream carries them: a start, every message (raw text kept), an end. */
+export const sessionItems = (entries: ReadonlyArray<Tape.TapeEntry>, botId = BOT) => {
+  const key = SessionKey.make(botId)
+  const messages = entries.map((entry) => {
+    const raw = JSON.stringify(entry.message)
+    return SessionEvent.message(key, Either.getOrThrow(Decoder.decodeEither(raw)), 1_000 + entry.at * 1000, { raw })
+  })
+  const start = new SessionEvent.SessionStarted({ session: key, at: 1_000, botId, recordingId: null, metadata: null })
+  const end = new SessionEvent.SessionEnded({ session: key, at: 2_000, reason: "completed" })
+  return { key, messages, start, end, all: [start, ...messages, end] as ReadonlyArray<SessionEvent.SessionEvent> }
+}
 
 export const wavOf = (file: string) => readWav(fs.readFileSync(file))
 

@@ -1,0 +1,170 @@
+import { Decoder, SessionEvent, SessionKey, type Tape } from "@callstream/core"
+import { NodeContext } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Stream from "effect/Stream"
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as SessionRecorder from "../src/SessionRecorder.js"
+import { BOT, json, readTape, record, sample, tempDir, writeTape } from "./recording.js"
+
+const CHILD = fileURLToPath(new URL("./child/record-until-killed.ts", import.meta.url))
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const lineCount = (file: string) => fs.existsSync(file) ? readTape(file).length : 0
+
+const DERIVED = ["transcript.json", "transcript.txt", "transcript.srt", "transcript.vtt", "chat.json"]
+
+/** What session.json says that does not depend on when, or in how many runs, it was recorded. */
+const timeless = (summary: any) => ({
+  session: summary.session,
+  botId: summary.botId,
+  recordingId: summary.recordingId,
+  metadata: summary.metadata,
+  endReason: summary.endReason,
+  counts: summary.counts,
+  gaps: summary.gaps.map((g: any) => [g.from, g.to]),
+  drops: summary.drops.map((d: any) => [d.kind, d.count, d.from, d.to]),
+  decodeFailures: summary.decodeFailures.length,
+  errors: summary.errors,
+  audio: summary.audio,
+  video: summary.video
+})
+
+/** The folder `dir` holds what the one-shot recording `once` holds, runs apart. */
+const sameAsOneShot = (dir: string, once: string) => {
+  for (const name of DERIVED) {
+    assert.strictEqual(
+      fs.readFileSync(path.join(dir, name), "utf8"),
+      fs.readFileSync(path.join(once, name), "utf8"),
+      name
+    )
+  }
+  assert.deepStrictEqual(json(path.join(dir, "participants.json")), json(path.join(once, "participants.json")))
+  assert.deepStrictEqual(
+    timeless(json(path.join(dir, "session.json"))),
+    timeless(json(path.join(once, "session.json")))
+  )
+  for (const name of fs.readdirSync(path.join(once, "audio"))) {
+    assert.isTrue(
+      fs.readFileSync(path.join(dir, "audio", name)).equals(fs.readFileSync(path.join(once, "audio", name))),
+      `audio/${name}`
+    )
+  }
+  assert.deepStrictEqual(
+    readTape(path.join(dir, "events.jsonl")).map((e) => e.message),
+    readTape(path.join(once, "events.jsonl")).map((e) => e.message)
+  )
+}
+
+describe("SessionRecorder across restarts", () => {
+  it("a SIGKILL shortly after a message, a restart and the rest of the meeting give the one-shot result", async () => {
+    // the scenario of the issue: a meeting streamed at 4x, the recorder killed 0.4 s after the last message it got,
+    // restarted on the same folder, then the rest of the meeting
+    const meeting = sample()
+    const dir = tempDir()
+    const out = path.join(dir, "out")
+    const half = Math.floor(meeting.entries.length * 0.6)
+    const first = meeting.entries.slice(0, half)
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", CHILD, writeTape(dir, first, "first.jsonl"), out, "4", "10000"],
+      { cwd: fileURLToPath(new URL("..", import.meta.url)), stdio: ["ignore", "ignore", "pipe"] }
+    )
+    let stderr = ""
+    child.stderr.on("data", (chunk) => (stderr += chunk))
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_, signal) => resolve(signal)))
+    const tape = path.join(out, BOT, "events.jsonl")
+    const deadline = Date.now() + 60_000
+    while (Date.now() < deadline && child.exitCode === null && lineCount(tape) < first.length) await sleep(50)
+    assert.strictEqual(lineCount(tape), first.length, `the tape holds the first part before the kill: ${stderr}`)
+    await sleep(400)
+    child.kill("SIGKILL")
+    assert.strictEqual(await exited, "SIGKILL")
+
+    await record(writeTape(dir, meeting.entries.slice(half), "rest.jsonl"), out)
+    const once = path.join(dir, "once")
+    await record(writeTape(dir, meeting.entries, "all.jsonl"), once)
+    sameAsOneShot(path.join(out, BOT), path.join(once, BOT))
+    assert.strictEqual(json(path.join(out, BOT, "session.json")).runs.length, 2)
+  })
+
+  it("rebuilds a corrupt session.json, transcript.json and checkpoint.json from the tape", async () => {
+    const meeting = sample()
+    const dir = tempDir()
+    const half = Math.floor(meeting.entries.length / 2)
+    const once = path.join(dir, "once")
+    await record(writeTape(dir, meeting.entries, "all.jsonl"), once)
+    for (
+      const broken of [["session.json", "transcript.json"], ["session.json", "transcript.json", "checkpoint.json"]]
+    ) {
+      const out = path.join(dir, broken.join("+"))
+      await record(writeTape(dir, meeting.entries.slice(0, half), "first.jsonl"), out)
+      for (const name of broken) fs.writeFileSync(path.join(out, BOT, name), "{\"utterances\": [{\"cut short")
+      await record(writeTape(dir, meeting.entries.slice(half), "second.jsonl"), out)
+      sameAsOneShot(path.join(out, BOT), path.join(once, BOT))
+    }
+  })
+
+  it.live("skips what a source delivers again after a failover, and reports what is on disk", () =>
+    Effect.gen(function*() {
+      const meeting = sample()
+      const key = SessionKey.make(BOT)
+      const position = (i: number) => String(i).padStart(8, "0")
+      // a source whose events carry positions in its log: the start at 0, message i at i + 1, the end after them
+      const messages = meeting.entries.map((entry: Tape.TapeEntry, i) => {
+        const raw = JSON.stringify(entry.message)
+        const event = Either.getOrThrow(Decoder.decodeEither(raw))
+        return SessionEvent.message(key, event, 1_000 + entry.at * 1000, { raw, position: position(i + 1) })
+      })
+      const start = (at: number, withPosition: boolean) =>
+        new SessionEvent.SessionStarted({
+          session: key,
+          at,
+          botId: BOT,
+          recordingId: null,
+          metadata: null,
+          ...(withPosition ? { position: position(0) } : {})
+        })
+      const end = new SessionEvent.SessionEnded({
+        session: key,
+        at: 2_000,
+        reason: "completed",
+        position: position(messages.length + 1)
+      })
+      const dir = tempDir()
+      const out = path.join(dir, "out")
+      const folder = path.join(out, BOT)
+      const flushed: Array<string> = []
+      const onFlushed = (_: SessionKey.SessionKey, at: string) =>
+        Effect.sync(() => {
+          // whatever is reported is on disk already
+          const onDisk = readTape(path.join(folder, "events.jsonl")).map((e) => e.position)
+          if (at !== position(0) && at !== position(messages.length + 1)) assert.include(onDisk, at)
+          flushed.push(at)
+        })
+      const recordItems = (items: ReadonlyArray<SessionEvent.SessionEvent>, directory: string) =>
+        SessionRecorder.recordSession(
+          { key, events: Stream.fromIterable(items) },
+          { directory, onFlushed: directory === out ? onFlushed : undefined }
+        )
+
+      const cut = Math.floor(messages.length * 0.7)
+      const again = Math.floor(messages.length * 0.4)
+      // the first worker got [0, 70%) and went away; the next one is handed everything from 40% on
+      yield* recordItems([start(1_000, true), ...messages.slice(0, cut)], out)
+      assert.strictEqual(flushed.at(-1), position(cut))
+      yield* recordItems([start(1_500, false), ...messages.slice(again), end], out)
+      yield* recordItems([start(1_000, true), ...messages, end], path.join(dir, "once"))
+
+      sameAsOneShot(folder, path.join(dir, "once", BOT))
+      const session = json(path.join(folder, "session.json"))
+      assert.strictEqual(session.recorder.redeliveriesSkipped, cut - again)
+      assert.deepStrictEqual(flushed, [...flushed].sort(), "positions are reported in order")
+      assert.strictEqual(flushed.at(-1), position(messages.length + 1))
+      const lines = readTape(path.join(folder, "events.jsonl"))
+      assert.deepStrictEqual(lines.map((e) => e.position), messages.map((m) => m.position), "each message once")
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
