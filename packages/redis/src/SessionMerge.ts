@@ -8,6 +8,8 @@
  *   receiver; a `Gap` runs from the latest meeting time seen before the last open connection closed to where data
  *   resumes after one opened again, by the same rule as the single-process router (receivers' own gaps are
  *   replaced by these);
+ * - a receiver noted lost (`ReceiverLost`) has its connections closed (1006); if data then comes on one after all
+ *   (the receiver was only cut off), the connection opens again, as a reconnect would;
  * - `SessionEnded("timeout")` once no receiver has had a connection for `sessionTimeout`: when a receiver's own
  *   session timed out that long after the last connection anywhere closed, or when a worker's `Expire` note says
  *   so (a receiver that shut down or died never times its session out). Receivers' own `SessionEnded`s are
@@ -178,6 +180,16 @@ class Merge {
         if (!state.started) {
           state.started = true
           this.out.push(SessionEvent.startedBy(this.session, event.event, event.receivedAt))
+        }
+        const connection = event.connectionId
+        if (
+          connection !== undefined && state.connections[connection] === undefined && state.disconnectedAt !== undefined
+        ) {
+          // data on a connection the merge had closed (its receiver was thought lost, and was only cut off)
+          this.event(
+            receiver,
+            new SessionEvent.ConnectionOpened({ session: this.session, at: event.receivedAt, connectionId: connection })
+          )
         }
         const latest = RecallEvent.latestTimeOf(event.event)
         if (latest !== undefined) {

@@ -365,43 +365,39 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       )
     })
 
-  // notes for sessions nobody will end otherwise: no connection anywhere for long enough, or a receiver gone
-  const expire = (state: PartitionState) =>
+  // notes for sessions nobody will end otherwise: no connection anywhere for long enough, or a receiver gone;
+  // `alive` caches, for one round, which receivers hold their liveness lease
+  const expire = (state: PartitionState, alive: Map<string, boolean>) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const notes: Array<EventLog.Append> = []
-      const receivers = new Map<string, boolean>()
+      const notes: Array<{ readonly key: string; readonly entry: LogEntry.Expire | LogEntry.ReceiverLost }> = []
       for (const [session, merged] of state.sessions) {
         if (merged === null || !merged.started) continue
         const open = Object.values(merged.connections)
         if (open.length === 0) {
-          if (merged.disconnectedAt !== undefined && now - merged.disconnectedAt >= expireAfter) {
-            if (state.noted.has(session)) continue
-            state.noted.add(session)
-            notes.push({
-              partition: state.partition,
-              payload: LogEntry.encode({ _tag: "Expire", session, at: now })
-            })
+          if (
+            merged.disconnectedAt !== undefined && now - merged.disconnectedAt >= expireAfter &&
+            !state.noted.has(session)
+          ) {
+            notes.push({ key: session, entry: { _tag: "Expire", session, at: now } })
           }
           continue
         }
         for (const receiver of new Set(open)) {
-          let alive = receivers.get(receiver)
-          if (alive === undefined) {
-            const holder = yield* log.holder(Publisher.livenessLease(receiver))
-            alive = Option.isSome(holder)
-            receivers.set(receiver, alive)
-          }
           const key = `${session}/${receiver}`
-          if (alive || state.noted.has(key)) continue
-          state.noted.add(key)
-          notes.push({
-            partition: state.partition,
-            payload: LogEntry.encode({ _tag: "ReceiverLost", session, receiver, at: now })
-          })
+          if (state.noted.has(key)) continue
+          let live = alive.get(receiver)
+          if (live === undefined) {
+            live = Option.isSome(yield* log.holder(Publisher.livenessLease(receiver)))
+            alive.set(receiver, live)
+          }
+          if (!live) notes.push({ key, entry: { _tag: "ReceiverLost", session, receiver, at: now } })
         }
       }
-      if (notes.length > 0) yield* log.append(notes)
+      if (notes.length === 0) return
+      yield* log.append(notes.map(({ entry }) => ({ partition: state.partition, payload: LogEntry.encode(entry) })))
+      // written: not again until read back
+      for (const { key } of notes) state.noted.add(key)
     }).pipe(
       Effect.tapError((error) => availability.failure("expire", error)),
       Effect.ignore
@@ -409,10 +405,11 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
 
   const maintain = Effect.gen(function*() {
     yield* leases.pipe(Effect.tapError((error) => availability.failure("acquire", error)), Effect.ignore)
+    const alive = new Map<string, boolean>()
     for (const state of Array.from(owned.values())) {
       yield* acknowledge(state)
       yield* trim(state)
-      yield* expire(state)
+      yield* expire(state, alive)
     }
   })
 

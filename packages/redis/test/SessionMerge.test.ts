@@ -137,6 +137,19 @@ describe("SessionMerge", () => {
     assert.strictEqual(lost.state?.disconnectedAt, 50_000)
   })
 
+  it("a receiver noted lost that was only cut off: data on its connection opens it again, with a gap", () => {
+    const a = receiver("A")
+    const { state } = merge([a([started(0), opened("a1", 0), audio(0, 0, "a1")])])
+    const lost = SessionMerge.step(
+      state,
+      { _tag: "ReceiverLost", session: SESSION, receiver: "A", at: 20_000 },
+      options
+    )
+    const back = SessionMerge.step(lost.state, a([audio(0.1, 30_000, "a1")]), options)
+    assert.deepStrictEqual(back.events.map(show), ["ConnectionOpened a1", "Gap 0.1-0.1", "audio_mixed_raw.data@30000"])
+    assert.isUndefined(back.state?.disconnectedAt, "not expired later")
+  })
+
   it("a batch seen before is skipped; a missing one becomes Dropped records with the counts it held", () => {
     const a = receiver("A")
     const first = a([started(0), opened("a1", 0), audio(0, 0, "a1")])

@@ -147,6 +147,30 @@ for (const backend of backends()) {
         ])
       }).pipe(Effect.provide(backend.layer())))
 
+    it.live("a receiver that dies with a connection open: the worker closes it and ends the session after the timeout", () =>
+      Effect.gen(function*() {
+        const session = SessionKey.make("bot-orphan")
+        // the receiver publishes, then is gone (its liveness lease ends with it) before any close or end
+        yield* Publisher.run(
+          Stream.make(started(0, session), opened("o-c", 0, session), audio(0, 0, "o-c", session)),
+          { partitions: PARTITIONS, receiver: "gone" }
+        )
+        const store = new Store()
+        yield* consume(store, () => store.ended === 1).pipe(Effect.provide(WorkerSource.layer(workerOptions)))
+        const got = store.sessions.get("bot-orphan")!.applied
+        const end = got.at(-1) as SessionEvent.SessionEnded
+        assert.deepStrictEqual(got.map(show), [
+          "SessionStarted",
+          "ConnectionOpened o-c",
+          "audio_mixed_raw.data@0",
+          "ConnectionClosed o-c",
+          `SessionEnded timeout@${end.at}`
+        ])
+        const close = got[3] as SessionEvent.ConnectionClosed
+        assert.deepStrictEqual([close.code, close.reason], [1006, "receiver lost"])
+        assert.isAtLeast(end.at - close.at, TIMEOUT, "ended no sooner than the timeout after the loss")
+      }).pipe(Effect.provide(backend.layer())))
+
     it.live("a worker that stops renewing its lease is taken over: pending entries claimed, nothing lost or repeated", () =>
       Effect.gen(function*() {
         const log = yield* EventLog.EventLog
