@@ -41,7 +41,7 @@ const decoded = (message: unknown): RecallEvent.RecallEvent => Either.getOrThrow
 
 const invalid = new Decoder.DecodeError({ reason: "InvalidJson", path: "", issue: "Unexpected token", bytes: 3 })
 
-const eventsOf = (layer: Layer.Layer<EventSource.EventSource>) =>
+const eventsOf = <R>(layer: Layer.Layer<EventSource.EventSource, never, R>) =>
   Effect.flatMap(EventSource.EventSource, (source) => Stream.runCollect(source.events)).pipe(
     Effect.map(Chunk.toReadonlyArray),
     Effect.provide(layer)
@@ -268,10 +268,7 @@ describe("EventSource.fromTape", () => {
         { at: 1, message: bad },
         { at: 2, message: wire("participant_events.leave", 2) }
       ])
-      const items = yield* Effect.flatMap(EventSource.EventSource, (source) => Stream.runCollect(source.events)).pipe(
-        Effect.map(Chunk.toReadonlyArray),
-        Effect.provide(EventSource.fromTape(file))
-      )
+      const items = yield* eventsOf(EventSource.fromTape(file))
       assert.deepStrictEqual(items.map(describeItem), [
         "bot-1 SessionStarted",
         "bot-1 participant_events.join",
@@ -369,10 +366,7 @@ describe("EventSource: nothing an item holds stops the Stream", () => {
           `{"at":1,"message":{"event":"whatever","data":${deep}}}\n` +
           Tape.formatLine(2, wire("participant_events.leave", 2))
       )
-      const items = yield* Effect.flatMap(EventSource.EventSource, (source) => Stream.runCollect(source.events)).pipe(
-        Effect.map(Chunk.toReadonlyArray),
-        Effect.provide(EventSource.fromTape(file))
-      )
+      const items = yield* eventsOf(EventSource.fromTape(file))
       assert.deepStrictEqual(items.map(describeItem), [
         "bot-1 SessionStarted",
         "bot-1 participant_events.join",

@@ -286,7 +286,7 @@ export const rememberedIds = Metric.gauge("callstream_remembered_ids", {
 
 /**
  * Failures nothing anticipated, caught in a socket or HTTP callback instead of taking the process down, tagged
- * with the `callback` (`message`, `close`, `error`, `upgrade`, `request`, `heartbeat`).
+ * with the `callback` (`message`, `close`, `error`, `upgrade`, `request`, `heartbeat`, `timer`).
  *
  * @since 0.2.0
  * @category metrics
@@ -302,7 +302,7 @@ export const internalErrors = Metric.counter("callstream_internal_errors_total",
  * @since 0.2.0
  * @category metrics
  */
-export const callbacks = ["message", "close", "error", "upgrade", "request", "heartbeat"] as const
+export const callbacks = ["message", "close", "error", "upgrade", "request", "heartbeat", "timer"] as const
 
 /**
  * Log lines left out because more came in a second than the server logs.

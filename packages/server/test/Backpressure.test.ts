@@ -11,6 +11,7 @@ import {
   eventually,
   get,
   messages,
+  ofTag,
   openClient,
   rawClient,
   rawExchange,
@@ -44,9 +45,6 @@ const heldOnceBlocked = (server: RecallServer.RecallServer["Type"], clients: Rea
     }
     return peak
   })
-
-const ofTag = <T extends SessionEvent.SessionEvent["_tag"]>(items: ReadonlyArray<SessionEvent.SessionEvent>, tag: T) =>
-  items.filter((item): item is Extract<SessionEvent.SessionEvent, { _tag: T }> => item._tag === tag)
 
 const spoken = (items: ReadonlyArray<SessionEvent.SessionEvent>, session: string) =>
   messages(items).filter((m) => m.session === session && m.event.event === "transcript.data").map((m) =>

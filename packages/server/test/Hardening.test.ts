@@ -2,13 +2,7 @@ import { Fixtures, Printable, type SessionEvent } from "@callstream/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { WebSocket } from "ws"
-import { collect, eventually, get, messages, startLoggedServer, startServer } from "./helpers.js"
-
-const openClient = (url: string) => {
-  const ws = new WebSocket(url)
-  ws.on("error", () => {})
-  return Effect.async<WebSocket>((resume) => void ws.once("open", () => resume(Effect.succeed(ws))))
-}
+import { collect, eventually, get, messages, openClient, startLoggedServer, startServer } from "./helpers.js"
 
 const started = (items: ReadonlyArray<SessionEvent.SessionEvent>) =>
   items.filter((item): item is SessionEvent.SessionStarted => item._tag === "SessionStarted")

@@ -1,4 +1,4 @@
-import { Fixtures, type SessionEvent } from "@callstream/core"
+import { Fixtures } from "@callstream/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
@@ -13,6 +13,7 @@ import {
   get,
   messages,
   metricsUntil,
+  ofTag,
   openClient,
   sample,
   startLoggedServer,
@@ -21,9 +22,6 @@ import {
 } from "./helpers.js"
 
 const limit = (text: string, name: string) => sample(text, "callstream_limit_reached_total", { limit: name })
-
-const ofTag = <T extends SessionEvent.SessionEvent["_tag"]>(items: ReadonlyArray<SessionEvent.SessionEvent>, tag: T) =>
-  items.filter((item): item is Extract<SessionEvent.SessionEvent, { _tag: T }> => item._tag === tag)
 
 const transcript = (botId: string, text: string, at = 0) => JSON.stringify(Fixtures.transcript(text, { botId, at }))
 

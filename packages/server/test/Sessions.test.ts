@@ -13,6 +13,7 @@ import {
   fast,
   get,
   messages,
+  ofTag,
   openClient,
   rawClient,
   realSleep,
@@ -32,9 +33,6 @@ const meeting = (count: number, origin: Fixtures.Origin = {}) =>
         : Fixtures.transcript(`word ${i}`, { ...origin, at, duration: 0 })
     }
   })
-
-const ofTag = <T extends SessionEvent.SessionEvent["_tag"]>(items: ReadonlyArray<SessionEvent.SessionEvent>, tag: T) =>
-  items.filter((item): item is Extract<SessionEvent.SessionEvent, { _tag: T }> => item._tag === tag)
 
 describe("sessions outlive connections", () => {
   it.live("a drop and a reconnect within the timeout continue one session, with a Gap", () =>

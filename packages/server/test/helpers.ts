@@ -103,6 +103,12 @@ export const upgradeStatus = (url: string, headers: Record<string, string> = {})
     ws.on("error", () => {})
   })
 
+/** The items of one tag, typed. */
+export const ofTag = <T extends SessionEvent.SessionEvent["_tag"]>(
+  items: ReadonlyArray<SessionEvent.SessionEvent>,
+  tag: T
+) => items.filter((item): item is Extract<SessionEvent.SessionEvent, { _tag: T }> => item._tag === tag)
+
 export const tags = (items: ReadonlyArray<SessionEvent.SessionEvent>) => items.map((item) => item._tag)
 
 export const messages = (items: ReadonlyArray<SessionEvent.SessionEvent>) =>

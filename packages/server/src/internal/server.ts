@@ -12,6 +12,7 @@ import { Admission } from "./admission.js"
 import { EventBuffer, MergedBuffers } from "./buffer.js"
 import * as Connection from "./connection.js"
 import * as Counters from "./counters.js"
+import { guarded } from "./defence.js"
 import * as Heartbeat from "./heartbeat.js"
 import * as HttpRoutes from "./http.js"
 import { ServerLog } from "./log.js"
@@ -54,7 +55,9 @@ export const start = Effect.fnUntraced(function*(settings: Settings, verifier: U
     {
       now,
       after: (ms, f) => {
-        const fiber = runFork(Effect.sleep(Duration.millis(ms)).pipe(Effect.zipRight(Effect.sync(f))))
+        const fiber = runFork(
+          Effect.sleep(Duration.millis(ms)).pipe(Effect.zipRight(Effect.sync(() => guarded(log.write, "timer", f))))
+        )
         return () => fiber.unsafeInterruptAsFork(fiber.id())
       },
       log: log.write,
@@ -101,10 +104,11 @@ export const start = Effect.fnUntraced(function*(settings: Settings, verifier: U
       })
     })
   )
-  server.on("clientError", (_error, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
-    else socket.destroy()
-  })
+  server.on("clientError", (_error, socket) =>
+    guarded(log.write, "request", () => {
+      if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
+      else socket.destroy()
+    }))
   // TCP connections are bounded too, so a flood of idle sockets cannot exhaust file descriptors
   server.maxConnections = settings.maxConnections + HTTP_HEADROOM
   server.on("drop", () => {
