@@ -13,11 +13,12 @@
  */
 import * as Decoder from "@callstream/core/Decoder"
 import * as RecallEvent from "@callstream/core/RecallEvent"
+import * as SessionEvent from "@callstream/core/SessionEvent"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Prometheus from "./internal/prometheus.js"
-import type * as UpgradeAuth from "./UpgradeAuth.js"
+import * as UpgradeAuth from "./UpgradeAuth.js"
 
 /**
  * Websocket connections open now.
@@ -181,13 +182,13 @@ export const queueDepth = Metric.gauge("callstream_queue_depth", {
 })
 
 /**
- * Times a connection's socket was paused because its session's buffer was full.
+ * Times a connection's socket was paused because its session's buffer was full or the memory budget was reached.
  *
  * @since 0.1.0
  * @category metrics
  */
 export const pauses = Metric.counter("callstream_backpressure_pauses_total", {
-  description: "Socket pauses because a session buffer was full",
+  description: "Socket pauses because a session buffer was full or the memory budget reached",
   incremental: true
 })
 
@@ -222,7 +223,7 @@ export const pausedConnections = Metric.gauge("callstream_paused_connections", {
 })
 
 /**
- * The server's limits that were reached, tagged with the `limit` (see {@link Limit}): each refused upgrade, frame
+ * The server's limits that were reached, tagged with the `limit` (see {@link limits}): each refused upgrade, frame
  * or signature id, and each time a buffer or the memory budget filled up.
  *
  * @since 0.2.0
@@ -243,25 +244,7 @@ export const limitReached = Metric.counter("callstream_limit_reached_total", {
  * @since 0.2.0
  * @category metrics
  */
-export type Limit =
-  | "sessions"
-  | "sessions_per_connection"
-  | "connections"
-  | "connections_per_address"
-  | "tcp_connections"
-  | "buffer_size"
-  | "buffer_bytes"
-  | "memory_budget"
-  | "remembered_ids"
-  | "log_lines"
-
-/**
- * Every {@link Limit}.
- *
- * @since 0.2.0
- * @category metrics
- */
-export const limits: ReadonlyArray<Limit> = [
+export const limits = [
   "sessions",
   "sessions_per_connection",
   "connections",
@@ -272,7 +255,15 @@ export const limits: ReadonlyArray<Limit> = [
   "memory_budget",
   "remembered_ids",
   "log_lines"
-]
+] as const
+
+/**
+ * One of {@link limits}.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export type Limit = typeof limits[number]
 
 /**
  * Signature ids remembered now, to refuse replayed signed upgrades.
@@ -338,9 +329,9 @@ export const register: Effect.Effect<void> = Effect.sync(() => {
   const labelled = [
     [messages, "event", [...RecallEvent.eventNames, "unknown"]],
     [messageBytes, "event", [...RecallEvent.eventNames, "unknown"]],
-    [authFailures, "reason", ["missing", "invalid", "stale", "replayed"] satisfies ReadonlyArray<UpgradeAuth.Failure>],
+    [authFailures, "reason", UpgradeAuth.failures],
     [decodeFailures, "reason", Decoder.DecodeErrorReason.literals],
-    [dropped, "kind", ["audio", "video"]],
+    [dropped, "kind", SessionEvent.MediaKind.literals],
     [sessionsEnded, "reason", ["timeout", "shutdown"]],
     [limitReached, "limit", limits],
     [internalErrors, "callback", callbacks]

@@ -64,4 +64,18 @@ describe("accounting", () => {
     h.take()
     assert.deepStrictEqual([h.router.flow.queued, h.router.flow.queuedBytes], [0, 0])
   })
+
+  it("a connection that closes while paused no longer counts as paused", () => {
+    const h = makeHarness({ bufferSize: 4, memoryBudget: 64 * 1024 })
+    const full = h.connect()
+    const budget = h.connect()
+    for (let i = 0; i < 8; i++) h.router.frame(full.connection, frame(Fixtures.transcript(`m${i}`)))
+    h.router.frame(budget.connection, frame(Fixtures.transcript("x".repeat(70_000), { botId: "bot-big" })))
+    assert.deepStrictEqual([full.socket.paused, budget.socket.paused, h.router.flow.pausedConnections], [true, true, 2])
+    h.router.closed(full.connection, 1006, "", false)
+    h.router.closed(budget.connection, 1006, "", false)
+    assert.strictEqual(h.router.flow.pausedConnections, 0)
+    // and nothing resumes a socket that is gone
+    assert.deepStrictEqual([full.socket.paused, budget.socket.paused], [true, true])
+  })
 })

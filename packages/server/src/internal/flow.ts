@@ -137,6 +137,7 @@ export class Flow {
 
   /** A connection closed: nothing holds it any more. */
   closed(connection: Connection): void {
+    for (const session of connection.sessions) if (session.paused.delete(connection)) this.unpause(connection)
     if (this.budgetPaused.delete(connection)) this.unpause(connection)
   }
 

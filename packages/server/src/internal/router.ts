@@ -98,7 +98,6 @@ export class Router {
         CONTROL_WEIGHT
       )
       session.connections.delete(connection)
-      session.paused.delete(connection)
       if (session.connections.size === 0) {
         session.disconnected = true
         session.awaitingGapEnd = false
