@@ -43,7 +43,9 @@ const lost = (m: Measurement): string => {
 const ratio = (m: Measurement, all: ReadonlyArray<Measurement>): string => {
   const base = all.find((b) => b.target.id === BASELINE && b.bots === m.bots)
   if (base === undefined || m.target.id === BASELINE || !(base.cpu.median > 0)) return "-"
-  return `${(m.cpu.median / base.cpu.median).toFixed(1)}x`
+  const times = `${(m.cpu.median / base.cpu.median).toFixed(1)}x`
+  // a server that took fewer bots than the baseline carried less load: say so next to the ratio
+  return m.accepted < base.accepted ? `${times} (with ${pct((100 * m.accepted) / base.accepted)} of the bots)` : times
 }
 
 const MAIN_HEADER = "| bots | server | connections | sent | received / recorded | lost | CPU median / max | " +
@@ -85,12 +87,13 @@ const sparkline = (values: ReadonlyArray<number>): string => {
 /** The series cut into rows of `everySeconds`: medians of CPU, the last RSS, the median lag. */
 const timeline = (series: ReadonlyArray<Point>, everySeconds: number): string => {
   const rows: Array<string> = []
-  for (let from = 0; from < (series.at(-1)?.at ?? 0); from += everySeconds) {
+  const end = series.at(-1)?.at ?? 0
+  for (let from = 0; from < end; from += everySeconds) {
     const part = series.filter((p) => p.at > from && p.at <= from + everySeconds)
     if (part.length === 0) continue
     const lags = part.flatMap((p) => (p.lag === null ? [] : [p.lag]))
     rows.push(
-      `| ${Math.round(from + everySeconds)} | ${pct(median(part.map((p) => p.serverCpu)))} | ${
+      `| ${Math.round(Math.min(end, from + everySeconds))} | ${pct(median(part.map((p) => p.serverCpu)))} | ${
         pct(max(part.map((p) => p.serverCpu)))
       } | ${mb(part.at(-1)!.serverRss)} | ${pct(median(part.map((p) => p.generatorCpu)))} | ${
         pct(median(part.map((p) => p.others)))
@@ -107,7 +110,9 @@ const soakSummary = (m: Measurement, options: Options): string => {
   const cpu = m.series.map((p) => p.serverCpu)
   return [
     `Soak: ${int(m.bots)} bots for ${seconds(options.durationSeconds)} against (${m.target.letter}) ${m.target.label}.`,
-    `Connections held to the end: ${int(held)} of ${int(m.bots)}; lost: ${lost(m)}.`,
+    `Connections held to the end: ${int(held)} of the ${int(m.accepted)} opened (${int(m.bots)} attempted${
+      Object.keys(m.failures).length === 0 ? "" : `; never opened: ${reasons(m.failures)}`
+    }); messages lost: ${lost(m)}.`,
     "",
     `RSS over time (1 s samples, ${mb(Math.min(...rss))} to ${mb(Math.max(...rss))}): \`${
       sparkline(downsample(rss, 60))
