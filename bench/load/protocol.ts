@@ -28,7 +28,7 @@ export interface SnapshotRequest {
   readonly type: "snapshot"
 }
 
-/** @internal */
+/** Everything the harness sends the generator. */
 export type ToGenerator = Plan | SnapshotRequest
 
 /** Seconds of audio written to each bot's socket so far, by bot id. */
@@ -76,7 +76,7 @@ export interface Ready {
   readonly type: "ready"
 }
 
-/** @internal */
+/** Everything the generator sends the harness. */
 export type FromGenerator = Ready | Snapshot | Result
 
 /**

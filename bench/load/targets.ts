@@ -62,7 +62,7 @@ export interface Running {
 /** A server under test. */
 export interface Target {
   readonly id: string
-  /** The row letter of the table. */
+  /** The letter that names its row in the report. */
   readonly letter: string
   readonly label: string
   readonly start: (context: StartContext) => Promise<Running>
