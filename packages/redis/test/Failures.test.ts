@@ -4,7 +4,7 @@ import * as Publisher from "@callstream/redis/Publisher"
 import * as RedisEventLog from "@callstream/redis/RedisEventLog"
 import * as RedisMetrics from "@callstream/redis/RedisMetrics"
 import * as WorkerSource from "@callstream/redis/WorkerSource"
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -19,7 +19,7 @@ import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { consume, eventually, Store } from "./consumer.js"
 import { audio, closed, describe as show, ended, opened, started, words } from "./events.js"
-import { freePort, redisAvailable, RedisServer, Relay } from "./redisServer.js"
+import { freePort, redisAvailable, Relay, serverForFile } from "./redisServer.js"
 
 const withRedis = redisAvailable()
 
@@ -32,13 +32,7 @@ const captured = Logger.replace(
 )
 
 describe.skipIf(!withRedis)("Redis failures", () => {
-  let server: RedisServer
-  beforeAll(async () => {
-    server = await RedisServer.start()
-  })
-  afterAll(async () => {
-    await server.stop()
-  })
+  const redis = serverForFile()
 
   it.live("a Redis that cannot be reached at start is a clear error that never shows the credentials", () =>
     Effect.gen(function*() {
@@ -62,7 +56,7 @@ describe.skipIf(!withRedis)("Redis failures", () => {
 
   it.live("Redis lost while running: the publisher holds events and pushes back, both sides reconnect, nothing is lost", () =>
     Effect.gen(function*() {
-      const relay = yield* Effect.promise(() => Relay.start(server.port))
+      const relay = yield* Effect.promise(() => Relay.start(redis().port))
       const log = RedisEventLog.layer({ url: Redacted.make(relay.url), prefix: "outage:" })
       const retry = Schedule.spaced(100)
       const session = SessionKey.make("bot-outage")
@@ -141,7 +135,7 @@ describe.skipIf(!withRedis)("Redis failures", () => {
 
   it.live("Redis restarted empty: a running worker joins its partitions again and reads what comes next", () =>
     Effect.gen(function*() {
-      const log = RedisEventLog.layer({ url: Redacted.make(server.url), prefix: "restart:" })
+      const log = RedisEventLog.layer({ url: Redacted.make(redis().url), prefix: "restart:" })
       const options = { partitions: 2, leaseTtl: 1000, tick: 100, block: 100, retry: Schedule.spaced(100) }
       const store = new Store()
       const consuming = yield* consume(store, () => store.ended === 2).pipe(
@@ -161,8 +155,8 @@ describe.skipIf(!withRedis)("Redis failures", () => {
       }
       yield* Publisher.run(Stream.fromIterable(meeting("bot-before")), { partitions: 2 }).pipe(Effect.provide(log))
       yield* eventually(Effect.sync(() => store.ended === 1), "the first meeting arrives")
-      yield* Effect.promise(() => server.kill())
-      yield* Effect.promise(() => server.resume())
+      yield* Effect.promise(() => redis().kill())
+      yield* Effect.promise(() => redis().resume())
       yield* Publisher.run(Stream.fromIterable(meeting("bot-after")), { partitions: 2, retry: Schedule.spaced(100) })
         .pipe(
           Effect.provide(log)

@@ -1,7 +1,7 @@
 import { type SessionEvent, SessionKey } from "@callstream/core"
 import * as Publisher from "@callstream/redis/Publisher"
 import * as RedisEventLog from "@callstream/redis/RedisEventLog"
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
@@ -11,7 +11,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { audio, closed, describe as show, ended, opened, started, words } from "./events.js"
-import { redisAvailable, RedisServer } from "./redisServer.js"
+import { redisAvailable, type RedisServer, serverForFile } from "./redisServer.js"
 
 const CHILD = fileURLToPath(new URL("./child/store-worker.ts", import.meta.url))
 const TIMEOUT = 95_000
@@ -57,13 +57,7 @@ const killed = (child: ChildProcess) =>
 const withRedis = redisAvailable()
 
 describe.skipIf(!withRedis)("a worker process killed mid-session", () => {
-  let server: RedisServer
-  beforeAll(async () => {
-    server = await RedisServer.start()
-  })
-  afterAll(async () => {
-    await server.stop()
-  })
+  const redis = serverForFile()
 
   it("is taken over by another: pending entries claimed, each event stored exactly once, in order", async () => {
     const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "callstream-kill-"))
@@ -79,12 +73,12 @@ describe.skipIf(!withRedis)("a worker process killed mid-session", () => {
           discard: true
         }
       ).pipe(
-        Effect.provide(RedisEventLog.layer({ url: Redacted.make(server.url), prefix: "kill:" }))
+        Effect.provide(RedisEventLog.layer({ url: Redacted.make(redis().url), prefix: "kill:" }))
       )
     )
     const total = Array.from(expected.values()).reduce((n, events) => n + events.length, 0)
 
-    const first = await start(server, file)
+    const first = await start(redis(), file)
     const deadline = Date.now() + 45_000
     while (lines(file).length < total / 2 && Date.now() < deadline) await sleep(5)
     await killed(first)
@@ -92,7 +86,7 @@ describe.skipIf(!withRedis)("a worker process killed mid-session", () => {
     assert.isAbove(before, 0)
     assert.isBelow(before, total, "killed before it finished")
 
-    const second = await start(server, file)
+    const second = await start(redis(), file)
     try {
       while (lines(file).filter((line) => line.event.startsWith("SessionEnded")).length < 2 && Date.now() < deadline) {
         await sleep(20)

@@ -1,10 +1,9 @@
 import type * as EventLog from "@callstream/redis/EventLog"
 import * as MemoryEventLog from "@callstream/redis/MemoryEventLog"
 import * as RedisEventLog from "@callstream/redis/RedisEventLog"
-import { afterAll, beforeAll } from "@effect/vitest"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import { redisAvailable, RedisServer } from "./redisServer.js"
+import { redisAvailable, serverForFile } from "./redisServer.js"
 
 /** One log implementation the shared suites run against. */
 export interface Backend {
@@ -19,23 +18,15 @@ export interface Backend {
  */
 export const backends = (): ReadonlyArray<Backend> => {
   const withRedis = redisAvailable()
-  let server: RedisServer | undefined
+  const server = withRedis ? serverForFile() : undefined
   let prefixes = 0
-  if (withRedis) {
-    beforeAll(async () => {
-      server = await RedisServer.start()
-    })
-    afterAll(async () => {
-      await server?.stop()
-    })
-  }
   return [
     { name: "Memory", skip: false, layer: () => MemoryEventLog.layer },
     {
       name: "Redis",
       skip: !withRedis,
       layer: () =>
-        Layer.suspend(() => RedisEventLog.layer({ url: Redacted.make(server!.url), prefix: `test${++prefixes}:` }))
+        Layer.suspend(() => RedisEventLog.layer({ url: Redacted.make(server!().url), prefix: `test${++prefixes}:` }))
     }
   ]
 }

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from "@effect/vitest"
 import { spawn, spawnSync } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import * as Fs from "node:fs"
@@ -152,4 +153,16 @@ export class Relay {
     for (const socket of this.sockets) socket.destroy()
     return new Promise((resolve) => (server === undefined ? resolve() : server.close(() => resolve())))
   }
+}
+
+/** Starts a server before the tests of the calling file and stops it after them; the getter gives it. */
+export const serverForFile = (): () => RedisServer => {
+  let server: RedisServer | undefined
+  beforeAll(async () => {
+    server = await RedisServer.start()
+  })
+  afterAll(async () => {
+    await server?.stop()
+  })
+  return () => server!
 }
