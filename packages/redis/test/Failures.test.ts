@@ -164,4 +164,33 @@ describe.skipIf(!withRedis)("Redis failures", () => {
       yield* Fiber.join(consuming).pipe(Effect.timeout("30 seconds"))
       assert.deepStrictEqual(store.applied("bot-after"), meeting("bot-after").map(show))
     }).pipe(Effect.provide(captured)))
+
+  it.live("the safety cap bites when no worker reads: what it trimmed comes out as Dropped records and a metric", () =>
+    Effect.gen(function*() {
+      const log = RedisEventLog.layer({ url: Redacted.make(redis().url), prefix: "cap:", maxLength: 10 })
+      const session = SessionKey.make("bot-capped")
+      const lost = Metric.tagged(RedisMetrics.lostEvents, "kind", "audio")
+      const lostBefore = (yield* Metric.value(lost)).count
+      const events: Array<SessionEvent.SessionEvent> = [started(0, session), opened("c", 0, session)]
+      for (let i = 0; i < 1000; i++) events.push(audio(i / 10, i * 100, "c", session))
+      events.push(closed("c", 100_000, session), ended("timeout", 101_000, session))
+      // one entry per event, far more than the cap keeps (approximately: Redis trims whole nodes of 100 entries)
+      yield* Publisher.run(Stream.fromIterable(events).pipe(Stream.rechunk(1)), { partitions: 2, coalesce: 0 }).pipe(
+        Effect.provide(log)
+      )
+      const store = new Store()
+      yield* consume(store, () => store.ended === 1).pipe(
+        Effect.provide(WorkerSource.layer({ partitions: 2, tick: 100, block: 100, sessionTimeout: 1000 })),
+        Effect.provide(log)
+      )
+      const got = store.sessions.get("bot-capped")!.applied
+      const dropped = got.filter((e): e is SessionEvent.Dropped => e._tag === "Dropped")
+      const received = got.filter((e) => e._tag === "Message").length
+      assert.isBelow(received, 500, "most were trimmed")
+      assert.strictEqual(dropped.length, 1)
+      assert.strictEqual(dropped[0]!.kind, "audio")
+      assert.strictEqual(dropped[0]!.count + received, 1000, "every audio message is either received or counted")
+      assert.strictEqual((yield* Metric.value(lost)).count - lostBefore, dropped[0]!.count)
+      assert.strictEqual(got[0]!._tag, "SessionStarted", "the session starts from its first message left")
+    }).pipe(Effect.provide(captured)))
 })
