@@ -204,8 +204,8 @@ export const decode = (payload: string): Either.Either<LogEntry, ParseResult.Par
 // -----------------------------------------------------------------------------
 
 /**
- * The partition of a session: a 32-bit FNV-1a hash of its key, modulo the number of partitions. Every receiver
- * and worker of a deployment must use the same number of partitions.
+ * The partition of a session: a 32-bit FNV-1a hash of its key (over its UTF-16 code units), modulo the number of
+ * partitions. Every receiver and worker of a deployment must use the same number of partitions.
  *
  * @since 0.2.0
  * @category partitions
