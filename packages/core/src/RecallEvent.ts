@@ -46,15 +46,27 @@ export const WireNumber = Schema.Number.pipe(
   arbitrary: () => (fc) => fc.double({ noNaN: true, noDefaultInfinity: true })
 })
 
+const isJsonObject = (u: unknown): u is { readonly [key: string]: unknown } =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
+
 /**
  * Metadata attached to a bot, recording or endpoint: an object with values of any JSON type, or null.
+ *
+ * Decoding keeps the very object it was given. A `Schema.Record` would copy it key by key, and a copy that assigns a
+ * wire key `"__proto__"` (JSON.parse makes it an ordinary own key) sets the copy's prototype instead: the key would
+ * vanish and its value would show through as inherited properties.
  *
  * @since 0.1.0
  * @category shared
  */
-export const Metadata = Schema.NullOr(Schema.Record({ key: Schema.String, value: Opaque })).annotations({
-  identifier: "Metadata"
-})
+export const Metadata = Schema.NullOr(
+  Schema.declare(isJsonObject, {
+    identifier: "MetadataObject",
+    description: "an object with values of any JSON type",
+    arbitrary: () => (fc) =>
+      fc.dictionary(fc.string(), fc.jsonValue()).filter((value) => !JSON.stringify(value).includes("\"__proto__\""))
+  })
+).annotations({ identifier: "Metadata" })
 
 /**
  * A reference to a Recall resource: `{ id, metadata }`.

@@ -34,6 +34,22 @@ describe("SessionEvent.startedBy", () => {
     )
   })
 
+  it("a metadata key named __proto__ stays a key: nothing shows through as inherited, and it survives encoding", () => {
+    const frame = JSON.stringify(Fixtures.transcript("hello", { botId: "bot-p" })).replace(
+      "\"bot\":{\"id\":\"bot-p\",\"metadata\":{}",
+      "\"bot\":{\"id\":\"bot-p\",\"metadata\":{\"__proto__\":{\"polluted\":true},\"team\":\"sales\"}"
+    )
+    const started = startedOf(frame)
+    const metadata = started.metadata as Record<string, unknown>
+    assert.strictEqual(Object.getPrototypeOf(metadata), Object.prototype)
+    assert.strictEqual(metadata.polluted, undefined)
+    assert.deepStrictEqual(Object.keys(metadata).sort(), ["__proto__", "team"])
+    const json = Schema.encodeSync(Schema.parseJson(SessionEvent.SessionStarted))(started)
+    const back = Schema.decodeSync(Schema.parseJson(SessionEvent.SessionStarted))(json)
+    assert.deepStrictEqual(Object.keys(back.metadata as object).sort(), ["__proto__", "team"])
+    assert.strictEqual((back.metadata as Record<string, unknown>).polluted, undefined)
+  })
+
   it("an id that is not a string reads as null; the key comes from the recording", () => {
     const started = startedOf("{\"event\":\"whatever\",\"data\":{\"bot\":{\"id\":7},\"recording\":{\"id\":\"r2\"}}}")
     assert.deepStrictEqual([started.session, started.botId, started.recordingId], ["r2", null, "r2"])
