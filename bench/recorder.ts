@@ -11,13 +11,16 @@
  * copied per session, so every session pays for its own base64 decoding.
  *
  * It reports messages per second of wall-clock time, and CPU per message: user plus system time of the whole
- * process (every thread, libuv's file system pool included), divided by the messages recorded. Paced runs
+ * process (every thread, libuv's file system pool included), divided by the messages recorded. The same input read
+ * to its end with nothing recorded ("source only") is measured in the same rounds, and its cost subtracted gives
+ * the recorder's own. Paced runs
  * (`BENCH_SPEED` > 0) report CPU as a share of one core instead, which is what decides how many live meetings a
  * core records. Every round checks the output: each session's `session.json` counts every message, and each tape
  * holds one line per message.
  *
  * Settings: `BENCH_SESSIONS` (default 100), `BENCH_DURATION` meeting seconds (30), `BENCH_CHUNK` (4),
- * `BENCH_ROUNDS` (3), `BENCH_SPEED` (0: as fast as possible), `BENCH_VIDEO` (1), `BENCH_SEPARATE` (1).
+ * `BENCH_ROUNDS` (3), `BENCH_SPEED` (0: as fast as possible), `BENCH_VIDEO` (1), `BENCH_SEPARATE` (1),
+ * `BENCH_OPTIONS` (recorder options as JSON, e.g. `{"flushInterval": 1000}`).
  * `BENCH_COMPARE=<file>` also measures another `SessionRecorder` module (e.g. an older version checked out
  * elsewhere), alternating with this one round by round, so both see the same machine load.
  */
@@ -40,6 +43,7 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const speed = Number(process.env.BENCH_SPEED ?? 0)
 const video = (process.env.BENCH_VIDEO ?? "1") !== "0"
 const separate = (process.env.BENCH_SEPARATE ?? "1") !== "0"
+const recorderOptions = JSON.parse(process.env.BENCH_OPTIONS ?? "{}") as Partial<Current.Options>
 
 // -- the load -------------------------------------------------------------------
 
@@ -122,6 +126,7 @@ interface SessionRecorderSession {
 interface Measure {
   readonly seconds: number
   readonly cpuSeconds: number
+  readonly systemSeconds: number
   readonly messages: number
 }
 
@@ -138,22 +143,36 @@ const check = (directory: string) => {
 
 type Recorder = Pick<typeof Current, "recordAll">
 
+// the input alone: every session's Stream read to its end, nothing recorded (what the source itself costs)
+const sourceOnly: Recorder = {
+  recordAll: (sessions) =>
+    sessions.pipe(
+      Stream.mapEffect((session) => Stream.runDrain(session.events).pipe(Effect.orDie), { concurrency: "unbounded" }),
+      Stream.runDrain
+    ) as Effect.Effect<void, never, never>
+}
+
 const round = async (SessionRecorder: Recorder): Promise<Measure> => {
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), "callstream-bench-recorder-"))
   const origin = Date.now() + 200
   const all = Array.from({ length: sessions }, (_, i) => sessionOf(i, origin))
   const cpu = process.cpuUsage()
   const start = performance.now()
-  await SessionRecorder.recordAll(Stream.fromIterable(all), { directory }).pipe(
+  await SessionRecorder.recordAll(Stream.fromIterable(all), { ...recorderOptions, directory }).pipe(
     Effect.provide(NodeContext.layer),
     Effect.provide(Logger.minimumLogLevel(LogLevel.Error)),
     Effect.runPromise
   )
   const seconds = (performance.now() - start) / 1000
   const used = process.cpuUsage(cpu)
-  check(directory)
+  if (SessionRecorder !== sourceOnly) check(directory)
   fs.rmSync(directory, { recursive: true, force: true })
-  return { seconds, cpuSeconds: (used.user + used.system) / 1e6, messages: totalMessages }
+  return {
+    seconds,
+    cpuSeconds: (used.user + used.system) / 1e6,
+    systemSeconds: used.system / 1e6,
+    messages: totalMessages
+  }
 }
 
 const median = (xs: ReadonlyArray<number>) => {
@@ -180,7 +199,7 @@ const main = async () => {
       `${mode}; ${os.cpus().length} cores, Node ${process.version}`
   )
   const compare = process.env.BENCH_COMPARE
-  const contenders: Array<readonly [string, Recorder]> = [["this", Current]]
+  const contenders: Array<readonly [string, Recorder]> = [["this", Current], ["source only", sourceOnly]]
   if (compare !== undefined) contenders.push(["compared", (await import(path.resolve(compare))) as Recorder])
   const results = contenders.map(() => [] as Array<Measure>)
   for (let r = 0; r < rounds; r++) {
@@ -192,15 +211,21 @@ const main = async () => {
       results[which]!.push(m)
       console.log(
         `round ${r + 1} ${label}: ${(m.messages / m.seconds).toFixed(0)} messages/s, ` +
-          `${((m.cpuSeconds * 1e6) / m.messages).toFixed(1)} µs CPU per message, ` +
+          `${((m.cpuSeconds * 1e6) / m.messages).toFixed(1)} µs CPU per message ` +
+          `(${((m.systemSeconds * 1e6) / m.messages).toFixed(1)} in the kernel), ` +
           `CPU ${((m.cpuSeconds / m.seconds) * 100).toFixed(0)}% of a core over ${m.seconds.toFixed(1)} s`
       )
     }
   }
   const mine = report("this", results[0]!)
-  if (contenders.length > 1) {
-    const theirs = report("compared", results[1]!)
-    console.log(`CPU per message, compared / this: ${(theirs / mine).toFixed(2)}x`)
+  const source = report("source only", results[1]!)
+  console.log(`recording alone (this minus the source): ${(mine - source).toFixed(1)} µs CPU per message`)
+  if (contenders.length > 2) {
+    const theirs = report("compared", results[2]!)
+    console.log(
+      `CPU per message, compared / this: ${(theirs / mine).toFixed(2)}x; recording alone: ` +
+        `${((theirs - source) / (mine - source)).toFixed(2)}x`
+    )
   }
 }
 

@@ -84,7 +84,7 @@ export const redeliveriesSkipped = Metric.counter("callstream_recorder_redeliver
 
 /**
  * The seconds between two refreshes of a session's derived files, as the recorder last chose them (it grows with
- * the number of sessions and the size of their files; see `SessionRecorder.Options.exportBytesPerSecond`).
+ * the number of sessions and the work of their refreshes; see `SessionRecorder.Options.exportFilesPerSecond`).
  *
  * @since 0.2.0
  * @category metrics

@@ -27,8 +27,11 @@
  * 500 ms) has passed, so they lag their data by at most that plus one flush interval, and never declare bytes that
  * were not written. The derived files (transcript, participants, chat, session.json) are rendered from the state
  * and rewritten only when their content changed, at most every `exportInterval` (default 2 s) and, when many
- * sessions are live, less often: the recorder spends about `exportBytesPerSecond` (default 16 MiB/s) on them, its
- * live sessions sharing it (metric `callstream_recorder_export_interval_seconds`).
+ * sessions are live, less often: all sessions together rewrite about `exportFilesPerSecond` (default 400) files and
+ * render `exportBytesPerSecond` (default 16 MiB) per second at most, each session waiting after a refresh until its
+ * share allows the next (metric `callstream_recorder_export_interval_seconds`). With 1,000 live sessions whose
+ * refreshes rewrite three files each, that is every 7.5 s; as sessions start at different times and wait different
+ * amounts, their refreshes spread out.
  *
  * **Restarts.** The tape is the write-ahead log. Every `checkpointInterval` (default 10 s), and when the session
  * ends, `checkpoint.json` saves the whole state with the tape and control-log offsets it covers. A recorder that
@@ -109,12 +112,19 @@ export interface Options {
   readonly directory: string
   /**
    * The shortest time between two refreshes of a session's derived files (transcript, participants, chat,
-   * session.json). Default 2 s; longer when `exportBytesPerSecond` does not allow it.
+   * session.json). Default 2 s; longer when `exportFilesPerSecond` or `exportBytesPerSecond` does not allow it.
    */
   readonly exportInterval?: Duration.DurationInput | undefined
   /**
+   * About how many derived files and checkpoints the recorder rewrites per second, all live sessions together: a
+   * session's files are refreshed no more often than its share allows. Default 400.
+   *
+   * @since 0.2.0
+   */
+  readonly exportFilesPerSecond?: number | undefined
+  /**
    * About how many bytes of derived files and checkpoints the recorder renders per second, all live sessions
-   * together: a session's files are refreshed no more often than its share allows. Default 16 MiB.
+   * together, as `exportFilesPerSecond` counts files. Default 16 MiB.
    *
    * @since 0.2.0
    */
@@ -185,6 +195,7 @@ const settingsOf = (options: Options, session: SessionKey.SessionKey, directory:
   audio: options.audio,
   exportInterval: millis(options.exportInterval, 2_000),
   exportBytesPerSecond: options.exportBytesPerSecond ?? 16 * 1024 * 1024,
+  exportFilesPerSecond: options.exportFilesPerSecond ?? 400,
   checkpointInterval: millis(options.checkpointInterval, 10_000),
   patchInterval: millis(options.patchInterval, 500),
   maxOpenFiles: options.maxOpenFiles ?? 64,

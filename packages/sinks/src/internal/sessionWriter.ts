@@ -53,6 +53,7 @@ export interface Settings {
   readonly audio: AudioTimeline.Options | undefined
   readonly exportInterval: number
   readonly exportBytesPerSecond: number
+  readonly exportFilesPerSecond: number
   readonly checkpointInterval: number
   readonly patchInterval: number
   readonly maxOpenFiles: number
@@ -390,12 +391,13 @@ export const make = (
           summary: snapshot.summary,
           extra: extraOf(snapshot)
         }
-        let bytes = 0
+        const work = { files: 0, bytes: 0 }
         let complete = true
         for (const [name, text] of Object.entries(Exports.renderChanged(exported, next))) {
-          bytes += text.length
+          work.bytes += text.length
           const hash = digest(text)
           if (hashes.get(name) === hash) continue
+          work.files++
           const ok = (force || trouble.canTry(name, now)) &&
             (yield* attempt(name, now, writeFile(name, text)))
           if (ok) hashes.set(name, hash)
@@ -403,21 +405,21 @@ export const make = (
         }
         // after a failure, the next refresh renders every file again (unchanged ones are skipped by their hash)
         exported = complete ? next : undefined
-        return bytes
+        return work
       })
 
     const writeCheckpoint = (snapshot: SessionState.Snapshot, offsets: Checkpoint.Offsets, now: number) =>
       Effect.gen(function*() {
         const c = counts()
         const version = JSON.stringify(c)
-        if (snapshot === checkpointed && version === checkpointCounts) return 0
+        if (snapshot === checkpointed && version === checkpointCounts) return { files: 0, bytes: 0 }
         const text = Checkpoint.render(snapshot, offsets, c)
         if (yield* attempt(Checkpoint.FILE, now, writeFile(Checkpoint.FILE, text))) {
           checkpointed = snapshot
           checkpointCounts = version
           lastCheckpointAt = now
         }
-        return text.length
+        return { files: 1, bytes: text.length }
       })
 
     // -- the flush ------------------------------------------------------------------
@@ -481,18 +483,26 @@ export const make = (
                 )
               }
             }
-            // 3. derived files and the checkpoint, when due
+            // 3. derived files and the checkpoint, when due; the next refresh waits until this one's work (files
+            // written, bytes rendered) times the live sessions fits in the recorder's budget
+            let files = 0
             let bytes = 0
             if (force || (now >= nextExportAt && snapshot.summary !== exported?.summary)) {
-              bytes += yield* writeExports(snapshot, now, force)
+              const work = yield* writeExports(snapshot, now, force)
+              files += work.files
+              bytes += work.bytes
             }
             if (committed && (force || now - lastCheckpointAt >= settings.checkpointInterval)) {
-              bytes += yield* writeCheckpoint(snapshot, offsets, now)
+              const work = yield* writeCheckpoint(snapshot, offsets, now)
+              files += work.files
+              bytes += work.bytes
             }
             if (bytes > 0) {
+              const sessions = Math.max(1, live)
               const interval = Math.max(
                 settings.exportInterval,
-                (bytes * Math.max(1, live) * 1000) / settings.exportBytesPerSecond
+                (files * sessions * 1000) / settings.exportFilesPerSecond,
+                (bytes * sessions * 1000) / settings.exportBytesPerSecond
               )
               nextExportAt = now + interval
               yield* Metric.set(RecorderMetrics.exportInterval, interval / 1000)
