@@ -23,9 +23,8 @@
  * (sessions are spread over five slots of that interval, so a thousand sessions never flush in the same instant),
  * or at once when a session has `maxPendingBytes` (default 1 MiB) waiting. Each flush writes the media first (WAV
  * runs, H.264 appends, PNG files), then the tape and the control log: that is the commit point, after which
- * `onFlushed` hears the position reached. WAV headers are patched in the same flush once `patchInterval` (default
- * 500 ms) has passed, so they lag their data by at most that plus one flush interval, and never declare bytes that
- * were not written. The derived files (transcript, participants, chat, session.json) are rendered from the state
+ * `onFlushed` hears the position reached. A WAV header is patched in the flush that keeps it at most
+ * `patchInterval` (default 1 s) behind the audio received, and never declares bytes that were not written. The derived files (transcript, participants, chat, session.json) are rendered from the state
  * and rewritten only when their content changed, at most every `exportInterval` (default 2 s) and, when many
  * sessions are live, less often: all sessions together rewrite about `exportFilesPerSecond` (default 400) files and
  * render `exportBytesPerSecond` (default 16 MiB) per second at most, each session waiting after a refresh until its
@@ -143,7 +142,10 @@ export interface Options {
   readonly checkpointInterval?: Duration.DurationInput | undefined
   /** Where late audio may still land; see `AudioTimeline`. */
   readonly audio?: AudioTimeline.Options | undefined
-  /** The longest a WAV header may wait for a patch after its data was written. Default 500 ms. */
+  /**
+   * The longest a WAV header may lag the audio the recorder received (a header is patched in the flush that keeps
+   * the lag within it). Default 1 s.
+   */
   readonly patchInterval?: Duration.DurationInput | undefined
   /** Chunks buffered per session by the splitter (see `EventStream.sessions`). */
   readonly bufferSize?: number | undefined
@@ -189,6 +191,8 @@ export const wavName = (track: AudioTimeline.TrackKey): string => Layout.wavName
 const millis = (input: Duration.DurationInput | undefined, fallback: number): number =>
   input === undefined ? fallback : Duration.toMillis(Duration.decode(input))
 
+const flushIntervalOf = (options: Options): number => millis(options.flushInterval, 250)
+
 const settingsOf = (options: Options, session: SessionKey.SessionKey, directory: string): SessionWriter.Settings => ({
   session,
   directory,
@@ -197,7 +201,8 @@ const settingsOf = (options: Options, session: SessionKey.SessionKey, directory:
   exportBytesPerSecond: options.exportBytesPerSecond ?? 16 * 1024 * 1024,
   exportFilesPerSecond: options.exportFilesPerSecond ?? 400,
   checkpointInterval: millis(options.checkpointInterval, 10_000),
-  patchInterval: millis(options.patchInterval, 500),
+  patchInterval: millis(options.patchInterval, 1_000),
+  flushInterval: flushIntervalOf(options),
   maxOpenFiles: options.maxOpenFiles ?? 64,
   maxPendingBytes: options.maxPendingBytes ?? 1024 * 1024,
   onFlushed: options.onFlushed
@@ -265,7 +270,7 @@ export const recordSession = <E>(
 ): Effect.Effect<SessionSummary.SessionSummary, never, FileSystem.FileSystem | Path.Path> =>
   Effect.scoped(
     Effect.flatMap(
-      FlushScheduler.make(millis(options.flushInterval, 250)),
+      FlushScheduler.make(flushIntervalOf(options)),
       (scheduler) => recordOn(session, options, scheduler)
     )
   )
@@ -297,7 +302,7 @@ export const recordAll = <E, E2, R>(
   options: Options
 ): Effect.Effect<void, E2, R | FileSystem.FileSystem | Path.Path> =>
   Effect.scoped(
-    Effect.flatMap(FlushScheduler.make(millis(options.flushInterval, 250)), (scheduler) =>
+    Effect.flatMap(FlushScheduler.make(flushIntervalOf(options)), (scheduler) =>
       sessions.pipe(
         Stream.mapEffect((session) => recordOn(session, options, scheduler), {
           concurrency: "unbounded",

@@ -224,20 +224,22 @@ export const make = (
 
     const maybePatch = Effect.flatMap(
       Clock.currentTimeMillis,
-      (now) => background && now - lastPatch >= interval ? patch : Effect.void
+      (now) => now - lastPatch >= interval ? patch : Effect.void
     )
 
-    const write = (offset: number, samples: Int16Array) =>
-      samples.length === 0 ? Effect.void : lock.withPermits(1)(
-        Effect.gen(function*() {
-          const start = offset * Audio.BYTES_PER_SAMPLE
-          // a write past the end leaves a hole the file system reads back as zeros: silence, with no call of its own
-          yield* file.seek(HEADER_BYTES + start, "start")
-          yield* file.writeAll(bytesOf(samples)).pipe(Effect.mapError(io))
+    // a write past the end leaves a hole the file system reads back as zeros: silence, with no call of its own
+    const write = (offset: number, samples: Int16Array) => {
+      if (samples.length === 0) return Effect.void
+      const start = offset * Audio.BYTES_PER_SAMPLE
+      const written = file.seek(HEADER_BYTES + start, "start").pipe(
+        Effect.zipRight(file.writeAll(bytesOf(samples))),
+        Effect.mapError(io),
+        Effect.tap(() => {
           dataBytes = Math.max(dataBytes, start + samples.byteLength)
-          yield* maybePatch
         })
       )
+      return lock.withPermits(1)(background ? Effect.zipRight(written, maybePatch) : written)
+    }
 
     const flush = lock.withPermits(1)(patch)
     yield* flush

@@ -39,6 +39,7 @@ export class SampleRuns {
 
   /** The runs waiting, each as one array of samples; they stay here until `written` or `drop`. */
   take(): ReadonlyArray<Run> {
+    if (this.runs.length === 0) return []
     this.runs = this.runs.map((run) => {
       if (!("parts" in run)) return run
       if (run.parts.length === 1) return { offset: run.offset, samples: run.parts[0]! }

@@ -22,7 +22,7 @@ import type * as FlushScheduler from "./flushScheduler.js"
 import * as HandlePool from "./handlePool.js"
 import { AUDIO, TAPE, VIDEO, wavName } from "./layout.js"
 import type * as Restore from "./restore.js"
-import { SampleRuns } from "./sampleRuns.js"
+import { type Run as SampleRun, SampleRuns } from "./sampleRuns.js"
 import * as SessionState from "./sessionState.js"
 import { lineMaker } from "./tapeLine.js"
 
@@ -56,6 +56,7 @@ export interface Settings {
   readonly exportFilesPerSecond: number
   readonly checkpointInterval: number
   readonly patchInterval: number
+  readonly flushInterval: number
   readonly maxOpenFiles: number
   readonly maxPendingBytes: number
   readonly onFlushed: ((session: SessionKey.SessionKey, position: string) => Effect.Effect<void>) | undefined
@@ -124,7 +125,9 @@ export const make = (
     const state = new SessionState.SessionState(restored.snapshot, settings.audio)
     const trouble = new FileTrouble()
     const base = restored.counts
+    // by file (what the handle pool knows) and by track key (what each write names)
     const tracks = new Map<string, Track>()
+    const byKey = new Map<string, Track>()
     const streams = new Map<string, StreamFile>()
     let frames: Array<{ readonly folder: string; readonly file: string; readonly bytes: Uint8Array }> = []
     const folders = new Set<string>()
@@ -154,12 +157,13 @@ export const make = (
       }
     )
 
-    const trackOf = (name: string): Track => {
-      const file = `${AUDIO}/${name}`
-      let track = tracks.get(file)
+    const trackOf = (key: AudioTimeline.TrackKey): Track => {
+      let track = byKey.get(key)
       if (track === undefined) {
-        track = { file, runs: new SampleRuns(), written: false, lastPatch: 0 }
+        const file = `${AUDIO}/${wavName(key)}`
+        track = tracks.get(file) ?? { file, runs: new SampleRuns(), written: false, lastPatch: 0 }
         tracks.set(file, track)
+        byKey.set(key, track)
       }
       return track
     }
@@ -175,7 +179,7 @@ export const make = (
         control.append(ControlLog.format(tapeLines, event), 1)
       },
       samples: (write) => {
-        trackOf(wavName(write.track)).runs.add(write.offset, write.samples)
+        trackOf(write.track).runs.add(write.offset, write.samples)
         staged += write.samples.byteLength
       },
       frame: (frame: FrameWriter.Frame) => {
@@ -252,34 +256,42 @@ export const make = (
           .pipe(Effect.map((wav): Handle => ({ _tag: "Wav", wav })), Effect.provideService(FileSystem.FileSystem, fs))
       ).pipe(Effect.flatMap((handle) => handle._tag === "Wav" ? Effect.succeed(handle.wav) : Effect.die("not a WAV")))
 
-    const flushTrack = (
-      track: Track,
-      runs: ReadonlyArray<{ offset: number; samples: Int16Array }>,
-      now: number,
-      force: boolean
-    ) =>
-      Effect.gen(function*() {
-        const patchDue = track.written && (force || now - track.lastPatch >= settings.patchInterval)
-        if (runs.length === 0 && !patchDue) return
-        const ok = (force || trouble.canTry(track.file, now)) && (yield* attempt(
-          track.file,
-          now,
-          Effect.gen(function*() {
-            const wav = yield* openWav(track)
-            for (const run of runs) {
-              yield* wav.write(run.offset, run.samples)
-              track.runs.written(run)
-              track.written = true
-            }
-            if (track.written && (force || now - track.lastPatch >= settings.patchInterval)) {
-              yield* wav.flush
-              track.written = false
-              track.lastPatch = now
-            }
+    // a header is patched in the first flush at least patchInterval - flushInterval after the last patch, so it
+    // declares data at most patchInterval after the data arrived
+    const patchDue = (track: Track, now: number, force: boolean) =>
+      track.written && (force || now - track.lastPatch >= settings.patchInterval - settings.flushInterval)
+
+    const writeTrack = (track: Track, runs: ReadonlyArray<SampleRun>, now: number, force: boolean) =>
+      Effect.flatMap(openWav(track), (wav) => {
+        const patch = Effect.suspend(() => {
+          if (!patchDue(track, now, force)) return Effect.void
+          return Effect.tap(wav.flush, () => {
+            track.written = false
+            track.lastPatch = now
           })
-        ))
+        })
+        if (runs.length === 0) return patch
+        const written = (run: SampleRun) => () => {
+          track.runs.written(run)
+          track.written = true
+        }
+        const data = runs.length === 1
+          ? Effect.tap(wav.write(runs[0]!.offset, runs[0]!.samples), written(runs[0]!))
+          : Effect.forEach(runs, (run) => Effect.tap(wav.write(run.offset, run.samples), written(run)), {
+            discard: true
+          })
+        return Effect.zipRight(data, patch)
+      })
+
+    const flushTrack = (track: Track, runs: ReadonlyArray<SampleRun>, now: number, force: boolean) => {
+      if (runs.length === 0 && !patchDue(track, now, force)) return Effect.void
+      const tried = force || trouble.canTry(track.file, now)
+        ? attempt(track.file, now, writeTrack(track, runs, now, force))
+        : Effect.succeed(false)
+      return Effect.map(tried, (ok) => {
         if (!ok && track.runs.pending * 2 > MEDIA_RETAINED_BYTES) giveUp(track.file, track.runs.drop() * 2)
       })
+    }
 
     const openStream = (stream: StreamFile) =>
       pool.get(
@@ -296,20 +308,19 @@ export const make = (
         Effect.flatMap((handle) => handle._tag === "Stream" ? Effect.succeed(handle.file) : Effect.die("not a file"))
       )
 
-    const flushStream = (stream: StreamFile, bytes: Uint8Array | undefined, now: number, force: boolean) =>
-      Effect.gen(function*() {
-        if (bytes === undefined) return
-        const ok = (force || trouble.canTry(stream.file, now)) && (yield* attempt(
-          stream.file,
-          now,
-          Effect.flatMap(openStream(stream), (file) => stream.buffer.write(file, bytes))
-        ))
+    const flushStream = (stream: StreamFile, bytes: Uint8Array | undefined, now: number, force: boolean) => {
+      if (bytes === undefined) return Effect.void
+      const tried = force || trouble.canTry(stream.file, now)
+        ? attempt(stream.file, now, Effect.flatMap(openStream(stream), (file) => stream.buffer.write(file, bytes)))
+        : Effect.succeed(false)
+      return Effect.map(tried, (ok) => {
         if (!ok && stream.buffer.pending > MEDIA_RETAINED_BYTES) giveUp(stream.file, stream.buffer.drop())
       })
+    }
 
     // a frame is a file of its own; frames that cannot be written wait for the next flush, up to the bound per folder
     const flushFrames = (batch: ReadonlyArray<(typeof frames)[number]>, now: number, force: boolean) =>
-      Effect.forEach(
+      batch.length === 0 ? Effect.void : Effect.forEach(
         batch,
         (frame) =>
           force || trouble.canTry(frame.folder, now)
