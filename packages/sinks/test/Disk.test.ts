@@ -33,9 +33,21 @@ describe("SessionRecorder on a disk in trouble", () => {
   it.live("a full disk crashes nothing, is reported once per file, and the recording catches up when it recovers", () =>
     Effect.gen(function*() {
       const meeting = sample()
-      const { end, messages, start } = itemsOf(meeting)
+      const items = itemsOf(meeting)
+      const { end, start } = items
+      // positioned, as a scale-out source's events are: what onFlushed reports must be on disk already
+      const position = (i: number) => String(i).padStart(6, "0")
+      const messages = items.messages.map((message, i) => ({ ...message, position: position(i + 1) }))
       const dir = tempDir()
       const out = path.join(dir, "out")
+      const reported: Array<string> = []
+      const notOnDisk: Array<string> = []
+      const onFlushed = (_: SessionKey.SessionKey, at: string) =>
+        Effect.sync(() => {
+          const onDisk = readTape(path.join(out, BOT, "events.jsonl")).map((entry) => entry.position)
+          if (!onDisk.includes(at)) notOnDisk.push(at)
+          reported.push(at)
+        })
       let full = false
       const failing: FailingFileSystem.Failing = (_, file) => full && file.startsWith(out)
       const third = Math.floor(messages.length / 3)
@@ -50,6 +62,7 @@ describe("SessionRecorder on a disk in trouble", () => {
       const logs = collectLogs()
       yield* SessionRecorder.recordSession({ key, events }, {
         directory: out,
+        onFlushed,
         flushInterval: "50 millis",
         // the session waits for the disk once this much is waiting (so no media exceeds what is kept for it)
         maxPendingBytes: 128 * 1024
@@ -60,6 +73,8 @@ describe("SessionRecorder on a disk in trouble", () => {
       const once = path.join(dir, "once", BOT)
       // nothing accepted is lost: the tape, the transcript, the roster, every WAV and frame
       assert.strictEqual(readTape(path.join(folder, "events.jsonl")).length, messages.length)
+      assert.strictEqual(reported.at(-1), position(messages.length))
+      assert.deepStrictEqual(notOnDisk, [], "onFlushed reports only what is on disk")
       for (const name of ["transcript.json", "transcript.txt", "participants.json", "chat.json"]) {
         same(folder, once, name)
       }
