@@ -1,15 +1,14 @@
-import { Decoder, SessionEvent, SessionKey, type Tape } from "@callstream/core"
+import { SessionEvent, type SessionKey } from "@callstream/core"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as SessionRecorder from "../src/SessionRecorder.js"
-import { BOT, json, readTape, record, sample, tempDir, writeTape } from "./recording.js"
+import { BOT, json, readTape, record, sample, sessionItems, tempDir, writeTape } from "./recording.js"
 
 const CHILD = fileURLToPath(new URL("./child/record-until-killed.ts", import.meta.url))
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -59,6 +58,24 @@ const sameAsOneShot = (dir: string, once: string) => {
   )
 }
 
+/**
+ * Records the sample meeting in two runs, with `damage` done to the folder in between, and checks the folder
+ * against a one-shot recording of the same meeting.
+ */
+const restartedAfter = async (damage: (folder: string) => void): Promise<string> => {
+  const meeting = sample()
+  const dir = tempDir()
+  const half = Math.floor(meeting.entries.length / 2)
+  const once = path.join(dir, "once")
+  await record(writeTape(dir, meeting.entries, "all.jsonl"), once)
+  const out = path.join(dir, "out")
+  await record(writeTape(dir, meeting.entries.slice(0, half), "first.jsonl"), out)
+  damage(path.join(out, BOT))
+  await record(writeTape(dir, meeting.entries.slice(half), "second.jsonl"), out)
+  sameAsOneShot(path.join(out, BOT), path.join(once, BOT))
+  return path.join(out, BOT)
+}
+
 describe("SessionRecorder across restarts", () => {
   it("a SIGKILL shortly after a message, a restart and the rest of the meeting give the one-shot result", async () => {
     // the scenario of the issue: a meeting streamed at 4x, the recorder killed 0.4 s after the last message it got,
@@ -92,64 +109,38 @@ describe("SessionRecorder across restarts", () => {
   })
 
   it("rebuilds a corrupt session.json, transcript.json and checkpoint.json from the tape", async () => {
-    const meeting = sample()
-    const dir = tempDir()
-    const half = Math.floor(meeting.entries.length / 2)
-    const once = path.join(dir, "once")
-    await record(writeTape(dir, meeting.entries, "all.jsonl"), once)
     for (
       const broken of [["session.json", "transcript.json"], ["session.json", "transcript.json", "checkpoint.json"]]
     ) {
-      const out = path.join(dir, broken.join("+"))
-      await record(writeTape(dir, meeting.entries.slice(0, half), "first.jsonl"), out)
-      for (const name of broken) fs.writeFileSync(path.join(out, BOT, name), "{\"utterances\": [{\"cut short")
-      await record(writeTape(dir, meeting.entries.slice(half), "second.jsonl"), out)
-      sameAsOneShot(path.join(out, BOT), path.join(once, BOT))
+      await restartedAfter((folder) => {
+        for (const name of broken) fs.writeFileSync(path.join(folder, name), "{\"utterances\": [{\"cut short")
+      })
     }
   })
 
   it("continues a folder an earlier version wrote (no control log, no checkpoint) from its derived files", async () => {
-    const meeting = sample()
-    const dir = tempDir()
-    const half = Math.floor(meeting.entries.length / 2)
-    const once = path.join(dir, "once")
-    await record(writeTape(dir, meeting.entries, "all.jsonl"), once)
-    const out = path.join(dir, "out")
-    await record(writeTape(dir, meeting.entries.slice(0, half), "first.jsonl"), out)
-    for (const name of ["control.jsonl", "checkpoint.json"]) fs.rmSync(path.join(out, BOT, name))
-    await record(writeTape(dir, meeting.entries.slice(half), "second.jsonl"), out)
-    sameAsOneShot(path.join(out, BOT), path.join(once, BOT))
-    const session = json(path.join(out, BOT, "session.json"))
+    const folder = await restartedAfter((folder) => {
+      for (const name of ["control.jsonl", "checkpoint.json"]) fs.rmSync(path.join(folder, name))
+    })
+    const session = json(path.join(folder, "session.json"))
     assert.strictEqual(session.runs.length, 2, "the earlier run is kept")
     assert.strictEqual(session.recorder.restoredFrom, "derived files")
   })
 
   it.live("skips what a source delivers again after a failover, and reports what is on disk", () =>
     Effect.gen(function*() {
-      const meeting = sample()
-      const key = SessionKey.make(BOT)
+      const items = sessionItems(sample().entries)
+      const key = items.key
       const position = (i: number) => String(i).padStart(8, "0")
       // a source whose events carry positions in its log: the start at 0, message i at i + 1, the end after them
-      const messages = meeting.entries.map((entry: Tape.TapeEntry, i) => {
-        const raw = JSON.stringify(entry.message)
-        const event = Either.getOrThrow(Decoder.decodeEither(raw))
-        return SessionEvent.message(key, event, 1_000 + entry.at * 1000, { raw, position: position(i + 1) })
-      })
+      const messages = items.messages.map((message, i) => ({ ...message, position: position(i + 1) }))
       const start = (at: number, withPosition: boolean) =>
         new SessionEvent.SessionStarted({
-          session: key,
+          ...items.start,
           at,
-          botId: BOT,
-          recordingId: null,
-          metadata: null,
-          ...(withPosition ? { position: position(0) } : {})
+          position: withPosition ? position(0) : undefined
         })
-      const end = new SessionEvent.SessionEnded({
-        session: key,
-        at: 2_000,
-        reason: "completed",
-        position: position(messages.length + 1)
-      })
+      const end = new SessionEvent.SessionEnded({ ...items.end, position: position(messages.length + 1) })
       const dir = tempDir()
       const out = path.join(dir, "out")
       const folder = path.join(out, BOT)
