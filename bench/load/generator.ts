@@ -74,6 +74,7 @@ const handshakeFailure = (error: Error & { readonly code?: string }): string => 
   const status = /Unexpected server response: (\d+)/.exec(error.message)
   if (status !== null) return `http ${status[1]}`
   if (/timed out/i.test(error.message)) return "timeout"
+  if (/closed before the connection was established/.test(error.message)) return "still opening when sending ended"
   return error.code ?? error.message
 }
 
