@@ -1,6 +1,7 @@
 import { Decoder, SessionEvent, type SessionKey, Tape } from "@callstream/core"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
@@ -176,13 +177,21 @@ export const restore = (
       }
     }
     const state = new SessionState.SessionState(start.snapshot, audio)
-    const now = Date.now()
+    const now = yield* Clock.currentTimeMillis
     let next = 0
     let tapeLines = start.offsets.tape.lines
     let replayedLines = 0
     let tapeAt: number | undefined
+    // an event the reducers cannot take was counted as an error when it first came; the replay goes on past it
+    const apply = (item: SessionEvent.SessionEvent) => {
+      try {
+        state.apply(item, now, replay)
+      } catch {
+        // nothing more to record: the first run recorded it
+      }
+    }
     const controlsUpTo = (lines: number) => {
-      while (next < controls.length && controls[next]!.after <= lines) state.apply(controls[next++]!.event, now, replay)
+      while (next < controls.length && controls[next]!.after <= lines) apply(controls[next++]!.event)
     }
     yield* forEachLine(tapePath, start.offsets.tape.bytes, (line) => {
       controlsUpTo(tapeLines)
@@ -193,7 +202,7 @@ export const restore = (
       tapeAt = entry.right.at
       const event = Decoder.decodeJsonEither(entry.right.message)
       if (Either.isLeft(event)) return
-      state.apply(SessionEvent.message(session, event.right, now, { position: entry.right.position }), now, replay)
+      apply(SessionEvent.message(session, event.right, now, { position: entry.right.position }))
     })
     controlsUpTo(Number.POSITIVE_INFINITY)
 

@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import * as Crypto from "node:crypto"
-import type * as AudioTimeline from "../AudioTimeline.js"
+import * as AudioTimeline from "../AudioTimeline.js"
 import * as Exports from "../Exports.js"
 import type * as FrameWriter from "../FrameWriter.js"
 import * as RecorderMetrics from "../RecorderMetrics.js"
@@ -375,7 +375,7 @@ export const make = (
       for (const [track, t] of Object.entries(snapshot.timeline.tracks)) {
         audio[track] = {
           file: `${AUDIO}/${wavName(track as AudioTimeline.TrackKey)}`,
-          seconds: t.frontier / 16_000,
+          seconds: AudioTimeline.secondsOf(t.frontier),
           chunks: t.chunks,
           late: t.late,
           repeatedSamples: t.repeatedSamples,

@@ -1,0 +1,41 @@
+import { Fixtures, SessionEvent, SessionKey, Tape } from "@callstream/core"
+import { NodeContext } from "@effect/platform-node"
+import * as FileSystem from "@effect/platform/FileSystem"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as TapeRecorder from "../src/TapeRecorder.js"
+import { decode } from "./helpers.js"
+
+const key = SessionKey.make("bot-1")
+const message = (text: string, receivedAt: number, position?: string) => {
+  const raw = JSON.stringify(Fixtures.transcript(text, { botId: "bot-1", at: receivedAt / 1000 }))
+  return SessionEvent.message(key, decode(JSON.parse(raw)), receivedAt, { raw, position })
+}
+
+describe("TapeRecorder", () => {
+  it.scoped("cuts a line a kill left half-written, then appends whole lines in one write per flush", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const path = `${dir}/events.jsonl`
+      const kept = Tape.formatLine(2.5, { event: "participant_events.join" })
+      yield* fs.writeFileString(path, kept + "{\"at\":3,\"message\":{\"event\":\"tra")
+      yield* Effect.scoped(Effect.gen(function*() {
+        const tape = yield* TapeRecorder.make(path, { lines: 1 })
+        yield* tape.record(message("hello", 10_000, "0007"))
+        yield* tape.record(message("again", 10_500))
+        assert.isAbove(yield* tape.pending, 0)
+        assert.deepStrictEqual(yield* tape.committed, { bytes: kept.length, lines: 1 }, "nothing written yet")
+        assert.strictEqual(Number((yield* fs.stat(path)).size), kept.length, "the cut line is gone")
+        yield* tape.flush
+        assert.deepStrictEqual(yield* tape.committed, { bytes: Number((yield* fs.stat(path)).size), lines: 3 })
+        assert.strictEqual(yield* tape.pending, 0)
+      }))
+      const entries = Either.getOrThrow(Tape.parse(yield* fs.readFileString(path)))
+      // every line parses; `at` goes on from the last whole line; the position stays on its line
+      assert.deepStrictEqual(entries.map((e) => e.at), [2.5, 2.5, 3])
+      assert.deepStrictEqual(entries.map((e) => e.position), [undefined, "0007", undefined])
+      assert.strictEqual((entries[1]!.message as any).data.data.words[0].text, "hello")
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
