@@ -21,6 +21,7 @@
  */
 import * as Fs from "node:fs/promises"
 import { killAll, measure, type Measurement } from "./load/measure.js"
+import * as Messages from "./load/messages.js"
 import { type Options, parse, usage, UsageError } from "./load/options.js"
 import { render } from "./load/report.js"
 import { targets } from "./load/targets.js"
@@ -37,6 +38,7 @@ const progress = (m: Measurement, tookMs: number) =>
   )
 
 const run = async (options: Options) => {
+  Messages.check()
   const startedAt = new Date()
   const measurements: Array<Measurement> = []
   const failures: Array<string> = []

@@ -6,7 +6,7 @@
  * end. Messages are shaped by core's `Fixtures`; the parts that differ per bot or per send (bot and recording ids,
  * every `relative` and `absolute` time) are fixed-width slots, padded with JSON whitespace, filled in place.
  */
-import { Audio, Fixtures } from "@callstream/core"
+import { Audio, Decoder, Fixtures } from "@callstream/core"
 import { Buffer } from "node:buffer"
 
 /** Length of the repeating part of a bot's schedule. */
@@ -167,5 +167,28 @@ export class BotMessages {
 
   leave(atSeconds: number): Buffer {
     return this.fill(leave, atSeconds)
+  }
+}
+
+/**
+ * Fails unless every message a bot sends decodes to the event it claims, carries the bot's id and says the meeting
+ * time it was filled with: a broken template would otherwise be measured as decode failures.
+ */
+export const check = (): void => {
+  const botId = "00000000-0000-4000-8000-000000000001"
+  const bot = new BotMessages(botId, "00000000-0000-4000-8000-000000000002", Date.parse(Fixtures.START))
+  const at = 12.3
+  const sent: ReadonlyArray<readonly [Buffer, number]> = [
+    [bot.join(), 0],
+    ...cycle.map((step) => [bot.fill(step.template, at), at] as const),
+    [bot.leave(at), at]
+  ]
+  for (const [bytes, seconds] of sent) {
+    const decoded = Decoder.decodeEither(bytes.toString("latin1"))
+    if (decoded._tag === "Left") throw new Error(`a load template does not decode: ${decoded.left.message}`)
+    const text = JSON.stringify(decoded.right)
+    if (!text.includes(botId) || !text.includes(`"relative":${seconds}`)) {
+      throw new Error(`a load template lost its bot id or time: ${decoded.right.event}`)
+    }
   }
 }
