@@ -37,6 +37,8 @@ const progress = (m: Measurement, tookMs: number) =>
       `took ${Math.round(tookMs / 1000)} s, of which ${Math.round(m.stopped.stopMs / 1000)} s to stop`
   )
 
+const shellQuoted = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`)
+
 const run = async (options: Options) => {
   Messages.check()
   const startedAt = new Date()
@@ -59,9 +61,7 @@ const run = async (options: Options) => {
       await new Promise((resolve) => setTimeout(resolve, PAUSE_MS))
     }
   }
-  const args = process.argv.slice(2).map((
-    arg
-  ) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`))
+  const args = process.argv.slice(2).map(shellQuoted)
   const command = ["npm run bench:load", ...(args.length > 0 ? ["--", ...args] : [])].join(" ")
   const section = render(measurements, options, { command, startedAt, note: options.note, failures })
   console.log(section)

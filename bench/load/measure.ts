@@ -50,6 +50,8 @@ export interface Measurement {
   readonly sent: number
   /** Messages not sent because the server had stopped reading that connection. */
   readonly skipped: number
+  /** Messages whose write failed because the connection was gone. */
+  readonly failedWrites: number
   /** Messages the server received or recorded; null when it could not say (it did not exit cleanly). */
   readonly received: number | null
   /** Recording targets: sessions found, and how many of the bots' sessions miss messages. */
@@ -269,6 +271,7 @@ export const measure = async (target: Target, bots: number, options: Options): P
       cut: opened.filter((b) => !b.closedCleanly && b.droppedWith === null).length,
       sent,
       skipped: played.bots.reduce((n, b) => n + b.skipped, 0),
+      failedWrites: played.bots.reduce((n, b) => n + b.failed, 0),
       received,
       sessions,
       decodeFailures,

@@ -36,6 +36,7 @@ const lost = (m: Measurement): string => {
     parts.push(`${int(m.accepted - m.sessions.found)} sessions missing`)
   }
   if (m.skipped > 0) parts.push(`+${int(m.skipped)} not sent`)
+  if (m.failedWrites > 0) parts.push(`+${int(m.failedWrites)} writes failed`)
   if (m.decodeFailures > 0) parts.push(`${int(m.decodeFailures)} decode failures`)
   return parts.join(", ")
 }
