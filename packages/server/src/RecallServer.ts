@@ -43,9 +43,9 @@
  * @since 0.1.0
  */
 import * as EventSource from "@callstream/core/EventSource"
+import type * as EventStream from "@callstream/core/EventStream"
 import type * as RecallEvent from "@callstream/core/RecallEvent"
 import type * as SessionEvent from "@callstream/core/SessionEvent"
-import type * as SessionKey from "@callstream/core/SessionKey"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -125,20 +125,19 @@ export interface Address {
 }
 
 /**
- * One session (one meeting): its key, what Recall said about it, and its own Stream of events, which starts with
- * `SessionStarted` and ends after `SessionEnded`.
+ * One session (one meeting) as `sessions` hands it out: an `EventStream.Session` (its key and its own Stream of
+ * events, which starts with `SessionStarted` and ends after `SessionEnded`) with what Recall said about it, so code
+ * written for an `EventStream.Session` takes it as it is.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Session {
-  readonly key: SessionKey.SessionKey
+export interface Session extends EventStream.Session {
   readonly botId: string | null
   readonly recordingId: string | null
   readonly metadata: typeof RecallEvent.Metadata.Type
   /** Epoch milliseconds. */
   readonly startedAt: number
-  readonly events: Stream.Stream<SessionEvent.SessionEvent>
 }
 
 /**

@@ -1,16 +1,51 @@
 /**
+ * The websocket server Recall's bots connect to, as an Effect Layer that provides core's `EventSource`, with its
+ * authentication and metrics; and a client that sends tapes to it as Recall would, for tests and demos.
+ *
+ * In tests, `RecallServer.layerTest()` is a real server on a free port that accepts unauthenticated upgrades, and
+ * `RecallSimulator` feeds it.
+ *
  * @since 0.1.0
+ */
+
+// -----------------------------------------------------------------------------
+// server
+// -----------------------------------------------------------------------------
+
+/**
+ * The server as a Layer: authenticated upgrades, one session per meeting however many connections feed it, its
+ * events as Streams, `GET /healthz` and `GET /metrics`, graceful shutdown.
+ *
+ * @since 0.1.0
+ * @category server
  */
 export * as RecallServer from "./RecallServer.js"
+
 /**
+ * How an upgrade proves it comes from Recall: query tokens, signed upgrades (Standard Webhooks), or both.
+ *
  * @since 0.1.0
- */
-export * as RecallSimulator from "./RecallSimulator.js"
-/**
- * @since 0.1.0
- */
-export * as ServerMetrics from "./ServerMetrics.js"
-/**
- * @since 0.1.0
+ * @category server
  */
 export * as UpgradeAuth from "./UpgradeAuth.js"
+
+/**
+ * The server's metrics (`callstream_*`) as Effect `Metric`s, and their Prometheus text.
+ *
+ * @since 0.1.0
+ * @category server
+ */
+export * as ServerMetrics from "./ServerMetrics.js"
+
+// -----------------------------------------------------------------------------
+// testing
+// -----------------------------------------------------------------------------
+
+/**
+ * For tests and demos: replays a tape to a websocket URL as Recall's bot would (retries, reconnects), with faults
+ * on demand (drops, duplicates, reordering, binary frames).
+ *
+ * @since 0.1.0
+ * @category testing
+ */
+export * as RecallSimulator from "./RecallSimulator.js"

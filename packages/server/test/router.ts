@@ -4,7 +4,7 @@
  */
 import type { SessionEvent } from "@callstream/core"
 import * as Router from "../src/internal/router.js"
-import { Connection, type PeerSocket, type Session } from "../src/internal/state.js"
+import { Connection, type PeerSocket, type SessionState } from "../src/internal/state.js"
 
 /** A socket that only records what was done to it. */
 export class RecordingSocket implements PeerSocket {
@@ -51,7 +51,7 @@ export const makeHarness = (options: Partial<Router.RouterOptions> = {}) => {
   let now = 0
   const timers = new Set<{ readonly due: number; readonly f: () => void }>()
   const logs: Array<LogLine> = []
-  const sessions: Array<Session> = []
+  const sessions: Array<SessionState> = []
   const hooks: { -readonly [K in keyof Router.Hooks]: Router.Hooks[K] } = {
     now: () => now,
     after: (ms, f) => {

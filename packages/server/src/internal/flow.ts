@@ -2,7 +2,7 @@ import * as SessionEvent from "@callstream/core/SessionEvent"
 import * as ServerMetrics from "../ServerMetrics.js"
 import * as Counters from "./counters.js"
 import type { Log } from "./log.js"
-import type { Connection, Session } from "./state.js"
+import type { Connection, SessionState } from "./state.js"
 
 /** The limits that hold events back. */
 export interface FlowOptions {
@@ -40,7 +40,7 @@ export class Flow {
   /** The budget was reached and all buffers together have not drained to half of it since. */
   private overBudget = false
   private readonly budgetPaused = new Set<Connection>()
-  private readonly pendingDrops = new Set<Session>()
+  private readonly pendingDrops = new Set<SessionState>()
   private readonly lowWater: number
   private readonly lowWaterBytes: number
   private readonly budgetLowWater: number
@@ -57,17 +57,17 @@ export class Flow {
   }
 
   /** Whether this session's buffer is over one of its limits now. */
-  private isFull(session: Session): boolean {
+  private isFull(session: SessionState): boolean {
     return session.buffer.size >= this.options.bufferSize || session.buffer.bytes >= this.options.bufferBytes
   }
 
   /** Whether media for this session is shed now. */
-  sheds(session: Session): boolean {
+  sheds(session: SessionState): boolean {
     return this.queuedBytes >= this.options.memoryBudget || this.isFull(session)
   }
 
   /** Buffers an event for its session's consumer. */
-  push(session: Session, item: SessionEvent.SessionEvent, weight: number): void {
+  push(session: SessionState, item: SessionEvent.SessionEvent, weight: number): void {
     if (session.ended) return
     session.buffer.offer(item, weight)
     this.queued++
@@ -77,7 +77,7 @@ export class Flow {
   }
 
   /** After a never-dropped event from `connection` was buffered: pauses the socket while a limit applies. */
-  hold(session: Session, connection: Connection): void {
+  hold(session: SessionState, connection: Connection): void {
     if (this.isFull(session) && !session.paused.has(connection)) {
       session.paused.add(connection)
       this.pause(connection)
@@ -89,7 +89,7 @@ export class Flow {
   }
 
   /** Sheds one media message about meeting time `t`: counted now, reported as `Dropped` once there is room. */
-  shed(session: Session, kind: MediaKind, t: number): void {
+  shed(session: SessionState, kind: MediaKind, t: number): void {
     const span = session.drops[kind]
     if (span === undefined) session.drops[kind] = { count: 1, from: t, to: t }
     else {
@@ -102,7 +102,7 @@ export class Flow {
   }
 
   /** Reports what was shed for this session, once it has room again (or at once, when `force`d at its end). */
-  flushDrops(session: Session, force = false): void {
+  flushDrops(session: SessionState, force = false): void {
     const { audio, video } = session.drops
     if (audio === undefined && video === undefined) return
     if (!force && this.sheds(session)) return
@@ -123,7 +123,7 @@ export class Flow {
   }
 
   /** A consumer took `taken` events (`bytes` of them) from `session`'s buffer. */
-  readonly taken = (session: Session, taken: number, bytes: number): void => {
+  readonly taken = (session: SessionState, taken: number, bytes: number): void => {
     this.queued -= taken
     this.queuedBytes -= bytes
     ServerMetrics.queueDepth.unsafeUpdate(this.queued, Counters.NO_TAGS)
@@ -142,18 +142,18 @@ export class Flow {
   }
 
   /** A session ended: it holds no socket any more. */
-  ended(session: Session): void {
+  ended(session: SessionState): void {
     this.pendingDrops.delete(session)
     this.release(session.paused)
   }
 
   /** Lets every paused socket read again (at shutdown, so close handshakes can complete). */
-  resumeAll(sessions: Iterable<Session>): void {
+  resumeAll(sessions: Iterable<SessionState>): void {
     for (const session of sessions) this.release(session.paused)
     this.release(this.budgetPaused)
   }
 
-  private filled(session: Session): void {
+  private filled(session: SessionState): void {
     session.full = true
     const limit = session.buffer.size >= this.options.bufferSize ? "buffer_size" : "buffer_bytes"
     Counters.limitReached(limit)

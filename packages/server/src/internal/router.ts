@@ -7,7 +7,7 @@ import * as ServerMetrics from "../ServerMetrics.js"
 import * as Counters from "./counters.js"
 import { CONTROL_WEIGHT, Flow, type FlowOptions } from "./flow.js"
 import type { Log } from "./log.js"
-import { type Connection, Session } from "./state.js"
+import { type Connection, SessionState } from "./state.js"
 
 /** What the router needs from its host: time, timers, logs and where new sessions go. */
 export interface Hooks {
@@ -15,7 +15,7 @@ export interface Hooks {
   /** Runs `f` after `ms`; returns a canceller. */
   readonly after: (ms: number, f: () => void) => () => void
   readonly log: Log
-  readonly published: (session: Session) => void
+  readonly published: (session: SessionState) => void
 }
 
 export interface RouterOptions extends FlowOptions {
@@ -54,7 +54,7 @@ const LOGGED_FAILURES = 5
  * synchronously inside socket callbacks and never throws: `frame` is the last line of defence for one frame.
  */
 export class Router {
-  readonly sessions = new Map<SessionKey.SessionKey, Session>()
+  readonly sessions = new Map<SessionKey.SessionKey, SessionState>()
   readonly connections = new Set<Connection>()
   readonly flow: Flow
   readonly outcomes: Outcomes = {
@@ -144,7 +144,7 @@ export class Router {
     const name = event.event
     Counters.messagesBy(name).unsafeUpdate(1, Counters.NO_TAGS)
     Counters.bytesBy(name).unsafeUpdate(data.byteLength, Counters.NO_TAGS)
-    let session: Session | undefined
+    let session: SessionState | undefined
     if (key !== undefined) {
       session = this.sessions.get(key)
     } else {
@@ -248,7 +248,7 @@ export class Router {
   }
 
   private message(
-    session: Session,
+    session: SessionState,
     connection: Connection,
     item: SessionEvent.Message,
     event: RecallEvent.RecallEvent,
@@ -293,10 +293,10 @@ export class Router {
   // sessions
   // ---------------------------------------------------------------------------
 
-  private start(key: SessionKey.SessionKey, event: RecallEvent.RecallEvent, at: number): Session {
+  private start(key: SessionKey.SessionKey, event: RecallEvent.RecallEvent, at: number): SessionState {
     const started = SessionEvent.startedBy(key, event, at)
     const { botId, metadata, recordingId } = started
-    const session = new Session(key, botId, recordingId, metadata, at, this.options.maxChunk, this.flow.taken)
+    const session = new SessionState(key, botId, recordingId, metadata, at, this.options.maxChunk, this.flow.taken)
     this.sessions.set(key, session)
     ServerMetrics.sessionsTotal.unsafeUpdate(1, Counters.NO_TAGS)
     ServerMetrics.sessionsCurrent.unsafeModify(1, Counters.NO_TAGS)
@@ -310,7 +310,7 @@ export class Router {
     return session
   }
 
-  private attach(connection: Connection, session: Session): void {
+  private attach(connection: Connection, session: SessionState): void {
     connection.sessions.add(session)
     session.connections.add(connection)
     if (session.cancelTimer !== undefined) {
@@ -337,7 +337,7 @@ export class Router {
     )
   }
 
-  end(session: Session, reason: "timeout" | "shutdown"): void {
+  end(session: SessionState, reason: "timeout" | "shutdown"): void {
     if (session.ended) return
     if (session.cancelTimer !== undefined) {
       session.cancelTimer()

@@ -20,7 +20,7 @@ import * as Prometheus from "./prometheus.js"
 import { Router } from "./router.js"
 import type { Settings } from "./settings.js"
 import { Shutdown } from "./shutdown.js"
-import type { Session } from "./state.js"
+import type { SessionState } from "./state.js"
 import * as Upgrade from "./upgrade.js"
 
 /** TCP connections beyond the websocket limit, for health checks and metric scrapes while every slot is taken. */
@@ -42,7 +42,7 @@ export const start = Effect.fnUntraced(function*(settings: Settings, verifier: U
   const log = new ServerLog(now)
   const logWriter = yield* Effect.forkScoped(log.run)
   // sessions as they start, for whichever of `sessions` or `events` is read
-  const started = new EventBuffer<Session>(Number.MAX_SAFE_INTEGER, () => {})
+  const started = new EventBuffer<SessionState>(Number.MAX_SAFE_INTEGER, () => {})
 
   if (verifier.mode === "none") {
     yield* Effect.logWarning(

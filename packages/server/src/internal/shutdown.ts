@@ -5,14 +5,14 @@ import type * as Http from "node:http"
 import type { WebSocketServer } from "ws"
 import type { EventBuffer } from "./buffer.js"
 import type { Router } from "./router.js"
-import type { Session } from "./state.js"
+import type { SessionState } from "./state.js"
 
 /** What shutdown closes. */
 export interface Parts {
   readonly router: Router
   readonly server: Http.Server
   readonly wss: WebSocketServer
-  readonly started: EventBuffer<Session>
+  readonly started: EventBuffer<SessionState>
   readonly deadlineMs: number
 }
 

@@ -22,8 +22,8 @@ export interface DropSpan {
 
 /** One websocket connection. Holds: the sessions it fed (bounded per connection), flags and counters. */
 export class Connection {
-  readonly sessions = new Set<Session>()
-  lastSession: Session | undefined = undefined
+  readonly sessions = new Set<SessionState>()
+  lastSession: SessionState | undefined = undefined
   /** How many holders (its sessions' buffers, the memory budget) keep this connection paused. */
   pausedBy = 0
   alive = true
@@ -44,10 +44,11 @@ export class Connection {
 }
 
 /**
- * One session: its buffer and the state of its connections. Holds: its key and ids, the connections that feed it
- * (bounded by the connection limit), the ones it keeps paused, two drop spans and one timer.
+ * The router's state of one session: its buffer and the state of its connections. Holds: its key and ids, the
+ * connections that feed it (bounded by the connection limit), the ones it keeps paused, two drop spans and one
+ * timer. Consumers see it only as a `RecallServer.Session`.
  */
-export class Session {
+export class SessionState {
   readonly buffer: EventBuffer<SessionEvent.SessionEvent>
   readonly events: Stream.Stream<SessionEvent.SessionEvent>
   readonly connections = new Set<Connection>()
@@ -70,7 +71,7 @@ export class Session {
     readonly metadata: typeof RecallEvent.Metadata.Type,
     readonly startedAt: number,
     maxChunk: number,
-    onTake: (session: Session, taken: number, bytes: number) => void
+    onTake: (session: SessionState, taken: number, bytes: number) => void
   ) {
     this.buffer = new EventBuffer(maxChunk, (taken, bytes) => onTake(this, taken, bytes))
     this.events = this.buffer.stream
