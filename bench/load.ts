@@ -20,6 +20,7 @@
  * traffic stays on 127.0.0.1; every phase has a deadline, so a run ends by itself.
  */
 import * as Fs from "node:fs/promises"
+import * as Code from "./load/code.js"
 import { killAll, measure, type Measurement } from "./load/measure.js"
 import * as Messages from "./load/messages.js"
 import { type Options, parse, usage, UsageError } from "./load/options.js"
@@ -41,6 +42,8 @@ const shellQuoted = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${a
 
 const run = async (options: Options) => {
   Messages.check()
+  const code = options.ref === null ? Code.current() : await Code.atRevision(options.ref)
+  onInterrupt = code.remove
   const startedAt = new Date()
   const measurements: Array<Measurement> = []
   const failures: Array<string> = []
@@ -50,7 +53,7 @@ const run = async (options: Options) => {
       console.error(`${bots} bots against (${target.letter}) ${target.id}...`)
       const began = Date.now()
       try {
-        const m = await measure(target, bots, options)
+        const m = await measure(target, bots, options, code.root)
         progress(m, Date.now() - began)
         measurements.push(m)
       } catch (error) {
@@ -63,7 +66,14 @@ const run = async (options: Options) => {
   }
   const args = process.argv.slice(2).map(shellQuoted)
   const command = ["npm run bench:load", ...(args.length > 0 ? ["--", ...args] : [])].join(" ")
-  const section = render(measurements, options, { command, startedAt, note: options.note, failures })
+  code.remove()
+  const section = render(measurements, options, {
+    command,
+    startedAt,
+    code: code.description,
+    note: options.note,
+    failures
+  })
   console.log(section)
   if (options.write !== null) {
     await Fs.appendFile(options.write, `\n${section}`)
@@ -80,9 +90,11 @@ try {
   console.error(usage)
   process.exit(error.message === "" ? 0 : 2)
 }
+let onInterrupt = () => {}
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
     killAll()
+    onInterrupt()
     process.exit(130)
   })
 }

@@ -4,11 +4,13 @@
  *
  *   LOAD_TOKEN=s3cret npx tsx bench/load/library-server.ts
  *
+ * `LOAD_SERVER_MODULE` names the module to load `RecallServer` from (default `@callstream/server`).
+ *
  * It prints the URL it listens on; on SIGTERM it shuts the server down gracefully (connections closed with 1001,
  * every accepted event delivered), waits for the consumer to read the last one, prints its counts as one
  * `LOAD_RESULT {...}` line and exits.
  */
-import { RecallServer } from "@callstream/server"
+import type * as Server from "@callstream/server"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -22,6 +24,8 @@ import { RESULT_PREFIX, type ServerCounts } from "./protocol.js"
 const main = async () => {
   const token = process.env.LOAD_TOKEN
   if (token === undefined || token === "") throw new Error("LOAD_TOKEN is required")
+  // the harness may point at another version of the packages (`--ref`): load the server from where it says
+  const { RecallServer }: typeof Server = await import(process.env.LOAD_SERVER_MODULE ?? "@callstream/server")
   const scope = Effect.runSync(Scope.make())
   const layer = RecallServer.layer({ host: "127.0.0.1", port: 0, tokens: [Redacted.make(token)] })
   const server = Context.get(await Effect.runPromise(Layer.buildWithScope(layer, scope)), RecallServer.RecallServer)

@@ -10,6 +10,7 @@ import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
+import { repo } from "./code.js"
 import type { Options } from "./options.js"
 import { ProcSampler, type Sample } from "./proc.js"
 import type { FromGenerator, Plan, Result, Snapshot } from "./protocol.js"
@@ -102,7 +103,12 @@ class Generator {
 
   static start(): Generator {
     return new Generator(
-      fork(Path.join(here, "generator.ts"), [], { execArgv: ["--import", "tsx"], stdio: ["ignore", 1, 2, "ipc"] })
+      fork(Path.join(here, "generator.ts"), [], {
+        cwd: repo,
+        env: { ...process.env, TSX_TSCONFIG_PATH: Path.join(repo, "tsconfig.json") },
+        execArgv: ["--import", "tsx"],
+        stdio: ["ignore", 1, 2, "ipc"]
+      })
     )
   }
 
@@ -169,7 +175,12 @@ const live = new Set<() => void>()
 export const killAll = (): void => live.forEach((kill) => kill())
 
 /** Runs `target` under `bots` bots. */
-export const measure = async (target: Target, bots: number, options: Options): Promise<Measurement> => {
+export const measure = async (
+  target: Target,
+  bots: number,
+  options: Options,
+  code: string
+): Promise<Measurement> => {
   const dir = await Fs.mkdtemp(Path.join(Os.tmpdir(), `callstream-load-${target.id}-${bots}-`))
   let running: Running | undefined
   let generator: Generator | undefined
@@ -178,6 +189,7 @@ export const measure = async (target: Target, bots: number, options: Options): P
     running = await target.start({
       dir,
       token: randomBytes(18).toString("base64url"),
+      code,
       nodeArgs: options.profile === null
         ? []
         : [

@@ -23,6 +23,8 @@ export interface Options {
   readonly label: string
   /** A sentence about the machine's state, added to the noise note. */
   readonly note: string | null
+  /** A git revision whose packages `serve` and `RecallServer` run from, instead of this checkout. */
+  readonly ref: string | null
   /** Write a CPU profile of every server process into this folder. */
   readonly profile: string | null
   /** Keep the temporary folders (recordings, server logs). */
@@ -45,6 +47,7 @@ export const usage = `npm run bench:load -- [flags]
   --note TEXT                  a sentence on what else ran on the machine, added to the noise note
   --write FILE                 where the Markdown section is appended (default BENCHMARKS.md)
   --no-write                   print only
+  --ref REV                    run serve and RecallServer from the packages at a git revision (before/after)
   --profile DIR                write a CPU profile of every server into DIR (<target>-<bots>.cpuprofile)
   --keep                       keep the temporary folders (recordings, server logs)`
 
@@ -81,6 +84,7 @@ export const parse = (argv: ReadonlyArray<string>): Options => {
     "write",
     "no-write",
     "profile",
+    "ref",
     "keep",
     "help"
   ]
@@ -122,6 +126,7 @@ export const parse = (argv: ReadonlyArray<string>): Options => {
     label: text("label") ?? (soak ? "soak" : "real-time load"),
     note: text("note") ?? null,
     profile: text("profile") ?? null,
+    ref: text("ref") ?? null,
     keep: flags.has("keep")
   }
 }

@@ -139,6 +139,8 @@ export const render = (
   context: {
     readonly command: string
     readonly startedAt: Date
+    /** Which version of the packages `serve` and `RecallServer` ran. */
+    readonly code: string
     readonly note: string | null
     /** Measurements that could not be made, one line each. */
     readonly failures: ReadonlyArray<string>
@@ -150,6 +152,7 @@ export const render = (
     `## ${options.label} (${context.startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC)`,
     "",
     `\`${context.command}\`  `,
+    `\`callstream serve\` and \`RecallServer\` from ${context.code}.  `,
     `${cpus.length} cores (${cpus[0]?.model.trim() ?? "unknown"}), ${
       Math.round(Os.totalmem() / 1024 ** 3)
     } GB, Node ${process.version}, Linux ${Os.release()}.  `,

@@ -16,11 +16,11 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { createWriteStream } from "node:fs"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
+import { repo } from "./code.js"
 import { RESULT_PREFIX, type ServerCounts } from "./protocol.js"
 import { type SessionCounts, sessionCounts } from "./recordings.js"
 
 const here = Path.dirname(fileURLToPath(import.meta.url))
-const repo = Path.resolve(here, "..", "..")
 
 /** What a target gets to start with. */
 export interface StartContext {
@@ -30,6 +30,8 @@ export interface StartContext {
   readonly token: string
   /** Node flags for the server processes (a CPU profile, say). */
   readonly nodeArgs: ReadonlyArray<string>
+  /** The repository root whose packages `serve` and `RecallServer` run from (see `code.ts`). */
+  readonly code: string
 }
 
 /** How a target stopped, and what it counted. */
@@ -79,14 +81,16 @@ class Child {
   constructor(
     args: ReadonlyArray<string>,
     context: StartContext,
+    /** Where it runs: tsx resolves itself and reads `tsconfig.json` (the packages' paths) from there. */
+    cwd: string,
     env: Record<string, string> = {}
   ) {
     const logFile = Path.join(context.dir, "server.log")
     const log = createWriteStream(logFile)
     const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("CALLSTREAM_")))
     this.process = spawn(process.execPath, [...context.nodeArgs, ...args], {
-      cwd: repo,
-      env: { ...cleanEnv, ...env },
+      cwd,
+      env: { ...cleanEnv, TSX_TSCONFIG_PATH: Path.join(cwd, "tsconfig.json"), ...env },
       stdio: ["ignore", "pipe", "pipe"]
     })
     let resolveUrl: (url: string) => void
@@ -167,13 +171,14 @@ const oneProcess = async (
   context: StartContext,
   args: ReadonlyArray<string>,
   options: {
+    readonly cwd: string
     readonly env?: Record<string, string>
     readonly authenticated: boolean
     readonly recording: string | null
     readonly counted: (child: Child) => Promise<Pick<Stopped, "counts" | "sessions">>
   }
 ): Promise<Running> => {
-  const child = new Child(args, context, options.env)
+  const child = new Child(args, context, options.cwd, options.env)
   const url = await child.listening(READY_TIMEOUT_MS)
   return {
     pids: [child.process.pid!],
@@ -194,7 +199,8 @@ const serve: Target = {
   start: (context) => {
     const out = Path.join(context.dir, "recordings")
     const flags = ["--host", "127.0.0.1", "--port", "0", "--token", context.token, "--out", out]
-    return oneProcess(context, [Path.join(repo, "packages/cli/bin/callstream.js"), "serve", ...flags], {
+    return oneProcess(context, [Path.join(context.code, "packages/cli/bin/callstream.js"), "serve", ...flags], {
+      cwd: context.code,
       authenticated: true,
       recording: out,
       counted: async () => ({ counts: null, sessions: await sessionCounts(out) })
@@ -209,7 +215,8 @@ const library: Target = {
   label: "`RecallServer` + consumer",
   start: (context) =>
     oneProcess(context, [...tsx, Path.join(here, "library-server.ts")], {
-      env: { LOAD_TOKEN: context.token },
+      cwd: context.code,
+      env: { LOAD_TOKEN: context.token, LOAD_SERVER_MODULE: Path.join(context.code, "packages/server/src/index.ts") },
       authenticated: true,
       recording: null,
       counted: ownCounts
@@ -224,6 +231,7 @@ const bare = (record: boolean): Target => ({
   start: (context) => {
     const out = Path.join(context.dir, "recordings")
     return oneProcess(context, [...tsx, Path.join(here, "bare-server.ts"), ...(record ? ["--record", out] : [])], {
+      cwd: repo,
       authenticated: false,
       recording: record ? out : null,
       counted: ownCounts
