@@ -20,17 +20,23 @@
  *
  * Settings: `BENCH_SESSIONS` (default 100), `BENCH_DURATION` meeting seconds (30), `BENCH_CHUNK` (4),
  * `BENCH_ROUNDS` (3), `BENCH_SPEED` (0: as fast as possible), `BENCH_VIDEO` (1), `BENCH_SEPARATE` (1),
- * `BENCH_OPTIONS` (recorder options as JSON, e.g. `{"flushInterval": 1000}`).
+ * `BENCH_OPTIONS` (recorder options as JSON, e.g. `{"flushInterval": 1000}`), `BENCH_FS=noop` (a file system that
+ * takes every write at once and keeps nothing: the recorder's cost without any I/O).
  * `BENCH_COMPARE=<file>` also measures another `SessionRecorder` module (e.g. an older version checked out
  * elsewhere), alternating with this one round by round, so both see the same machine load.
  */
 import { Decoder, SampleMeeting, SessionEvent, SessionKey } from "@callstream/core"
 import { SessionRecorder as Current } from "@callstream/sinks"
-import { NodeContext } from "@effect/platform-node"
+import { NodeContext, NodePath } from "@effect/platform-node"
+import { SystemError } from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -44,6 +50,51 @@ const speed = Number(process.env.BENCH_SPEED ?? 0)
 const video = (process.env.BENCH_VIDEO ?? "1") !== "0"
 const separate = (process.env.BENCH_SEPARATE ?? "1") !== "0"
 const recorderOptions = JSON.parse(process.env.BENCH_OPTIONS ?? "{}") as Partial<Current.Options>
+const noopDisk = process.env.BENCH_FS === "noop"
+
+// a disk that takes every write at once and holds nothing: what the recorder costs without any I/O
+const noopFile: FileSystem.File = {
+  [FileSystem.FileTypeId]: FileSystem.FileTypeId,
+  fd: FileSystem.FileDescriptor(0),
+  stat: Effect.succeed({
+    type: "File",
+    mtime: Option.none(),
+    atime: Option.none(),
+    birthtime: Option.none(),
+    dev: 0,
+    ino: Option.none(),
+    mode: 0,
+    nlink: Option.none(),
+    uid: Option.none(),
+    gid: Option.none(),
+    rdev: Option.none(),
+    size: FileSystem.Size(0),
+    blksize: Option.none(),
+    blocks: Option.none()
+  }),
+  seek: () => Effect.void,
+  sync: Effect.void,
+  read: () => Effect.succeed(FileSystem.Size(0)),
+  readAlloc: () => Effect.succeed(Option.none()),
+  truncate: () => Effect.void,
+  write: (bytes) => Effect.succeed(FileSystem.Size(bytes.byteLength)),
+  writeAll: () => Effect.void
+}
+const notFound = (method: string) => new SystemError({ reason: "NotFound", module: "FileSystem", method })
+const noopLayer = Layer.merge(
+  FileSystem.layerNoop({
+    exists: () => Effect.succeed(false),
+    stat: () => Effect.fail(notFound("stat")),
+    readDirectory: () => Effect.succeed([]),
+    readFileString: () => Effect.fail(notFound("readFileString")),
+    makeDirectory: () => Effect.void,
+    writeFile: () => Effect.void,
+    writeFileString: () => Effect.void,
+    rename: () => Effect.void,
+    open: () => Effect.succeed(noopFile)
+  }),
+  NodePath.layer
+)
 
 // -- the load -------------------------------------------------------------------
 
@@ -99,21 +150,36 @@ const sessionOf = (index: number, origin: number): SessionRecorderSession => {
     )
     return { key, events: Stream.make(started).pipe(Stream.concat(body), Stream.concat(Stream.make(ended))) }
   }
-  // paced: the messages of each 100 ms of meeting time arrive together, at their time divided by the speed
-  const steps = Math.ceil(duration * 10) + 1
+  // paced: the messages of each 100 ms of meeting time arrive together, pushed by one timer for all sessions (as a
+  // server's socket callbacks push them), so the source itself costs little
   let cursor = 0
-  const body = Stream.range(0, steps - 1).pipe(
-    Stream.mapEffect((step) => {
-      const due = origin + (step * 100) / speed
-      return Effect.as(Effect.sleep(Math.max(0, due - Date.now())), step)
-    }),
-    Stream.mapConcat((step) => {
-      const from = cursor
-      while (cursor < lines.length && lines[cursor]!.at < (step + 1) / 10) cursor++
-      return messages(from, cursor)
-    })
-  )
-  return { key, events: Stream.make(started).pipe(Stream.concat(body), Stream.concat(Stream.make(ended))) }
+  const events = Stream.asyncPush<SessionEvent.SessionEvent>((emit) =>
+    Effect.sync(() =>
+      pace(() => {
+        const from = cursor
+        const step = (Date.now() - origin) / 100 * speed
+        while (cursor < lines.length && lines[cursor]!.at * 10 < step) cursor++
+        if (cursor > from) emit.chunk(Chunk.unsafeFromArray(messages(from, cursor)))
+        if (cursor < lines.length) return true
+        void emit.end()
+        return false
+      })
+    ), { bufferSize: "unbounded" })
+  return { key, events: Stream.make(started).pipe(Stream.concat(events), Stream.concat(Stream.make(ended))) }
+}
+
+// one timer steps every paced session every 100 ms of meeting time; a step answers whether its session goes on
+const pacing = new Set<() => boolean>()
+let pacer: ReturnType<typeof setInterval> | undefined
+const pace = (step: () => boolean) => {
+  pacing.add(step)
+  pacer ??= setInterval(() => {
+    for (const next of pacing) if (!next()) pacing.delete(next)
+    if (pacing.size === 0) {
+      clearInterval(pacer)
+      pacer = undefined
+    }
+  }, 100 / speed)
 }
 
 interface SessionRecorderSession {
@@ -159,13 +225,13 @@ const round = async (SessionRecorder: Recorder): Promise<Measure> => {
   const cpu = process.cpuUsage()
   const start = performance.now()
   await SessionRecorder.recordAll(Stream.fromIterable(all), { ...recorderOptions, directory }).pipe(
-    Effect.provide(NodeContext.layer),
+    Effect.provide(noopDisk ? noopLayer : NodeContext.layer),
     Effect.provide(Logger.minimumLogLevel(LogLevel.Error)),
     Effect.runPromise
   )
   const seconds = (performance.now() - start) / 1000
   const used = process.cpuUsage(cpu)
-  if (SessionRecorder !== sourceOnly) check(directory)
+  if (SessionRecorder !== sourceOnly && !noopDisk) check(directory)
   fs.rmSync(directory, { recursive: true, force: true })
   return {
     seconds,

@@ -4,24 +4,26 @@ import * as Effect from "effect/Effect"
 
 /**
  * What is waiting to be appended to one file, and how much of the file is known to be on disk (`committed`: bytes
- * and items, e.g. tape lines). Appends are collected in memory and written with one call per flush at the
- * committed end, with a positioned write: a write that fails half-way is simply written again over its own prefix
- * (nothing doubles, nothing tears), and what failed stays here until a later flush gets it onto the disk.
+ * and items, e.g. tape lines). Appends are copied at once into one growing byte buffer (text encoded as UTF-8), so
+ * what was appended (a message's raw text) can be collected right away, and are written with one call per flush at
+ * the committed end, with a positioned write: a write that fails half-way is simply written again over its own
+ * prefix (nothing doubles, nothing tears), and what failed stays here until a later flush gets it onto the disk.
  *
  * @internal
  */
 export class AppendBuffer {
-  private parts: Array<string | Uint8Array> = []
-  private taken: Uint8Array | undefined
+  private buffer: Buffer = EMPTY
+  // [start, end) waits; the last `take` handed out a view from `start` on
+  private start = 0
+  private end = 0
   private takenItems = 0
   private stagedItems = 0
-  private staged = 0
 
   constructor(public committed: number, public committedItems = 0) {}
 
-  /** Bytes waiting (strings counted by length until they are encoded). */
+  /** Bytes waiting. */
   get pending(): number {
-    return this.staged
+    return this.end - this.start
   }
 
   /** Items waiting. */
@@ -30,45 +32,53 @@ export class AppendBuffer {
   }
 
   append(part: string | Uint8Array, items = 0): void {
-    this.parts.push(part)
-    this.staged += typeof part === "string" ? part.length : part.byteLength
+    this.reserve(typeof part === "string" ? Buffer.byteLength(part) : part.byteLength)
+    if (typeof part === "string") this.end += this.buffer.write(part, this.end)
+    else {
+      this.buffer.set(part, this.end)
+      this.end += part.byteLength
+    }
     this.stagedItems += items
   }
 
-  /** Everything waiting, as one buffer (the same one again until it is written or dropped). */
+  private reserve(bytes: number): void {
+    if (this.end + bytes <= this.buffer.length) return
+    const waiting = this.end - this.start
+    // the bytes handed out by `take` stay where they are until written: the old buffer lives on in that view
+    const grown = Buffer.allocUnsafe(Math.max(FIRST_CAPACITY, (waiting + bytes) * 2))
+    this.buffer.copy(grown, 0, this.start, this.end)
+    this.end = waiting
+    this.start = 0
+    this.buffer = grown
+  }
+
+  /** Everything waiting, as one view (written by `write`; again, with more, by a later flush if that fails). */
   take(): Uint8Array | undefined {
-    if (this.parts.length === 0) return undefined
-    if (this.parts.length === 1 && this.parts[0] === this.taken) return this.taken
-    const bytes = this.parts.every((part) => typeof part === "string")
-      ? Buffer.from((this.parts as Array<string>).join(""))
-      : Buffer.concat(this.parts.map((part) => typeof part === "string" ? Buffer.from(part) : part))
-    this.parts = [bytes]
-    this.taken = bytes
+    if (this.end === this.start) return undefined
     this.takenItems = this.stagedItems
-    this.staged = bytes.byteLength
-    return bytes
+    return this.buffer.subarray(this.start, this.end)
   }
 
   /** `bytes` (from `take`) reached the disk. */
-  written(bytes: Uint8Array): void {
-    if (this.parts[0] !== bytes) return
-    this.parts.shift()
-    this.taken = undefined
+  private written(bytes: Uint8Array): void {
+    this.start += bytes.byteLength
     this.committed += bytes.byteLength
     this.committedItems += this.takenItems
-    this.staged -= bytes.byteLength
     this.stagedItems -= this.takenItems
     this.takenItems = 0
+    if (this.start === this.end) {
+      // all written: start over, and give a buffer grown large (a disk that failed for a while) back
+      this.start = this.end = 0
+      if (this.buffer.length > LARGE) this.buffer = EMPTY
+    }
   }
 
   /** Gives up everything waiting; returns how many bytes that was. */
   drop(): number {
-    const bytes = this.staged
-    this.parts = []
-    this.taken = undefined
-    this.staged = 0
-    this.stagedItems = 0
-    this.takenItems = 0
+    const bytes = this.end - this.start
+    this.buffer = EMPTY
+    this.start = this.end = 0
+    this.stagedItems = this.takenItems = 0
     return bytes
   }
 
@@ -81,3 +91,7 @@ export class AppendBuffer {
     )
   }
 }
+
+const EMPTY = Buffer.alloc(0)
+const FIRST_CAPACITY = 16 * 1024
+const LARGE = 1024 * 1024

@@ -1,6 +1,8 @@
 /**
  * Samples waiting to be written to one WAV track, as runs of consecutive samples: a chunk that starts where the
- * previous one ended joins its run, so a flush writes each run (usually one per track per tick) in one call.
+ * previous one ended is copied onto the end of its run, so a flush writes each run (usually one per track per tick)
+ * in one call, and the decoded chunks themselves can be collected as soon as they are placed (holding them until
+ * the flush would keep every one alive through a young-generation collection).
  *
  * @internal
  */
@@ -11,13 +13,17 @@ export interface Run {
 
 interface Open {
   readonly offset: number
-  readonly parts: Array<Int16Array>
+  buffer: Int16Array
   length: number
 }
 
+const FIRST_CAPACITY = 4096
+
 /** @internal */
 export class SampleRuns {
-  private runs: Array<Open | Run> = []
+  // taken runs (waiting for their write to be confirmed), then at most one open run at the end
+  private runs: Array<Run> = []
+  private open: Open | undefined
   private count = 0
 
   /** Samples waiting. */
@@ -28,30 +34,32 @@ export class SampleRuns {
   add(offset: number, samples: Int16Array): void {
     if (samples.length === 0) return
     this.count += samples.length
-    const last = this.runs[this.runs.length - 1]
-    if (last !== undefined && "parts" in last && last.offset + last.length === offset) {
-      last.parts.push(samples)
-      last.length += samples.length
-    } else {
-      this.runs.push({ offset, parts: [samples], length: samples.length })
+    let run = this.open
+    if (run === undefined || run.offset + run.length !== offset) {
+      this.close()
+      run = { offset, buffer: new Int16Array(Math.max(FIRST_CAPACITY, samples.length)), length: 0 }
+      this.open = run
     }
+    if (run.length + samples.length > run.buffer.length) {
+      const grown = new Int16Array(Math.max(run.buffer.length * 2, run.length + samples.length))
+      grown.set(run.buffer.subarray(0, run.length))
+      run.buffer = grown
+    }
+    run.buffer.set(samples, run.length)
+    run.length += samples.length
   }
 
-  /** The runs waiting, each as one array of samples; they stay here until `written` or `drop`. */
+  private close(): void {
+    const run = this.open
+    if (run === undefined) return
+    this.runs.push({ offset: run.offset, samples: run.buffer.subarray(0, run.length) })
+    this.open = undefined
+  }
+
+  /** The runs waiting; they stay here until `written` or `drop`, and samples added later start new runs. */
   take(): ReadonlyArray<Run> {
-    if (this.runs.length === 0) return []
-    this.runs = this.runs.map((run) => {
-      if (!("parts" in run)) return run
-      if (run.parts.length === 1) return { offset: run.offset, samples: run.parts[0]! }
-      const samples = new Int16Array(run.length)
-      let at = 0
-      for (const part of run.parts) {
-        samples.set(part, at)
-        at += part.length
-      }
-      return { offset: run.offset, samples }
-    })
-    return (this.runs as ReadonlyArray<Run>).slice()
+    this.close()
+    return this.runs.length === 0 ? [] : this.runs.slice()
   }
 
   /** `run` (from `take`) reached the disk. */
@@ -66,6 +74,7 @@ export class SampleRuns {
   drop(): number {
     const samples = this.count
     this.runs = []
+    this.open = undefined
     this.count = 0
     return samples
   }
