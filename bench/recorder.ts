@@ -6,17 +6,20 @@
  *   BENCH_SPEED=1 BENCH_SESSIONS=300 npx tsx bench/recorder.ts   # paced: meeting time runs at 1x wall time
  *
  * Each session replays a generated meeting (core's `SampleMeeting`, three participants, mixed and separate audio,
- * webcam PNGs at 2 fps: about 27 messages per second of meeting) under its own key, with the raw JSON text kept as
- * the server keeps it, in chunks of `BENCH_CHUNK` events (what one socket read hands on). Payload objects are
- * copied per session, so every session pays for its own base64 decoding.
+ * webcam PNGs at 2 fps: about 20 messages per second of meeting; with `BENCH_VIDEO=0 BENCH_SEPARATE=0`, mixed audio
+ * and participant and transcript events, about 11 a second, the load of a typical bot) under its own key, with the
+ * raw JSON text kept as the server keeps it. Payload objects are copied per session, so every session pays for its
+ * own base64 decoding. As fast as possible, a session's events come in chunks of `BENCH_CHUNK`; paced
+ * (`BENCH_SPEED` > 0), each 100 ms of meeting arrives at its time, pushed into every session's Stream by one timer,
+ * as socket callbacks push them.
  *
- * It reports messages per second of wall-clock time, and CPU per message: user plus system time of the whole
- * process (every thread, libuv's file system pool included), divided by the messages recorded. The same input read
- * to its end with nothing recorded ("source only") is measured in the same rounds, and its cost subtracted gives
- * the recorder's own. Paced runs
- * (`BENCH_SPEED` > 0) report CPU as a share of one core instead, which is what decides how many live meetings a
- * core records. Every round checks the output: each session's `session.json` counts every message, and each tape
- * holds one line per message.
+ * It reports messages per second of wall-clock time, CPU per message (user plus system time of the whole process,
+ * every thread, libuv's file system pool included, divided by the messages recorded) and CPU as a share of one
+ * core (what decides how many live meetings a core records, in a paced run). The same input read to its end with
+ * nothing recorded ("source only") is measured in the same rounds; its cost subtracted gives the recorder's own.
+ * Every round checks the output: each session's `session.json` counts every message, and each tape holds one line
+ * per message. On a machine shared with other work, compare CPU per message; wall-clock figures move with the
+ * load.
  *
  * Settings: `BENCH_SESSIONS` (default 100), `BENCH_DURATION` meeting seconds (30), `BENCH_CHUNK` (4),
  * `BENCH_ROUNDS` (3), `BENCH_SPEED` (0: as fast as possible), `BENCH_VIDEO` (1), `BENCH_SEPARATE` (1),
