@@ -23,6 +23,7 @@ const here = Path.dirname(fileURLToPath(import.meta.url))
 const PROC_INTERVAL_MS = 1000
 const LAG_INTERVAL_MS = 2000
 const CLOSE_TIMEOUT_MS = 30_000
+/** A server gets this long to exit after the SIGTERM, or as long as the bots sent if that is longer. */
 const STOP_TIMEOUT_MS = 120_000
 
 /** One point of the series over time (the soak's table). */
@@ -53,7 +54,10 @@ export interface Measurement {
   readonly skipped: number
   /** Messages whose write failed because the connection was gone. */
   readonly failedWrites: number
-  /** Messages the server received or recorded; null when it could not say (it did not exit cleanly). */
+  /**
+   * Messages the server received or recorded; null when it could not say. For a recorder that had to be killed,
+   * what its files held afterwards (see `stopped.clean`).
+   */
   readonly received: number | null
   /** Recording targets: sessions found, and how many of the bots' sessions miss messages. */
   readonly sessions: { readonly found: number; readonly short: number } | null
@@ -247,7 +251,7 @@ export const measure = async (
       )
     })
     const played = await Promise.race([result, deadline]).finally(() => clearTimeout(timer))
-    const stopped = await running.stop(STOP_TIMEOUT_MS)
+    const stopped = await running.stop(Math.max(STOP_TIMEOUT_MS, sendMs))
     const samples = sampler.stop()
 
     const steady = within(samples, steadyFrom, played.sendEndedAt)
@@ -262,7 +266,7 @@ export const measure = async (
         if (s.botId !== null) recorded.set(s.botId, (recorded.get(s.botId) ?? 0) + s.messages)
         decodeFailures += s.decodeFailures
       }
-      received = stopped.clean ? stopped.sessions.reduce((n, s) => n + s.messages, 0) : null
+      received = stopped.sessions.reduce((n, s) => n + s.messages, 0)
       sessions = {
         found: stopped.sessions.length,
         short: opened.filter((b) => (recorded.get(b.botId) ?? 0) < b.written).length

@@ -28,6 +28,7 @@ const connections = (m: Measurement): string => {
 
 const lost = (m: Measurement): string => {
   if (m.received === null) return `? (${m.stopped.exits.join(", ")})`
+  if (!m.stopped.clean) return `${int(m.sent - m.received)} by what its files held after ${m.stopped.exits.join(", ")}`
   const n = m.sent - m.received
   const share = m.sent === 0 ? 0 : (100 * n) / m.sent
   const parts = [n === 0 ? "0" : `${int(n)} (${share.toFixed(share < 1 ? 2 : 1)}%)`]
@@ -55,7 +56,7 @@ const MAIN_HEADER = "| bots | server | connections | sent | received / recorded 
 
 const mainRow = (m: Measurement, all: ReadonlyArray<Measurement>) =>
   `| ${int(m.bots)} | (${m.target.letter}) ${m.target.label} | ${connections(m)} | ${int(m.sent)} | ${
-    m.received === null ? "?" : int(m.received)
+    m.received === null ? "?" : `${int(m.received)}${m.stopped.clean ? "" : " (killed)"}`
   } | ${lost(m)} | ${pair(m.cpu, pct)} | ${ratio(m, all)} | ${pair(m.rss, mb)} | ${ms(m.ping.p50)} / ${
     ms(m.ping.p99)
   } | ${m.lag === null ? "-" : pair(m.lag, seconds)} |`
