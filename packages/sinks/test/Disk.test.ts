@@ -113,7 +113,8 @@ describe("SessionRecorder on a disk in trouble", () => {
       const logs = collectLogs()
       yield* SessionRecorder.recordSession(
         { key, events: Stream.fromIterable([start, ...messages, end]).pipe(Stream.rechunk(4)) },
-        { directory: out, flushInterval: "50 millis" }
+        // less than the media kept for the failing track: a failing track must not hold the session back
+        { directory: out, flushInterval: "50 millis", maxPendingBytes: 128 * 1024 }
       ).pipe(Effect.provide(FailingFileSystem.layer(failing)), Effect.provide(logs.layer))
       yield* oneShot([start, ...messages, end], path.join(dir, "once"))
 

@@ -518,7 +518,9 @@ export const make = (
               nextExportAt = now + interval
               yield* Metric.set(RecorderMetrics.exportInterval, interval / 1000)
             }
-            staged = pendingBytes()
+            // what the tape and control log still hold counts towards the next early flush; media kept for a file
+            // that fails does not (it is bounded per file)
+            staged = tape.pending + control.pending
             if (logs.length > 0) {
               const pending = logs
               logs = []
@@ -528,12 +530,13 @@ export const make = (
         }).pipe(Effect.uninterruptible)
       )
 
-    // while too much waits to be written (a disk that fails), the session waits for it
+    // too much collected is written at once; while the tape and control log cannot take it (a disk that fails), the
+    // session waits for them (media that cannot be written is bounded per file, and given up past that)
     const relieve: Effect.Effect<void> = Effect.suspend(() => {
       if (staged < settings.maxPendingBytes) return Effect.void
       return flush(scheduler.live(), false).pipe(
         Effect.zipRight(Effect.suspend(() => {
-          if (staged < settings.maxPendingBytes) return Effect.void
+          if (tape.pending + control.pending < settings.maxPendingBytes) return Effect.void
           const now = clock.unsafeCurrentTimeMillis()
           const wait = Math.max(50, Math.min(trouble.retryAt(TAPE, now), trouble.retryAt(ControlLog.FILE, now)) - now)
           return Effect.zipRight(Effect.sleep(wait), relieve)
