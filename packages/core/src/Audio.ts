@@ -2,6 +2,7 @@
  * Recall's audio format and helpers for it: signed 16-bit little-endian PCM, 16 000 Hz, mono, so 32 000 bytes a
  * second. A chunk's `timestamp.relative` is the meeting time of its first sample.
  *
+ * @example
  * ```ts
  * import { Audio, Decoder } from "@callstream/core"
  * import { Effect } from "effect"

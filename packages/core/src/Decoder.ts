@@ -7,6 +7,7 @@
  * {@link DecodeError} with a `reason`, the event name when it could be read, and the Schema issue with its path
  * (cut to {@link MAX_ISSUE_LENGTH} characters, since an issue quotes the offending value).
  *
+ * @example
  * ```ts
  * import { Decoder } from "@callstream/core"
  * import { Effect } from "effect"

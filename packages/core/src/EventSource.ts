@@ -3,6 +3,7 @@
  * and in tests an iterable or a tape. It offers one flat Stream of {@link SessionEvent.SessionEvent}s; each names
  * its session, so `EventStream.sessions` can split it per meeting.
  *
+ * @example
  * ```ts
  * import { EventSource, RecallEvent } from "@callstream/core"
  * import { Effect, Stream } from "effect"

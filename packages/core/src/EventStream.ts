@@ -7,6 +7,7 @@
  * per run and bounded, and most accept either a Stream of `RecallEvent`s or a Stream of `SessionEvent`s: on the
  * latter they look at the event inside each `Message` and let control events through.
  *
+ * @example
  * ```ts
  * import { EventSource, EventStream } from "@callstream/core"
  * import { Effect, Stream } from "effect"

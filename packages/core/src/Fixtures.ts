@@ -3,6 +3,7 @@
  * test states only what it is about. Each returns the wire value (what Recall sends, before `JSON.stringify`), which
  * decodes with `Decoder` to the event of the same name.
  *
+ * @example
  * ```ts
  * import { Decoder, Fixtures } from "@callstream/core"
  *

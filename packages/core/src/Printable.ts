@@ -3,11 +3,13 @@
  * characters are escaped (`\n`, `\u001b`, ...), so a crafted value cannot forge log lines or move a terminal's
  * cursor, and long values are cut to a readable length with the original length said.
  *
+ * @example
  * ```ts
  * import { Printable } from "@callstream/core"
+ * import { strictEqual } from "node:assert"
  *
- * Printable.text("bot\n[INFO] forged") // "bot\\n[INFO] forged"
- * Printable.text("x".repeat(500)).length // about 120
+ * strictEqual(Printable.text("bot\n[INFO] forged"), "bot\\n[INFO] forged")
+ * strictEqual(Printable.text("x".repeat(500)), "x".repeat(120) + "…(500 chars)")
  * ```
  *
  * @since 0.2.0

@@ -13,11 +13,13 @@
  * This is a port of `meetgen.py`, the generator of the project's reference fixture, down to its random numbers
  * (CPython's Mersenne Twister) and its rounding: `generate(FIXTURE)` equals that fixture entry for entry.
  *
+ * @example
  * ```ts
  * import { SampleMeeting } from "@callstream/core"
  *
  * const meeting = SampleMeeting.generate({ seed: 7, duration: 60, separate: true })
- * process.stdout.write(SampleMeeting.toJsonl(meeting))
+ * // save it as meeting.jsonl, then: callstream replay meeting.jsonl --url ws://...
+ * const tape: string = SampleMeeting.toJsonl(meeting)
  * ```
  *
  * @since 0.1.0

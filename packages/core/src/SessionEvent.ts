@@ -5,6 +5,7 @@
  *
  * Control events are Schema classes: they go into `session.json` and across wires as they are.
  *
+ * @example
  * ```ts
  * import type { SessionEvent } from "@callstream/core"
  *

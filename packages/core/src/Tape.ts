@@ -4,6 +4,7 @@
  * simulator replays and what tests feed to pipelines. A line may also carry the message's `position` in the log of
  * a source that has one (see `SessionEvent.Position`); readers that do not need it ignore it.
  *
+ * @example
  * ```ts
  * import { Tape } from "@callstream/core"
  * import { NodeContext } from "@effect/platform-node"

@@ -3,25 +3,6 @@
  * decodes frames in arrival order, routes them to sessions (one per meeting, however many connections feed it and
  * however often they reconnect) and offers them as Streams. It also answers `GET /healthz` and `GET /metrics`.
  *
- * ```ts
- * import { RecallServer } from "@callstream/server"
- * import { NodeRuntime } from "@effect/platform-node"
- * import { Effect, Layer, Redacted, Stream } from "effect"
- *
- * const program = Effect.gen(function*() {
- *   const server = yield* RecallServer.RecallServer
- *   yield* Effect.log(`listening on ${server.address.url}`)
- *   yield* server.sessions.pipe(
- *     Stream.runForEach((session) => Effect.log(`meeting ${session.key} started`))
- *   )
- * })
- *
- * program.pipe(
- *   Effect.provide(RecallServer.layer({ port: 8080, tokens: [Redacted.make("s3cret")] })),
- *   NodeRuntime.runMain
- * )
- * ```
- *
  * Buffer policy, per session: participant, transcript and control events are never dropped; when the session's
  * consumer falls behind (its buffer holds `bufferSize` events or `bufferBytes` bytes), the socket that brought the
  * last one is paused, so TCP pushes back on Recall. Audio and video arriving while the buffer is full are shed, and
@@ -39,6 +20,23 @@
  *
  * Consume either `events` (every session, flat) or `sessions` (one Stream per session), not both: each event is
  * delivered once.
+ *
+ * @example
+ * ```ts
+ * import { RecallServer } from "@callstream/server"
+ * import { Effect, Redacted, Stream } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const server = yield* RecallServer.RecallServer
+ *   yield* Effect.log(`listening on ${server.address.url}`)
+ *   yield* server.sessions.pipe(
+ *     Stream.runForEach((session) => Effect.log(`meeting ${session.key} started`))
+ *   )
+ * })
+ *
+ * // serves until interrupted: run it with `NodeRuntime.runMain(main)` from @effect/platform-node
+ * const main = program.pipe(Effect.provide(RecallServer.layer({ port: 8080, tokens: [Redacted.make("s3cret")] })))
+ * ```
  *
  * @since 0.1.0
  */

@@ -4,6 +4,7 @@
  * replayed after a reconnect. Faults on demand: drop the connection at a message index or meeting time, send
  * duplicates, reorder within a window, send binary frames, open one connection per participant for separate audio.
  *
+ * @example
  * ```ts
  * import { SampleMeeting } from "@callstream/core"
  * import { RecallSimulator } from "@callstream/server"

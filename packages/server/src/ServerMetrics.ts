@@ -2,6 +2,7 @@
  * The server's metrics, as Effect `Metric`s in the global registry, and their rendering in the Prometheus text
  * format (what `GET /metrics` answers). Every name starts with `callstream_`.
  *
+ * @example
  * ```ts
  * import { ServerMetrics } from "@callstream/server"
  * import { Effect, Metric } from "effect"

@@ -10,6 +10,7 @@
  *
  * Secrets are `Redacted` and appear in no error, failure or log line.
  *
+ * @example
  * ```ts
  * import { UpgradeAuth } from "@callstream/server"
  * import { Redacted } from "effect"

@@ -7,45 +7,40 @@
  *
  * @since 0.1.0
  */
+import * as RecallServer from "./RecallServer.js"
+import * as RecallSimulator from "./RecallSimulator.js"
+import * as ServerMetrics from "./ServerMetrics.js"
+import * as UpgradeAuth from "./UpgradeAuth.js"
 
-// -----------------------------------------------------------------------------
-// server
-// -----------------------------------------------------------------------------
-
-/**
- * The server as a Layer: authenticated upgrades, one session per meeting however many connections feed it, its
- * events as Streams, `GET /healthz` and `GET /metrics`, graceful shutdown.
- *
- * @since 0.1.0
- * @category server
- */
-export * as RecallServer from "./RecallServer.js"
-
-/**
- * How an upgrade proves it comes from Recall: query tokens, signed upgrades (Standard Webhooks), or both.
- *
- * @since 0.1.0
- * @category server
- */
-export * as UpgradeAuth from "./UpgradeAuth.js"
-
-/**
- * The server's metrics (`callstream_*`) as Effect `Metric`s, and their Prometheus text.
- *
- * @since 0.1.0
- * @category server
- */
-export * as ServerMetrics from "./ServerMetrics.js"
-
-// -----------------------------------------------------------------------------
-// testing
-// -----------------------------------------------------------------------------
-
-/**
- * For tests and demos: replays a tape to a websocket URL as Recall's bot would (retries, reconnects), with faults
- * on demand (drops, duplicates, reordering, binary frames).
- *
- * @since 0.1.0
- * @category testing
- */
-export * as RecallSimulator from "./RecallSimulator.js"
+export {
+  /**
+   * The server as a Layer: authenticated upgrades, one session per meeting however many connections feed it, its
+   * events as Streams, `GET /healthz` and `GET /metrics`, graceful shutdown.
+   *
+   * @since 0.1.0
+   * @category server
+   */
+  RecallServer,
+  /**
+   * For tests and demos: replays a tape to a websocket URL as Recall's bot would (retries, reconnects), with faults
+   * on demand (drops, duplicates, reordering, binary frames).
+   *
+   * @since 0.1.0
+   * @category testing
+   */
+  RecallSimulator,
+  /**
+   * The server's metrics (`callstream_*`) as Effect `Metric`s, and their Prometheus text.
+   *
+   * @since 0.1.0
+   * @category server
+   */
+  ServerMetrics,
+  /**
+   * How an upgrade proves it comes from Recall: query tokens, signed upgrades (Standard Webhooks), or both.
+   *
+   * @since 0.1.0
+   * @category server
+   */
+  UpgradeAuth
+}
