@@ -11,7 +11,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { beforeAll } from "vitest"
+import { afterAll, beforeAll } from "vitest"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const libraries = ["core", "server", "sinks", "redis"] as const
@@ -64,6 +64,10 @@ beforeAll(() => {
     `@types/node@${typesNode}`
   ], app)
 }, 600_000)
+
+afterAll(() => {
+  if (work !== undefined) fs.rmSync(work, { recursive: true, force: true })
+})
 
 describe("packed packages", () => {
   it("hold the compiled modules of every public module, and no sources, tests or build state", () => {
