@@ -5,6 +5,7 @@
  * acknowledgements. `RedisEventLog` implements it on Redis Streams; `MemoryEventLog` implements it in memory for
  * tests of the layers above. An adapter for another log (NATS JetStream, Kafka) would be one more Layer.
  *
+ * @example
  * ```ts
  * import { EventLog, MemoryEventLog } from "@callstream/redis"
  * import { Duration, Effect } from "effect"

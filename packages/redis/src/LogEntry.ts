@@ -10,6 +10,7 @@
  * running counts of audio, video and other events of the session: a reader skips a batch it has already seen (a
  * write retried after a lost reply), and knows how many events of each kind are missing when a batch is.
  *
+ * @example
  * ```ts
  * import { LogEntry } from "@callstream/redis"
  * import { SessionKey } from "@callstream/core"

@@ -2,6 +2,7 @@
  * An `EventLog` in this process's memory, with the semantics of Redis Streams (consumer groups, pending entries,
  * claims, leases that expire on the Effect `Clock`, so `TestClock` drives them), for tests of what runs on a log.
  *
+ * @example
  * ```ts
  * import { EventLog, MemoryEventLog } from "@callstream/redis"
  * import { Effect } from "effect"

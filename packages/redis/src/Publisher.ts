@@ -16,18 +16,19 @@
  * Each publisher also holds a liveness lease (`receiver:<id>`) while it runs, so workers can tell when a receiver
  * died with connections open.
  *
+ * @example
  * ```ts
  * import { Publisher, RedisEventLog } from "@callstream/redis"
  * import { RecallServer } from "@callstream/server"
- * import { NodeRuntime } from "@effect/platform-node"
  * import { Layer, Redacted } from "effect"
  *
  * // a receiver: the server's events go to Redis; at shutdown the server stops first, then the publisher drains
- * Publisher.layerFrom(RecallServer.layerConfig(), { partitions: 16 }).pipe(
- *   Layer.provide(RedisEventLog.layer({ url: Redacted.make("redis://127.0.0.1:6379") })),
- *   Layer.launch,
- *   NodeRuntime.runMain
+ * const receiver = Publisher.layerFrom(RecallServer.layerConfig(), { partitions: 16 }).pipe(
+ *   Layer.provide(RedisEventLog.layer({ url: Redacted.make("redis://127.0.0.1:6379") }))
  * )
+ *
+ * // runs until interrupted: `NodeRuntime.runMain(main)` from @effect/platform-node
+ * const main = Layer.launch(receiver)
  * ```
  *
  * @since 0.2.0

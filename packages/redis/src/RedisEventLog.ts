@@ -4,20 +4,6 @@
  * released by scripts that check their owner; an acknowledgement (`XACK`) and its checkpoints are applied by one
  * script that first checks the lease, so a worker that lost its lease cannot overwrite its successor's state.
  *
- * ```ts
- * import { EventLog, RedisEventLog } from "@callstream/redis"
- * import { Effect, Redacted } from "effect"
- *
- * const program = Effect.gen(function*() {
- *   const log = yield* EventLog.EventLog
- *   yield* log.append([{ partition: 0, payload: "hello" }])
- * })
- *
- * Effect.runPromise(
- *   program.pipe(Effect.provide(RedisEventLog.layer({ url: Redacted.make("redis://127.0.0.1:6379") })))
- * )
- * ```
- *
  * Keys, under `prefix` (default `callstream:`): `partition:<n>` (a stream), `lease:<name>`, `checkpoint:<n>:<name>`.
  * Appends carry `MAXLEN ~ maxLength` as a safety cap (default 100,000 entries per partition): it only bites when no
  * worker keeps up, and a worker then reports what was lost (see `SessionMerge`). One Redis server (or primary);
@@ -27,6 +13,20 @@
  * reconnects on its own: an operation on a lost connection fails at once with `Unavailable` and the next operation
  * reconnects, so callers retry on a `Schedule` of their choice and see every failure. A server that cannot be
  * reached when the Layer is built is a startup error.
+ *
+ * @example
+ * ```ts
+ * import { EventLog, RedisEventLog } from "@callstream/redis"
+ * import { Effect, Redacted } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const log = yield* EventLog.EventLog
+ *   yield* log.append([{ partition: 0, payload: "hello" }])
+ * })
+ *
+ * // `Effect.runPromise(main)` appends to the Redis server at that URL
+ * const main = program.pipe(Effect.provide(RedisEventLog.layer({ url: Redacted.make("redis://127.0.0.1:6379") })))
+ * ```
  *
  * @since 0.2.0
  */

@@ -2,6 +2,7 @@
  * The transport's metrics, as Effect `Metric`s in the global registry (so a receiver's `GET /metrics` shows them
  * with the server's own). Every name starts with `callstream_redis_`.
  *
+ * @example
  * ```ts
  * import { RedisMetrics } from "@callstream/redis"
  * import { Effect, Metric } from "effect"

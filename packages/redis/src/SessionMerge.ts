@@ -21,6 +21,7 @@
  * The state is small and a Schema, so a worker saves it with each acknowledgement and its successor continues
  * from exactly there.
  *
+ * @example
  * ```ts
  * import { SessionMerge } from "@callstream/redis"
  *

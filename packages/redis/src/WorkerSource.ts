@@ -20,6 +20,7 @@
  * a partition whose lease could not be renewed within its time to live is given up (its events already emitted
  * can no longer be committed, and its successor emits them again).
  *
+ * @example
  * ```ts
  * import { EventSource } from "@callstream/core"
  * import { RedisEventLog, WorkerSource } from "@callstream/redis"
@@ -35,10 +36,10 @@
  *   )
  * })
  *
- * program.pipe(
+ * // runs until interrupted: `Effect.runFork(main)`, or `NodeRuntime.runMain(main)` from @effect/platform-node
+ * const main = program.pipe(
  *   Effect.provide(WorkerSource.layer({ partitions: 16 })),
- *   Effect.provide(RedisEventLog.layer({ url: Redacted.make("redis://127.0.0.1:6379") })),
- *   Effect.runFork
+ *   Effect.provide(RedisEventLog.layer({ url: Redacted.make("redis://127.0.0.1:6379") }))
  * )
  * ```
  *

@@ -24,6 +24,7 @@
  * The state after each event carries the writes that event asks for, so the reducer runs with `Stream.scan` in
  * front of a writer, and folds with {@link sink} to the final frontiers and counts.
  *
+ * @example
  * ```ts
  * import { AudioTimeline } from "@callstream/sinks"
  * import { Stream } from "effect"

@@ -8,6 +8,7 @@
  * the states alone which files may have changed since the last render and renders only those (the transcript's
  * text, SRT and WebVTT files, for instance, depend on its finals and speaker names only, not on the live tail).
  *
+ * @example
  * ```ts
  * import { Exports, Participants, SessionSummary, Transcript } from "@callstream/sinks"
  *

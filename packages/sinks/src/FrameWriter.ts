@@ -8,6 +8,7 @@
  * {@link frameOf} does the checking and naming without any I/O, for writers that collect frames and write them in
  * batches (the session recorder writes a tick's frames together and appends each H.264 stream once per tick).
  *
+ * @example
  * ```ts
  * import { FrameWriter } from "@callstream/sinks"
  * import type { RecallEvent } from "@callstream/core"

@@ -17,6 +17,7 @@
  *   was said during it is unknown, and a `speech_off` lost in it would otherwise count the outage as talk.
  *   Presence, webcam and screenshare are states that usually outlast a reconnect, so they stay open.
  *
+ * @example
  * ```ts
  * import { Participants } from "@callstream/sinks"
  * import { Effect, Stream } from "effect"

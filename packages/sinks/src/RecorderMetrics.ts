@@ -3,6 +3,7 @@
  * `callstream_recorder_`, so a server that renders the registry's `callstream_` metrics (as `GET /metrics` does)
  * shows them next to its own.
  *
+ * @example
  * ```ts
  * import { RecorderMetrics } from "@callstream/sinks"
  * import { Effect, Metric } from "effect"

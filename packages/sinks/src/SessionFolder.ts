@@ -18,6 +18,7 @@
  * prefix would need to number about a million before two of them shared a name by chance, but someone who can
  * choose session keys can find such a pair on purpose with about as many tries.
  *
+ * @example
  * ```ts
  * import { SessionFolder } from "@callstream/sinks"
  *

@@ -68,6 +68,7 @@
  * as last written. The states a flush renders or checkpoints are the same immutable values, not copies. Raw
  * messages and decoded audio are held only until the flush that writes them.
  *
+ * @example
  * ```ts
  * import { EventSource } from "@callstream/core"
  * import { SessionRecorder } from "@callstream/sinks"

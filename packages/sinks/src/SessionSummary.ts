@@ -13,6 +13,7 @@
  * messages of any other unknown name are still counted, in `counts.messages` and in
  * `counts.unlistedUnknownEvents`, so `counts.messages` is always the sum of `byEvent` and `unlistedUnknownEvents`.
  *
+ * @example
  * ```ts
  * import { SessionSummary } from "@callstream/sinks"
  * import { Effect, Stream } from "effect"

@@ -11,6 +11,7 @@
  * flushes. Opening a tape whose last line was cut short (a kill during a write) removes that line, so every line
  * of the file parses.
  *
+ * @example
  * ```ts
  * import { TapeRecorder } from "@callstream/sinks"
  * import type { SessionEvent } from "@callstream/core"

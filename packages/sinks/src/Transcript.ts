@@ -17,6 +17,7 @@
  * The reducer returns the very same state object when an event changes nothing, so a writer can tell cheaply
  * whether there is anything new to export.
  *
+ * @example
  * ```ts
  * import { Transcript } from "@callstream/sinks"
  * import { Stream } from "effect"

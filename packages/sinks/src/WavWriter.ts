@@ -14,6 +14,7 @@
  * data length is taken from the file size (the truth after a kill), so new audio lands at the right offset; a file
  * too short to hold a header (1 to 43 bytes, a kill right after it was created) is started again.
  *
+ * @example
  * ```ts
  * import { WavWriter } from "@callstream/sinks"
  * import { NodeContext } from "@effect/platform-node"
