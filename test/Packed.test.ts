@@ -109,6 +109,7 @@ console.log(await Effect.runPromise(Effect.scoped(Effect.map(server, (s) => s.ad
   })
 
   it("export every public module by name and refuse internal ones", () => {
+    const refusedNames = ["@callstream/server/internal/router", "@callstream/sinks/internal/files", "@callstream/cli"]
     const names = libraries.flatMap((pkg) =>
       modulesOf(pkg).filter((m) => m !== "index").map((m) => `@callstream/${pkg}/${m}`)
     )
@@ -117,7 +118,7 @@ console.log(await Effect.runPromise(Effect.scoped(Effect.map(server, (s) => s.ad
       `const loaded = []
 for (const name of ${JSON.stringify(names)}) loaded.push(Object.keys(await import(name)).length > 0)
 const refused = []
-for (const name of ["@callstream/server/internal/router", "@callstream/sinks/internal/files", "@callstream/cli"]) {
+for (const name of ${JSON.stringify(refusedNames)}) {
   refused.push(await import(name).then(() => "loaded", (e) => e.code))
 }
 console.log(JSON.stringify({ loaded, refused }))
@@ -125,7 +126,7 @@ console.log(JSON.stringify({ loaded, refused }))
     )
     const { loaded, refused } = JSON.parse(node(["subpaths.js"], app))
     assert.deepStrictEqual(loaded, names.map(() => true))
-    assert.deepStrictEqual(refused, refused.map(() => "ERR_PACKAGE_PATH_NOT_EXPORTED"))
+    assert.deepStrictEqual(refused, refusedNames.map(() => "ERR_PACKAGE_PATH_NOT_EXPORTED"))
   })
 
   it("type-check in a strict NodeNext project, with real types rather than any", () => {
