@@ -221,7 +221,7 @@ const recordOn = <E>(
     const dir = path.join(options.directory, folderName(session.key))
     yield* fs.makeDirectory(path.join(dir, Layout.AUDIO), { recursive: true })
     const restored = yield* restore(dir, session.key, options.audio)
-    if (restored.replayedLines > 0 || restored.from !== "logs") {
+    if (restored.from !== "new folder") {
       yield* Metric.incrementBy(RecorderMetrics.replayedLines, restored.replayedLines)
       yield* Effect.logInfo(
         `${who}: continuing its folder from ${restored.from}, ${restored.replayedLines} tape lines replayed`

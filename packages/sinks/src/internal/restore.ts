@@ -38,8 +38,11 @@ export interface Restored {
   readonly tapeAt: number
   /** Samples the replay placed that the WAV files do not hold yet. */
   readonly missingAudio: ReadonlyArray<AudioTimeline.Write>
-  /** How the state was found: from a checkpoint, by replaying the logs from their start, or from derived files. */
-  readonly from: "checkpoint" | "logs" | "derived files"
+  /**
+   * How the state was found: in a new folder, from a checkpoint, by replaying the logs from their start, or from an
+   * earlier version's derived files.
+   */
+  readonly from: "new folder" | "checkpoint" | "logs" | "derived files"
   readonly replayedLines: number
 }
 
@@ -149,7 +152,7 @@ export const restore = (
         offsets: { tape: { bytes: 0, lines: 0 }, control: { bytes: 0, lines: 0 } },
         counts: zeroCounts
       }
-      from = "logs"
+      from = tapeSize > 0 || controlSize > 0 ? "logs" : "new folder"
     }
 
     // the control events after the start, in order, each with the number of tape lines before it
