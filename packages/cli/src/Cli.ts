@@ -3,12 +3,14 @@
  *
  * ```sh
  * callstream serve --host H --port P --path /ws --token T --out DIR [--signing-secret whsec_...] [--session-timeout S]
+ * callstream serve --redis URL [the flags above but --out]      # a receiver: publishes to Redis instead
+ * callstream worker --redis URL --out DIR [--session-timeout S]  # records what receivers publish
  * callstream replay TAPE --url WS_URL [--speed X]
  * callstream demo [--out DIR]
  * callstream inspect TAPE_OR_SESSION_FOLDER
  * ```
  *
- * Every flag of `serve` falls back to a `CALLSTREAM_*` environment variable.
+ * Every flag of `serve` and `worker` falls back to a `CALLSTREAM_*` environment variable.
  *
  * @since 0.1.0
  */
@@ -20,9 +22,11 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Demo from "./Demo.js"
 import * as Inspect from "./Inspect.js"
+import * as RedisSettings from "./RedisSettings.js"
 import * as Replay from "./Replay.js"
 import * as Serve from "./Serve.js"
 import * as ServeSettings from "./ServeSettings.js"
+import * as Worker from "./Worker.js"
 
 const host = Options.text("host").pipe(
   Options.withDescription("Address to listen on (env CALLSTREAM_HOST)"),
@@ -84,17 +88,94 @@ const maxMessageBytes = Options.integer("max-message-bytes").pipe(
   Options.withDefault(16 * 1024 * 1024)
 )
 
+const redisUrl = Options.redacted("redis").pipe(
+  Options.withDescription(
+    "Redis URL, redis://[user:password@]host[:port][/db] (or rediss://); never printed (env CALLSTREAM_REDIS)"
+  ),
+  Options.withFallbackConfig(Config.redacted("CALLSTREAM_REDIS"))
+)
+
+const partitions = Options.integer("partitions").pipe(
+  Options.withDescription(
+    "Partitions of the Redis log; every receiver and worker must use the same number (env CALLSTREAM_REDIS_PARTITIONS)"
+  ),
+  Options.withFallbackConfig(Config.integer("CALLSTREAM_REDIS_PARTITIONS")),
+  Options.withDefault(RedisSettings.DEFAULT_PARTITIONS)
+)
+
+const redisPrefix = Options.text("redis-prefix").pipe(
+  Options.withDescription(
+    "Prefix of every Redis key, to share one Redis between deployments (env CALLSTREAM_REDIS_PREFIX)"
+  ),
+  Options.withFallbackConfig(Config.string("CALLSTREAM_REDIS_PREFIX")),
+  Options.withDefault("callstream:")
+)
+
 /**
- * `callstream serve`: receive Recall bots and record every meeting into a folder.
+ * `callstream serve`: receive Recall bots and record every meeting into a folder, or with `--redis` publish every
+ * meeting to Redis for workers to record.
  *
  * @since 0.1.0
  * @category commands
  */
 export const serve = Command.make(
   "serve",
-  { host, port, path, token, signingSecret, allowUnauthenticated, out, sessionTimeout, maxMessageBytes },
-  (raw) => ServeSettings.resolve(raw).pipe(Effect.flatMap(Serve.run))
-).pipe(Command.withDescription("Receive Recall.ai real-time events and record every meeting into --out"))
+  {
+    host,
+    port,
+    path,
+    token,
+    signingSecret,
+    allowUnauthenticated,
+    out,
+    sessionTimeout,
+    maxMessageBytes,
+    redis: redisUrl.pipe(
+      Options.withDescription("Publish every event to this Redis instead of recording (a receiver; see worker)"),
+      Options.optional
+    ),
+    partitions,
+    redisPrefix
+  },
+  ({ partitions, redis, redisPrefix, ...raw }) =>
+    ServeSettings.resolve({
+      ...raw,
+      redis: Option.map(redis, (url) => ({ url, partitions, prefix: redisPrefix }))
+    }).pipe(Effect.flatMap(Serve.run))
+).pipe(
+  Command.withDescription(
+    "Receive Recall.ai real-time events and record every meeting into --out (with --redis: publish them to Redis)"
+  )
+)
+
+/**
+ * `callstream worker`: record the meetings receivers publish to Redis into a folder, exactly as `serve` would.
+ *
+ * @since 0.2.0
+ * @category commands
+ */
+export const worker = Command.make(
+  "worker",
+  {
+    redis: redisUrl,
+    partitions,
+    redisPrefix,
+    out,
+    sessionTimeout,
+    leaseTtl: Options.float("lease-ttl").pipe(
+      Options.withDescription(
+        "Seconds a dead worker's partitions wait before another worker takes them over (env CALLSTREAM_LEASE_TTL)"
+      ),
+      Options.withFallbackConfig(Config.number("CALLSTREAM_LEASE_TTL")),
+      Options.withDefault(10)
+    )
+  },
+  ({ redisPrefix, ...raw }) => Worker.resolve({ ...raw, prefix: redisPrefix }).pipe(Effect.flatMap(Worker.run))
+).pipe(
+  Command.withDescription(
+    "Record the meetings that `serve --redis` receivers publish into --out, the folders serve writes; workers share the work"
+  )
+)
 
 /**
  * `callstream replay`: play a tape to a websocket URL the way Recall would.
@@ -161,7 +242,7 @@ export const inspect = Command.make(
  */
 export const callstream = Command.make("callstream").pipe(
   Command.withDescription("Receive and record Recall.ai real-time meeting events"),
-  Command.withSubcommands([serve, replay, demo, inspect])
+  Command.withSubcommands([serve, worker, replay, demo, inspect])
 )
 
 /**

@@ -20,6 +20,7 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
+import { serveAndPublish } from "./internal/publishing.js"
 import { serveAndRecord } from "./internal/recording.js"
 import * as ServeSettings from "./ServeSettings.js"
 
@@ -97,7 +98,7 @@ const httpUrl = (wsUrl: string, path: string): string => {
 }
 
 // counts every event of a chunk in place; only a meeting's start or end costs an Effect (its log line)
-const observe = (activity: Activity, out: string) => (items: Chunk.Chunk<SessionEvent.SessionEvent>) => {
+const observe = (activity: Activity, destination: string) => (items: Chunk.Chunk<SessionEvent.SessionEvent>) => {
   const logs: Array<Effect.Effect<void>> = []
   for (const item of items) {
     switch (item._tag) {
@@ -118,7 +119,7 @@ const observe = (activity: Activity, out: string) => (items: Chunk.Chunk<Session
         break
       case "SessionEnded":
         logs.push(
-          Effect.logInfo(`meeting ended (${item.reason}): ${Printable.text(item.session)}, files in ${out}`).pipe(
+          Effect.logInfo(`meeting ended (${item.reason}): ${Printable.text(item.session)}, ${destination}`).pipe(
             Effect.annotateLogs({ session: Printable.text(item.session), reason: item.reason })
           )
         )
@@ -160,13 +161,18 @@ export const run = (
 > =>
   Effect.gen(function*() {
     const activity: Activity = { messages: 0, audioSeconds: 0 }
-    const { server, stop } = yield* serveAndRecord(
-      serverOptions(settings),
-      settings.out,
-      observe(activity, settings.out)
+    // with --redis, a receiver: the events go to Redis, and workers record them
+    const destination = Option.match(settings.redis, {
+      onNone: () => `files in ${settings.out}`,
+      onSome: (redis) => `published to Redis at ${redis.where}`
+    })
+    const { server, stop } = yield* Effect.suspend(() =>
+      Option.isSome(settings.redis)
+        ? serveAndPublish(serverOptions(settings), settings.redis.value, observe(activity, destination))
+        : serveAndRecord(serverOptions(settings), settings.out, observe(activity, destination))
     ).pipe(
       Effect.mapError((error) =>
-        portInUse(error) ?
+        error._tag === "RecallServerError" && portInUse(error) ?
           new ServeSettings.SettingsError({
             reason: "PortInUse",
             message:
@@ -179,7 +185,11 @@ export const run = (
     yield* Console.log(
       `callstream is listening. Give Recall this websocket URL:\n\n  ${recallUrl(server.address.url, settings)}\n\n${
         authLine(settings)
-      }\nrecording into ${settings.out}\nhealth: GET ${httpUrl(server.address.url, "/healthz")}, metrics: GET ${
+      }\n${
+        Option.isSome(settings.redis)
+          ? `publishing to Redis at ${settings.redis.value.where} (${settings.redis.value.partitions} partitions)`
+          : `recording into ${settings.out}`
+      }\nhealth: GET ${httpUrl(server.address.url, "/healthz")}, metrics: GET ${
         httpUrl(server.address.url, "/metrics")
       }\n`
     )
@@ -197,7 +207,7 @@ export const run = (
           yield* stop
           yield* Console.log(
             `stopped after ${activity.messages} messages (${activity.audioSeconds.toFixed(1)} s of mixed audio). ` +
-              `Recordings are in ${settings.out}`
+              (Option.isSome(settings.redis) ? "Every event is in Redis" : `Recordings are in ${settings.out}`)
           )
         })
       )

@@ -1,34 +1,29 @@
 /**
  * The settings of `callstream serve`, checked before anything starts: flags first, `CALLSTREAM_*` environment
  * variables as the fallback, then the rules of the CLI contract (which authentication mode follows from which
- * secrets, what a signing secret looks like, where files go).
+ * secrets, what a signing secret looks like, where files go, and with `--redis` which Redis receives the events
+ * instead of a folder).
  *
  * @since 0.1.0
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Crypto from "node:crypto"
+import { SettingsError } from "./internal/settingsError.js"
+import * as RedisSettings from "./RedisSettings.js"
 
-/**
- * A setting that cannot work, with a message a person can act on.
- *
- * @since 0.1.0
- * @category errors
- */
-export class SettingsError extends Data.TaggedError("SettingsError")<{
-  readonly reason:
-    | "InvalidPort"
-    | "PortInUse"
-    | "InvalidPath"
-    | "InvalidSecret"
-    | "InvalidNumber"
-    | "OutputNotWritable"
-  readonly message: string
-}> {}
+export {
+  /**
+   * A setting that cannot work, with a message a person can act on.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  SettingsError
+}
 
 /**
  * How upgrades are authenticated.
@@ -58,6 +53,12 @@ export interface ServeSettings {
   readonly out: string
   readonly sessionTimeoutSeconds: number
   readonly maxMessageBytes: number
+  /**
+   * Where a receiver publishes instead of recording (`--redis`); `None` records into `out`.
+   *
+   * @since 0.2.0
+   */
+  readonly redis: Option.Option<RedisSettings.RedisSettings>
 }
 
 /**
@@ -76,6 +77,12 @@ export interface RawSettings {
   readonly out: string
   readonly sessionTimeout: number
   readonly maxMessageBytes: number
+  /**
+   * `--redis` and its companions: given, the server publishes to Redis and `out` is not used.
+   *
+   * @since 0.2.0
+   */
+  readonly redis?: Option.Option<RedisSettings.RawRedisSettings> | undefined
 }
 
 const WHSEC = /^whsec_[A-Za-z0-9+/]+={0,2}$/
@@ -147,9 +154,38 @@ export const resolve = (
       ? "signed"
       : "generated-token"
 
+    const redis = yield* Effect.transposeOption(Option.map(raw.redis ?? Option.none(), RedisSettings.resolve))
+    // a receiver that publishes writes no files: its --out is neither created nor checked
+    const out = Option.isSome(redis) ? (yield* Path.Path).resolve(raw.out) : yield* writableFolder(raw.out)
+
+    return {
+      host: raw.host,
+      port: raw.port,
+      path: raw.path,
+      tokens: authMode === "generated-token" ? [generateToken()] : tokens,
+      signingSecret: raw.signingSecret,
+      authMode,
+      out,
+      sessionTimeoutSeconds: raw.sessionTimeout,
+      maxMessageBytes: raw.maxMessageBytes,
+      redis
+    }
+  })
+
+/**
+ * The absolute path of an `--out` folder, created if missing; a folder that cannot be created or written is a
+ * `SettingsError` that says why.
+ *
+ * @since 0.2.0
+ * @category validation
+ */
+export const writableFolder = (
+  folder: string
+): Effect.Effect<string, SettingsError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    const out = path.resolve(raw.out)
+    const out = path.resolve(folder)
     const notWritable = (cause: unknown) =>
       new SettingsError({
         reason: "OutputNotWritable",
@@ -161,16 +197,5 @@ export const resolve = (
       Effect.zipRight(fs.remove(probe)),
       Effect.mapError(notWritable)
     )
-
-    return {
-      host: raw.host,
-      port: raw.port,
-      path: raw.path,
-      tokens: authMode === "generated-token" ? [generateToken()] : tokens,
-      signingSecret: raw.signingSecret,
-      authMode,
-      out,
-      sessionTimeoutSeconds: raw.sessionTimeout,
-      maxMessageBytes: raw.maxMessageBytes
-    }
+    return out
   })

@@ -1,0 +1,151 @@
+/**
+ * `callstream worker`: records the meetings that receivers (`callstream serve --redis`) publish to Redis, into
+ * exactly the folders `callstream serve` writes. The worker takes partitions of the log through leases (one worker
+ * per partition at a time; a partition whose worker died is taken over once its lease expires), runs the session
+ * recorder on their events, and acknowledges each event only once the recorder has put it on disk, so a worker
+ * killed at any moment loses nothing: its successor continues the session's folder and skips what it holds already.
+ * Several workers may share one `--out` folder.
+ *
+ * Ctrl-C (or SIGTERM) stops gracefully: every file is finished, what is on disk is acknowledged and the partitions
+ * are released for another worker at once.
+ *
+ * @since 0.2.0
+ */
+import { EventSource, Printable, type SessionEvent } from "@callstream/core"
+import * as EventLog from "@callstream/redis/EventLog"
+import * as WorkerSource from "@callstream/redis/WorkerSource"
+import { SessionRecorder } from "@callstream/sinks"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
+import type * as Chunk from "effect/Chunk"
+import * as Console from "effect/Console"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import type * as Redacted from "effect/Redacted"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { SettingsError } from "./internal/settingsError.js"
+import * as RedisSettings from "./RedisSettings.js"
+import * as ServeSettings from "./ServeSettings.js"
+
+/**
+ * Checked settings of a worker.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface WorkerSettings {
+  readonly redis: RedisSettings.RedisSettings
+  /** The absolute path of the folder that receives one folder per meeting. */
+  readonly out: string
+  /** Seconds a meeting lasts with no connection on any receiver. */
+  readonly sessionTimeoutSeconds: number
+  /** Seconds a dead worker's partitions wait before another worker takes them. */
+  readonly leaseTtlSeconds: number
+}
+
+/**
+ * What the flags and environment gave, before checking.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RawWorkerSettings {
+  readonly redis: Redacted.Redacted<string>
+  readonly partitions: number
+  readonly prefix: string
+  readonly out: string
+  readonly sessionTimeout: number
+  readonly leaseTtl: number
+}
+
+/**
+ * Checks raw settings; the output folder is created if missing and must be writable.
+ *
+ * @since 0.2.0
+ * @category validation
+ */
+export const resolve = (
+  raw: RawWorkerSettings
+): Effect.Effect<WorkerSettings, SettingsError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    if (!(raw.sessionTimeout > 0)) {
+      return yield* new SettingsError({
+        reason: "InvalidNumber",
+        message: "--session-timeout must be a positive number of seconds"
+      })
+    }
+    if (!(raw.leaseTtl >= 0.5)) {
+      return yield* new SettingsError({
+        reason: "InvalidNumber",
+        message: "--lease-ttl must be a number of seconds of at least 0.5"
+      })
+    }
+    const redis = yield* RedisSettings.resolve({ url: raw.redis, partitions: raw.partitions, prefix: raw.prefix })
+    const out = yield* ServeSettings.writableFolder(raw.out)
+    return { redis, out, sessionTimeoutSeconds: raw.sessionTimeout, leaseTtlSeconds: raw.leaseTtl }
+  })
+
+// a line when a meeting starts or ends here; everything else passes untouched, a chunk at a time
+const announce = (out: string) => (items: Chunk.Chunk<SessionEvent.SessionEvent>): Effect.Effect<void> => {
+  const logs: Array<Effect.Effect<void>> = []
+  for (const item of items) {
+    if (item._tag === "SessionStarted") {
+      logs.push(Effect.logInfo(`meeting started: ${Printable.text(item.session)}`))
+    } else if (item._tag === "SessionEnded") {
+      logs.push(Effect.logInfo(`meeting ended (${item.reason}): ${Printable.text(item.session)}, files in ${out}`))
+    }
+  }
+  return logs.length === 0 ? Effect.void : Effect.all(logs, { discard: true })
+}
+
+/**
+ * Records until interrupted (Ctrl-C, SIGTERM). An unreachable Redis is a `SettingsError` naming its host.
+ *
+ * @since 0.2.0
+ * @category running
+ */
+export const run = (
+  settings: WorkerSettings
+): Effect.Effect<void, SettingsError | EventLog.EventLogError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const started = Effect.gen(function*() {
+      const log = yield* RedisSettings.connect(settings.redis)
+      return yield* WorkerSource.make({
+        partitions: settings.redis.partitions,
+        sessionTimeout: Duration.seconds(settings.sessionTimeoutSeconds),
+        leaseTtl: Duration.seconds(settings.leaseTtlSeconds)
+      }).pipe(Effect.provideService(EventLog.EventLog, log))
+    })
+    const worker = yield* started.pipe(
+      Scope.extend(scope),
+      Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
+    )
+    const events = worker.events.pipe(
+      Stream.mapChunksEffect((items) => Effect.as(announce(settings.out)(items), items))
+    )
+    const recording = yield* SessionRecorder.run({ directory: settings.out, onFlushed: worker.commit }).pipe(
+      Effect.provideService(EventSource.EventSource, EventSource.make(events)),
+      Effect.forkDaemon
+    )
+    const partitions = yield* worker.partitions
+    yield* Console.log(
+      `callstream worker ${worker.id} is recording from Redis at ${settings.redis.where} into ${settings.out}\n` +
+        `partitions: ${partitions.length} of ${settings.redis.partitions} now (a partition's lease lasts ${settings.leaseTtlSeconds} s); ` +
+        `session timeout ${settings.sessionTimeoutSeconds} s\n`
+    )
+    yield* Effect.never.pipe(
+      Effect.onInterrupt(() =>
+        Effect.gen(function*() {
+          yield* Console.log("shutting down: finishing every file and handing the partitions back...")
+          // the recorder first (its last flush is acknowledged), then the worker releases its leases
+          yield* Fiber.interrupt(recording)
+          yield* Scope.close(scope, Exit.void)
+          yield* Console.log(`stopped. Recordings are in ${settings.out}`)
+        })
+      )
+    )
+  })
