@@ -155,6 +155,10 @@ export interface EventLog {
   readonly commit: (commit: Commit) => Effect.Effect<boolean, EventLogError>
   /** A checkpoint value of a partition. */
   readonly checkpoint: (partition: number, name: string) => Effect.Effect<Option.Option<string>, EventLogError>
+  /** Every checkpoint of a partition, as name and value, in no particular order. */
+  readonly checkpoints: (
+    partition: number
+  ) => Effect.Effect<ReadonlyArray<readonly [name: string, value: string]>, EventLogError>
   /** Removes the entries of a partition up to and including `id`. */
   readonly trim: (partition: number, id: string) => Effect.Effect<void, EventLogError>
   /** How many entries a partition holds. */

@@ -172,6 +172,7 @@ export const make: Effect.Effect<EventLog.EventLog> = Effect.sync(() => {
         return true
       }),
     checkpoint: (n, name) => Effect.sync(() => Option.fromNullable(partition(n).checkpoints.get(name))),
+    checkpoints: (n) => Effect.sync(() => Array.from(partition(n).checkpoints)),
     trim: (n, id) =>
       Effect.sync(() => {
         const p = partition(n)

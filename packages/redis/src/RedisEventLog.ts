@@ -4,15 +4,19 @@
  * released by scripts that check their owner; an acknowledgement (`XACK`) and its checkpoints are applied by one
  * script that first checks the lease, so a worker that lost its lease cannot overwrite its successor's state.
  *
- * Keys, under `prefix` (default `callstream:`): `partition:<n>` (a stream), `lease:<name>`, `checkpoint:<n>:<name>`.
+ * Keys, under `prefix` (default `callstream:`): `partition:<n>` (a stream), `lease:<name>`, `checkpoints:<n>` (a hash
+ * of the partition's checkpoints by name, gone with the last of them).
  * Appends carry `MAXLEN ~ maxLength` as a safety cap (default 100,000 entries per partition): it only bites when no
  * worker keeps up, and a worker then reports what was lost (see `SessionMerge`). One Redis server (or primary);
  * Redis Cluster is not supported (a commit touches a partition's stream, lease and checkpoints at once).
  *
  * Connections: one for commands, one for blocking reads. Neither queues commands while disconnected nor
  * reconnects on its own: an operation on a lost connection fails at once with `Unavailable` and the next operation
- * reconnects, so callers retry on a `Schedule` of their choice and see every failure. A server that cannot be
- * reached when the Layer is built is a startup error.
+ * reconnects, so callers retry on a `Schedule` of their choice and see every failure. An operation with no reply
+ * within `commandTimeout` (a read: its blocking time and then `commandTimeout`) fails with `Unavailable` too, and
+ * its connection is dropped, so a Redis that hangs (or a network path that silently loses packets) is seen as
+ * gone rather than stalling its callers. A server that cannot be reached (or does not answer) when the Layer is
+ * built is a startup error.
  *
  * @example
  * ```ts
@@ -51,6 +55,11 @@ export interface Options {
   readonly prefix?: string | undefined
   /** How long to wait for a connection. Default 5 seconds. */
   readonly connectTimeout?: Duration.DurationInput | undefined
+  /**
+   * How long an operation waits for its reply (a blocking read: this beyond its blocking time) before it fails
+   * and its connection is dropped. Default 10 seconds.
+   */
+  readonly commandTimeout?: Duration.DurationInput | undefined
   /** The approximate most entries a partition keeps (`XADD ... MAXLEN ~`). Default 100,000. */
   readonly maxLength?: number | undefined
 }
@@ -81,8 +90,9 @@ end
 return 0
 `
 
-// KEYS: lease, stream, then the checkpoint keys to set, then the ones to delete
-// ARGV: owner, group, number of ids, the ids, number of keys to set, their values
+// KEYS: lease, stream, checkpoints (a hash)
+// ARGV: owner, group, number of ids, the ids, number of checkpoints to set, each one's name and value, then the
+// names of the checkpoints to remove
 const COMMIT = `
 if redis.call("GET", KEYS[1]) ~= ARGV[1] then return 0 end
 local ids = tonumber(ARGV[3])
@@ -94,11 +104,14 @@ while ids > 0 do
   ids = ids - n
 end
 local sets = tonumber(ARGV[i])
+i = i + 1
 for k = 1, sets do
-  redis.call("SET", KEYS[2 + k], ARGV[i + k])
+  redis.call("HSET", KEYS[3], ARGV[i], ARGV[i + 1])
+  i = i + 2
 end
-for k = 3 + sets, #KEYS do
-  redis.call("DEL", KEYS[k])
+while i <= #ARGV do
+  redis.call("HDEL", KEYS[3], ARGV[i])
+  i = i + 1
 end
 return 1
 `
@@ -107,14 +120,14 @@ interface Scripted {
   leaseAcquire(key: string, owner: string, ttl: number): Promise<number>
   leaseRenew(key: string, owner: string, ttl: number): Promise<number>
   leaseRelease(key: string, owner: string): Promise<number>
-  commitEntries(...args: Array<string | number>): Promise<number>
+  commitEntries(lease: string, stream: string, checkpoints: string, ...args: Array<string | number>): Promise<number>
 }
 
 const defineScripts = (redis: Redis): Redis & Scripted => {
   redis.defineCommand("leaseAcquire", { numberOfKeys: 1, lua: LEASE_ACQUIRE })
   redis.defineCommand("leaseRenew", { numberOfKeys: 1, lua: LEASE_RENEW })
   redis.defineCommand("leaseRelease", { numberOfKeys: 1, lua: LEASE_RELEASE })
-  redis.defineCommand("commitEntries", { lua: COMMIT })
+  redis.defineCommand("commitEntries", { numberOfKeys: 3, lua: COMMIT })
   return redis as Redis & Scripted
 }
 
@@ -169,6 +182,9 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     })
   }
   const connectTimeout = Duration.toMillis(options.connectTimeout ?? Duration.seconds(5))
+  const commandTimeout = Duration.decode(options.commandTimeout ?? Duration.seconds(10))
+  // the last error event of each connection: a failed connect only says "Connection is closed."
+  const errors = new WeakMap<Redis, Error>()
 
   const open = (name: string) =>
     Effect.acquireRelease(
@@ -194,7 +210,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       (redis) => Effect.sync(() => redis.disconnect())
     ).pipe(Effect.tap((redis) => {
       // errors also reach the failing operation; an "error" event without a listener would be thrown
-      redis.on("error", () => {})
+      redis.on("error", (error: Error) => errors.set(redis, error))
     }))
 
   const commands = yield* open("commands")
@@ -205,23 +221,51 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       ? redis.connect()
       : Promise.resolve()
 
-  const run = <A>(operation: string, redis: Redis, f: (redis: Redis & Scripted) => Promise<A>) =>
+  const detail = (redis: Redis, cause: unknown): string => {
+    if (!(cause instanceof Error)) return String(cause)
+    const event = errors.get(redis)
+    return cause.message === "Connection is closed." && event !== undefined ? event.message : cause.message
+  }
+
+  const run = <A>(
+    operation: string,
+    redis: Redis,
+    f: (redis: Redis & Scripted) => Promise<A>,
+    waits: Duration.Duration = Duration.zero
+  ) =>
     Effect.tryPromise({
-      try: () => connect(redis).then(() => f(redis as Redis & Scripted)),
+      try: () => {
+        errors.delete(redis)
+        return connect(redis).then(() => f(redis as Redis & Scripted))
+      },
       catch: (cause) =>
         new EventLog.EventLogError({
           reason: isReplyError(cause) ? "Rejected" : "Unavailable",
           operation,
-          cause: new Error(`Redis at ${where}: ${cause instanceof Error ? cause.message : String(cause)}`)
+          cause: new Error(`Redis at ${where}: ${detail(redis, cause)}`)
         })
-    })
+    }).pipe(
+      Effect.timeout(Duration.sum(waits, commandTimeout)),
+      Effect.catchTag("TimeoutException", () =>
+        // whatever else the connection waits for fails with it; the next operation connects again
+        Effect.zipRight(
+          Effect.sync(() => redis.disconnect()),
+          new EventLog.EventLogError({
+            reason: "Unavailable",
+            operation,
+            cause: new Error(
+              `Redis at ${where}: no reply within ${Duration.format(Duration.sum(waits, commandTimeout))}`
+            )
+          })
+        ))
+    )
 
   yield* run("connect", commands, (redis) => redis.ping())
   yield* run("connect", reader, (redis) => redis.ping())
 
   const stream = (partition: number) => `${prefix}partition:${partition}`
   const leaseKey = (name: string) => `${prefix}lease:${name}`
-  const checkpointKey = (partition: number, name: string) => `${prefix}checkpoint:${partition}:${name}`
+  const checkpointsKey = (partition: number) => `${prefix}checkpoints:${partition}`
 
   const joinGroup = (redis: Redis, partition: number, group: string) =>
     redis.xgroup("CREATE", stream(partition), group, "0", "MKSTREAM").catch((error: unknown) => {
@@ -261,7 +305,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
             partition: partitions[partitions.map(stream).indexOf(key)]!,
             entries: entries.map(toEntry)
           }))
-        }),
+        }, Duration.decode(block)),
     claim: ({ consumer, group, partition }) =>
       Effect.zipRight(
         run("claim", commands, (redis) => joinGroup(redis, partition, group)),
@@ -294,24 +338,34 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         })
       ),
     commit: ({ checkpoints = [], group, ids, lease, owner, partition }) => {
-      const sets = checkpoints.filter(([, value]) => value !== null)
-      const deletes = checkpoints.filter(([, value]) => value === null)
-      const keys = [
-        leaseKey(lease),
-        stream(partition),
-        ...sets.map(([name]) => checkpointKey(partition, name)),
-        ...deletes.map(([name]) => checkpointKey(partition, name))
-      ]
-      const args = [owner, group, ids.length, ...ids, sets.length, ...sets.map(([, value]) => value as string)]
+      const sets = checkpoints.flatMap(([name, value]) => value === null ? [] : [name, value])
+      const deletes = checkpoints.flatMap(([name, value]) => value === null ? [name] : [])
       return Effect.map(
-        run("commit", commands, (redis) => redis.commitEntries(keys.length, ...keys, ...args)),
+        run("commit", commands, (redis) =>
+          redis.commitEntries(
+            leaseKey(lease),
+            stream(partition),
+            checkpointsKey(partition),
+            owner,
+            group,
+            ids.length,
+            ...ids,
+            sets.length / 2,
+            ...sets,
+            ...deletes
+          )),
         (done) => done === 1
       )
     },
     checkpoint: (partition, name) =>
       Effect.map(
-        run("checkpoint", commands, (redis) => redis.get(checkpointKey(partition, name))),
+        run("checkpoint", commands, (redis) => redis.hget(checkpointsKey(partition), name)),
         Option.fromNullable
+      ),
+    checkpoints: (partition) =>
+      Effect.map(
+        run("checkpoints", commands, (redis) => redis.hgetall(checkpointsKey(partition))),
+        (all) => Object.entries(all)
       ),
     trim: (partition, id) =>
       Effect.asVoid(run("trim", commands, (redis) => redis.xtrim(stream(partition), "MINID", after(id)))),

@@ -12,8 +12,10 @@
  *   (the receiver was only cut off), the connection opens again, as a reconnect would;
  * - `SessionEnded("timeout")` once no receiver has had a connection for `sessionTimeout`: when a receiver's own
  *   session timed out that long after the last connection anywhere closed, or when a worker's `Expire` note says
- *   so (a receiver that shut down or died never times its session out). Receivers' own `SessionEnded`s are
- *   otherwise absorbed;
+ *   so (a receiver that shut down or died never times its session out; {@link awaitsReceivers} tells a worker
+ *   whether any receiver still may), at the time the timeout was reached. Receivers' own `SessionEnded`s are
+ *   otherwise absorbed, and what a receiver writes about a session after the session ended (its own end, a late
+ *   close) is dropped, unless it starts the session again (a message, as in one process);
  * - a batch seen before (a write retried after a lost reply) is skipped; batches missing from a receiver's chain
  *   (trimmed by the log's safety cap before anyone read them) become `Dropped` records for their audio and video,
  *   and are counted in {@link Step} `lost`.
@@ -49,10 +51,13 @@ import * as LogEntry from "./LogEntry.js"
 
 const Counts = Schema.Tuple(Schema.Number, Schema.Number, Schema.Number)
 
+const Receiver = Schema.Struct({ seq: Schema.Number, counts: Counts, ended: Schema.optional(Schema.Boolean) })
+
 /**
  * What the merge knows about one session: whether it started, its open connections (connection id -> receiver),
- * the last batch seen from each receiver (sequence number and running counts), the latest meeting time seen, when
- * the last connection closed (epoch ms, while none is open) and the gap that may be open.
+ * the last batch seen from each receiver (sequence number, running counts, and whether that receiver ended its
+ * side of the session or was lost), the latest meeting time seen, when the last connection closed (epoch ms, while
+ * none is open) and the gap that may be open.
  *
  * @since 0.2.0
  * @category models
@@ -61,7 +66,7 @@ export const State = Schema.Struct({
   session: SessionKey,
   started: Schema.Boolean,
   connections: Schema.Record({ key: Schema.String, value: Schema.String }),
-  receivers: Schema.Record({ key: Schema.String, value: Schema.Struct({ seq: Schema.Number, counts: Counts }) }),
+  receivers: Schema.Record({ key: Schema.String, value: Receiver }),
   lastTime: Schema.optional(Schema.Number),
   disconnectedAt: Schema.optional(Schema.Number),
   gapFrom: Schema.optional(Schema.Number),
@@ -160,6 +165,12 @@ class Merge {
     const state = this.state
     return state !== undefined && state.started && Object.keys(state.connections).length === 0 &&
       state.disconnectedAt !== undefined && at - state.disconnectedAt >= this.options.sessionTimeout
+  }
+
+  /** The session ends because no connection came back within the timeout: at the time the timeout was reached. */
+  expire(): void {
+    const state = this.state!
+    this.end(state.disconnectedAt! + this.options.sessionTimeout)
   }
 
   end(at: number): void {
@@ -262,12 +273,15 @@ export const step = (state: State | undefined, entry: Input, options: Options): 
   const merge = new Merge(entry.session, state, options)
   switch (entry._tag) {
     case "Expire": {
-      if (merge.timedOut(entry.at)) merge.end(entry.at)
+      if (merge.timedOut(entry.at)) merge.expire()
       return { state: merge.state, events: merge.out, duplicate: false, lost: NOTHING_LOST }
     }
     case "ReceiverLost": {
       const live = merge.state
       if (live !== undefined) {
+        const known = live.receivers[entry.receiver]
+        // a receiver that is gone never ends its side of the session itself
+        if (known !== undefined) live.receivers = { ...live.receivers, [entry.receiver]: { ...known, ended: true } }
         for (const [connection, holder] of Object.entries(live.connections)) {
           if (holder !== entry.receiver) continue
           merge.event(
@@ -304,7 +318,16 @@ export const step = (state: State | undefined, entry: Input, options: Options): 
     : { audio: before[0]! - arrived[0]!, video: before[1]! - arrived[1]!, other: before[2]! - arrived[2]! }
 
   const live = merge.live()
-  live.receivers = { ...live.receivers, [entry.receiver]: { seq: entry.seq, counts: entry.counts } }
+  // whether this receiver's own session is over, as its last start or end in the batch says
+  let ended = seen?.ended === true
+  for (const event of entry.events) {
+    if (event._tag === "SessionStarted") ended = false
+    else if (event._tag === "SessionEnded") ended = true
+  }
+  live.receivers = {
+    ...live.receivers,
+    [entry.receiver]: ended ? { seq: entry.seq, counts: entry.counts, ended } : { seq: entry.seq, counts: entry.counts }
+  }
   let reported = lost.audio === 0 && lost.video === 0
   for (const event of entry.events) {
     if (!reported && event._tag !== "SessionStarted") {
@@ -324,5 +347,20 @@ export const step = (state: State | undefined, entry: Input, options: Options): 
     }
     merge.event(entry.receiver, event)
   }
+  if (merge.state !== undefined && !merge.state.started) {
+    // what a receiver says of a session that already ended (its own end, a close) starts nothing and is not kept
+    return { state: undefined, events: [], duplicate: false, lost }
+  }
   return { state: merge.state, events: merge.out, duplicate: false, lost }
 }
+
+/**
+ * Whether some receiver that wrote to the session may still end it itself (by its own timeout): `false` once
+ * every such receiver ended its side of the session (a receiver that shut down) or was noted lost, so only a
+ * worker's `Expire` note can end the session, and need not wait longer than `sessionTimeout` to write it.
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const awaitsReceivers = (state: State): boolean =>
+  Object.values(state.receivers).some((receiver) => receiver.ended !== true)

@@ -64,7 +64,7 @@ import * as Stream from "effect/Stream"
 import * as Crypto from "node:crypto"
 import * as EventLog from "./EventLog.js"
 import { Availability } from "./internal/availability.js"
-import { checkpointName, decodeState, PartitionState } from "./internal/partition.js"
+import { checkpointName, decodeState, PartitionState, SESSION_CHECKPOINT } from "./internal/partition.js"
 import * as LogEntry from "./LogEntry.js"
 import * as Publisher from "./Publisher.js"
 import * as RedisMetrics from "./RedisMetrics.js"
@@ -89,13 +89,17 @@ export interface Options {
   readonly maxPartitions?: number | undefined
   /** Time to live of a partition lease: how long a dead worker's partitions wait for a successor. Default 10 s. */
   readonly leaseTtl?: Duration.DurationInput | undefined
-  /** How often leases are renewed and free ones taken, acknowledgements retried, the log trimmed. Default 1 s. */
+  /**
+   * How often leases are renewed and free ones taken, acknowledgements retried, the log trimmed. Default 1 s, or a
+   * fifth of `leaseTtl` when that is shorter (a lease is renewed several times within its time to live).
+   */
   readonly tick?: Duration.DurationInput | undefined
   /** How long a session lasts with no connection on any receiver. Default 95 s, as the server's. */
   readonly sessionTimeout?: Duration.DurationInput | undefined
   /**
-   * How much longer than `sessionTimeout` a worker waits for the receiver's own timeout before it ends a session
-   * itself (when the receiver shut down or died). Default 5 s.
+   * How much longer than `sessionTimeout` a worker waits for a receiver's own timeout before it ends a session
+   * itself (a receiver that died unnoticed never times out). Not waited for once every receiver that had the
+   * session ended its side of it (shut down) or was noted lost. Default 5 s.
    */
   readonly expireGrace?: Duration.DurationInput | undefined
   /** Entries read per partition and round trip. Default 100. */
@@ -162,7 +166,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const maxPartitions = options.maxPartitions ?? partitions
   const leaseTtl = Duration.decode(options.leaseTtl ?? Duration.seconds(10))
   const ttlMs = Duration.toMillis(leaseTtl)
-  const tick = Duration.decode(options.tick ?? Duration.seconds(1))
+  const tick = Duration.decode(options.tick ?? Duration.millis(Math.min(1000, ttlMs / 5)))
   const merge: SessionMerge.Options = {
     sessionTimeout: Duration.toMillis(options.sessionTimeout ?? Duration.seconds(95))
   }
@@ -294,6 +298,16 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         log.claim({ partition: state.partition, group, consumer: id }),
         retry
       )
+      // every session the partition's previous owner left unfinished, even one no entry will mention again (its
+      // receivers gone, so only this worker's Expire note can end it)
+      const saved = yield* availability.retry("checkpoint", log.checkpoints(state.partition), retry)
+      for (const [name, value] of saved) {
+        if (!name.startsWith(SESSION_CHECKPOINT)) continue
+        const decoded = decodeState(value)
+        if (Either.isRight(decoded) && !state.sessions.has(decoded.right.session)) {
+          state.sessions.set(decoded.right.session, decoded.right)
+        }
+      }
       state.claimed = true
       // with nothing pending, everything delivered so far is acknowledged: trim it even if nothing more comes
       if (claimed.entries.length === 0) state.frontier = claimed.delivered
@@ -376,10 +390,9 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         if (merged === null || !merged.started) continue
         const open = Object.values(merged.connections)
         if (open.length === 0) {
-          if (
-            merged.disconnectedAt !== undefined && now - merged.disconnectedAt >= expireAfter &&
-            !state.noted.has(session)
-          ) {
+          // no receiver will time the session out itself when every one that had it shut down or is gone
+          const wait = SessionMerge.awaitsReceivers(merged) ? expireAfter : merge.sessionTimeout
+          if (merged.disconnectedAt !== undefined && now - merged.disconnectedAt >= wait && !state.noted.has(session)) {
             notes.push({ key: session, entry: { _tag: "Expire", session, at: now } })
           }
           continue

@@ -118,6 +118,23 @@ for (const backend of backends()) {
         assert.isTrue(Option.isNone(yield* log.checkpoint(2, "s")))
       })))
 
+    it.live("a partition's checkpoints are listed together; each commit sets and removes several at once", () =>
+      run(Effect.gen(function*() {
+        const log = yield* EventLog.EventLog
+        assert.isTrue(yield* log.acquire("p6", "a", 60_000))
+        const commit = (checkpoints: ReadonlyArray<readonly [string, string | null]>) =>
+          log.commit({ partition: 6, group: "g", lease: "p6", owner: "a", ids: [], checkpoints })
+        assert.deepStrictEqual(yield* log.checkpoints(6), [])
+        assert.isTrue(yield* commit([["x", "1"], ["y", "2"], ["z", "3"]]))
+        assert.isTrue(yield* commit([["x", null], ["y", "two"]]))
+        const sorted = (all: ReadonlyArray<readonly [string, string]>) =>
+          [...all].sort(([a], [b]) => a.localeCompare(b))
+        assert.deepStrictEqual(sorted(yield* log.checkpoints(6)), [["y", "two"], ["z", "3"]])
+        assert.deepStrictEqual(yield* log.checkpoints(7), [], "other partitions have their own")
+        assert.isTrue(yield* commit([["y", null], ["z", null]]))
+        assert.deepStrictEqual(yield* log.checkpoints(6), [])
+      })))
+
     it.live("trim removes entries up to an id and no further", () =>
       run(Effect.gen(function*() {
         const log = yield* EventLog.EventLog

@@ -19,7 +19,7 @@ import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { consume, eventually, Store } from "./consumer.js"
 import { audio, closed, describe as show, ended, opened, started, words } from "./events.js"
-import { freePort, redisAvailable, Relay, serverForFile } from "./redisServer.js"
+import { freePort, redisAvailable, RedisServer, Relay, serverForFile } from "./redisServer.js"
 
 const withRedis = redisAvailable()
 
@@ -53,6 +53,42 @@ describe.skipIf(!withRedis)("Redis failures", () => {
       assert.include(error.message, `127.0.0.1:${port}`)
       assert.notInclude(error.message, "hunter2")
     }))
+
+  it.live("a Redis that stops answering: operations fail after the command timeout instead of hanging, then recover", () =>
+    Effect.gen(function*() {
+      const hung = yield* Effect.acquireRelease(
+        Effect.promise(() => RedisServer.start()),
+        (server) => Effect.promise(() => server.stop())
+      )
+      const options = { url: Redacted.make(hung.url), prefix: "hung:", commandTimeout: 300 }
+      const log = yield* RedisEventLog.make(options)
+      yield* log.append([{ partition: 0, payload: "before" }])
+      yield* log.claim({ partition: 0, group: "g", consumer: "w" })
+
+      hung.freeze()
+      const started = Date.now()
+      const size = yield* Effect.flip(log.size(0))
+      const read = yield* Effect.flip(log.read({ partitions: [0], group: "g", consumer: "w", count: 10, block: 200 }))
+      const waited = Date.now() - started
+      for (const error of [size, read]) {
+        assert.strictEqual(error.reason, "Unavailable")
+        assert.include(error.message, "no reply within")
+      }
+      // 300 ms, then 200 + 300 ms: wide bounds for a busy machine, far below a hang
+      assert.isAtLeast(waited, 800)
+      assert.isBelow(waited, 20_000)
+      // a Layer built while it hangs is a startup error, not a wait without end
+      const exit = yield* Effect.exit(Effect.scoped(RedisEventLog.make(options)))
+      assert.isTrue(Exit.isFailure(exit))
+
+      hung.thaw()
+      // the next operations connect again
+      yield* eventually(Effect.map(Effect.either(log.size(0)), (n) => n._tag === "Right" && n.right === 1), "back")
+      yield* log.append([{ partition: 0, payload: "after" }])
+      // (the read sent while it hung may have been served once it went on: "before" is then pending, not new)
+      const reads = yield* log.read({ partitions: [0], group: "g", consumer: "w", count: 10, block: 100 })
+      assert.include(reads.flatMap((r) => r.entries.map((e) => e.payload)), "after")
+    }).pipe(Effect.scoped))
 
   it.live("Redis lost while running: the publisher holds events and pushes back, both sides reconnect, nothing is lost", () =>
     Effect.gen(function*() {

@@ -28,10 +28,14 @@ const meeting = (key: string) => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-const lines = (file: string): Array<{ session: string; position: string; event: string }> =>
-  Fs.existsSync(file)
-    ? Fs.readFileSync(file, "utf8").split("\n").filter((line) => line !== "").map((line) => JSON.parse(line))
-    : []
+// the whole lines of the store: the child may be writing the last one as it is read (or have been killed mid-line)
+const lines = (file: string): Array<{ session: string; position: string; event: string }> => {
+  if (!Fs.existsSync(file)) return []
+  const text = Fs.readFileSync(file, "utf8")
+  return text.slice(0, text.lastIndexOf("\n") + 1).split("\n").filter((line) => line !== "").map((line) =>
+    JSON.parse(line)
+  )
+}
 
 const start = (server: RedisServer, file: string): Promise<ChildProcess> =>
   new Promise((resolve, reject) => {

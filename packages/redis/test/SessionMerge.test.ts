@@ -121,6 +121,52 @@ describe("SessionMerge", () => {
     assert.isUndefined(due.state)
   })
 
+  it("once every receiver that had the session shut down or is lost, none will end it: a worker's note must", () => {
+    const a = receiver("A")
+    const b = receiver("B")
+    const { state } = merge([
+      a([started(0), opened("a1", 0), audio(0, 0, "a1"), closed("a1", 1000)]),
+      b([started(2000), opened("b1", 2000), audio(2, 2000, "b1")])
+    ])
+    assert.isTrue(SessionMerge.awaitsReceivers(state!))
+    // A's own session ends (shut down); B is still there
+    const aDown = SessionMerge.step(state, a([ended("shutdown", 3000)]), options)
+    assert.isTrue(SessionMerge.awaitsReceivers(aDown.state!))
+    const bLost = SessionMerge.step(
+      aDown.state,
+      { _tag: "ReceiverLost", session: SESSION, receiver: "B", at: 4000 },
+      options
+    )
+    assert.isFalse(SessionMerge.awaitsReceivers(bLost.state!))
+    // the end is dated when the timeout was reached, however late the note
+    const end = SessionMerge.step(bLost.state, { _tag: "Expire", session: SESSION, at: 4000 + TIMEOUT + 7000 }, options)
+    assert.deepStrictEqual(end.events.map(show), [`SessionEnded timeout@${4000 + TIMEOUT}`])
+    // a receiver that starts the session again is one to wait for again
+    const again = SessionMerge.step(aDown.state, a([started(5000), opened("a2", 5000)]), options)
+    assert.isTrue(SessionMerge.awaitsReceivers(again.state!))
+  })
+
+  it("what a receiver says of a session that already ended starts nothing and is not kept; a message starts it again", () => {
+    const a = receiver("A")
+    const b = receiver("B")
+    const { events, state } = merge([
+      a([started(0), opened("a1", 0), audio(0, 0, "a1"), closed("a1", 1000)]),
+      b([started(2000), opened("b1", 2000), audio(2, 2000, "b1"), closed("b1", 3000)]),
+      b([ended("timeout", 3000 + TIMEOUT)])
+    ])
+    assert.strictEqual(events.at(-1)?._tag, "SessionEnded")
+    assert.isUndefined(state)
+    // A's own end comes later still (its timeout, a shutdown), or a close it wrote late
+    for (const late of [a([ended("timeout", 4000 + TIMEOUT)]), a([closed("a9", 5000)])]) {
+      const step = SessionMerge.step(undefined, late, options)
+      assert.deepStrictEqual(step.events, [])
+      assert.isUndefined(step.state, "nothing to save, so nothing left behind in the log")
+    }
+    // data for the key after its end is a new session, as in one process
+    const restart = SessionMerge.step(undefined, a([audio(9, 9000 + TIMEOUT, "a1")]), options)
+    assert.deepStrictEqual(restart.events.map(show), ["SessionStarted", `audio_mixed_raw.data@${9000 + TIMEOUT}`])
+  })
+
   it("a receiver lost with connections open: they close (1006) when the loss is noted", () => {
     const a = receiver("A")
     const { state } = merge([a([started(0), opened("a1", 0), opened("a2", 0), audio(0, 0, "a1")])])

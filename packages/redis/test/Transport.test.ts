@@ -58,6 +58,7 @@ const gatedLog = (
         claim: (o) => gate("claim", inner.claim(o)),
         commit: (c) => gate("commit", inner.commit(c)),
         checkpoint: (p, n) => gate("checkpoint", inner.checkpoint(p, n)),
+        checkpoints: (p) => gate("checkpoints", inner.checkpoints(p)),
         trim: (p, id) => gate("trim", inner.trim(p, id)),
         size: (p) => gate("size", inner.size(p)),
         acquire: (n, o, t) => gate("acquire", inner.acquire(n, o, t)),
@@ -204,6 +205,45 @@ for (const backend of backends()) {
         const close = got[3] as SessionEvent.ConnectionClosed
         assert.deepStrictEqual([close.code, close.reason], [1006, "receiver lost"])
         assert.isAtLeast(end.at - close.at, TIMEOUT, "ended no sooner than the timeout after the loss")
+      }).pipe(Effect.provide(backend.layer())))
+
+    it.live("a session whose receivers shut down, taken over with nothing more to read: its new owner ends it on time and leaves nothing", () =>
+      Effect.gen(function*() {
+        const timeout = 3000
+        // no grace: the receiver said its side ended, so no receiver will time the session out
+        const options = { ...workerOptions, sessionTimeout: timeout, expireGrace: 60_000 }
+        const session = SessionKey.make("bot-quiet")
+        const t0 = Date.now()
+        yield* Publisher.run(
+          Stream.make(
+            started(t0, session),
+            opened("q-c", t0, session),
+            audio(0, t0, "q-c", session),
+            closed("q-c", t0 + 100, session),
+            ended("shutdown", t0 + 100, session)
+          ),
+          { partitions: PARTITIONS, receiver: "R" }
+        )
+        const store = new Store()
+        // the first worker records what there is, commits it and stops, handing its partitions back
+        yield* consume(store, () => store.applied("bot-quiet").length === 4).pipe(
+          Effect.provide(WorkerSource.layer({ ...options, consumer: "first" }))
+        )
+        yield* consume(store, () => store.ended === 1).pipe(
+          Effect.provide(WorkerSource.layer({ ...options, consumer: "second" })),
+          Effect.timeout("30 seconds")
+        )
+        const got = store.sessions.get("bot-quiet")!.applied
+        assert.deepStrictEqual(got.map(show), [
+          "SessionStarted",
+          "ConnectionOpened q-c",
+          `audio_mixed_raw.data@${t0}`,
+          "ConnectionClosed q-c",
+          `SessionEnded timeout@${t0 + 100 + timeout}`
+        ])
+        yield* eventually(emptyLog(["bot-quiet"]), "the log is empty").pipe(
+          Effect.provide(WorkerSource.layer({ ...options, consumer: "third" }))
+        )
       }).pipe(Effect.provide(backend.layer())))
 
     it.live("a worker that stops renewing its lease is taken over: pending entries claimed, nothing lost or repeated", () =>

@@ -88,6 +88,21 @@ export class RedisServer {
     }
   }
 
+  /** The server process's id, while it runs. */
+  get pid(): number | undefined {
+    return this.child?.pid
+  }
+
+  /** Stops the process where it is (SIGSTOP): connections stay open and nothing answers, as a hung server. */
+  freeze(): void {
+    this.child?.kill("SIGSTOP")
+  }
+
+  /** Lets a frozen server go on (SIGCONT). */
+  thaw(): void {
+    this.child?.kill("SIGCONT")
+  }
+
   /** Kills the server at once (SIGKILL: connections drop as they would on a crash). */
   async kill(): Promise<void> {
     const child = this.child

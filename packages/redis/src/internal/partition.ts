@@ -23,8 +23,11 @@ export interface Settled {
 const encodeState = Schema.encodeSync(Schema.parseJson(SessionMerge.State))
 const decodeState = Schema.decodeUnknownEither(Schema.parseJson(SessionMerge.State))
 
+/** What the names of sessions' checkpoints start with. */
+export const SESSION_CHECKPOINT = "session:"
+
 /** The checkpoint that holds a session's merge state. */
-export const checkpointName = (session: SessionKey.SessionKey): string => `session:${session}`
+export const checkpointName = (session: SessionKey.SessionKey): string => `${SESSION_CHECKPOINT}${session}`
 
 export { decodeState }
 

@@ -15,7 +15,11 @@ const [url, prefix, file, every] = process.argv.slice(2)
 
 const last = new Map<string, string>()
 if (Fs.existsSync(file!)) {
-  for (const line of Fs.readFileSync(file!, "utf8").split("\n")) {
+  // a line the previous worker was killed in the middle of is cut: its event was not committed, so comes again
+  const text = Fs.readFileSync(file!, "utf8")
+  const whole = text.slice(0, text.lastIndexOf("\n") + 1)
+  if (whole.length < text.length) Fs.truncateSync(file!, Buffer.byteLength(whole))
+  for (const line of whole.split("\n")) {
     if (line === "") continue
     const { position, session } = JSON.parse(line) as { session: string; position: string }
     last.set(session, position)
