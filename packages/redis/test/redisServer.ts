@@ -123,16 +123,22 @@ export class RedisServer {
 /**
  * A TCP relay to a port, on a port of its own, that can be cut (every connection dropped, nothing accepted) and
  * restored on the same port: the network between clients and Redis going away and coming back, Redis and its data
- * untouched.
+ * untouched. It can also be routed elsewhere: connections made after that go to the new port, as a load balancer
+ * in front of several servers sends a client that reconnects to another one.
  */
 export class Relay {
   private server: Net.Server | undefined
   private readonly sockets = new Set<Net.Socket>()
 
-  private constructor(readonly port: number, readonly target: number) {}
+  private constructor(readonly port: number, private target: number) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`
+  }
+
+  /** Where new connections go from now on; open ones stay where they are. */
+  route(target: number): void {
+    this.target = target
   }
 
   static async start(target: number): Promise<Relay> {
