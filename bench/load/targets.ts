@@ -6,14 +6,18 @@
  * - (b) `library`: `RecallServer` with a consumer that reads every event (`library-server.ts`).
  * - (c) `bare`: a plain `ws` server, `JSON.parse` and base64 decode of audio (`bare-server.ts`).
  * - (d) `bare-recorder`: the same, also writing a tape and PCM per session, batched every 250 ms.
+ * - (e) `scale-out`: the CLI scaled out, recording: a `redis-server` of its own (a free port, a temporary folder, no
+ *   persistence), two receivers (`callstream serve --redis URL`) that the bots are spread over, and one worker
+ *   (`callstream worker --redis URL --out DIR`). At the stop the receivers go first (each publishes what it holds),
+ *   then the worker once Redis is empty (everything recorded and acknowledged), then Redis; counts are read from
+ *   every `session.json` as for `serve`, so its loss compares with (a)'s.
  *
  * A target is any number of processes: the harness adds up their CPU and RSS and spreads bots over their URLs.
- * That is the hook for a scale-out row (receivers publishing to Redis and a worker recording): start
- * `redis-server`, the receivers (`callstream serve --redis URL`) and the worker (`callstream worker --redis URL
- * --out DIR`), return every pid and the receivers' URLs, and read counts from the worker's folder as for `serve`.
  */
+import { Redis } from "ioredis"
 import { type ChildProcess, spawn } from "node:child_process"
 import { createWriteStream } from "node:fs"
+import * as Net from "node:net"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { repo } from "./code.js"
@@ -70,6 +74,21 @@ export interface Target {
   readonly start: (context: StartContext) => Promise<Running>
 }
 
+const WS_URL = /ws:\/\/127\.0\.0\.1:\d+\/[^\s?"]*/
+
+/** How a child process runs, besides its arguments. */
+interface ChildOptions {
+  /** Where it runs: tsx resolves itself and reads `tsconfig.json` (the packages' paths) from there. */
+  readonly cwd: string
+  readonly env?: Record<string, string> | undefined
+  /** Its log file in the run's folder. Default `server.log`. */
+  readonly log?: string | undefined
+  /** What it prints once it is ready; `url` gives the text matched. Default a ws:// URL. */
+  readonly ready?: RegExp | undefined
+  /** An executable to run instead of Node with the harness's Node flags. */
+  readonly command?: string | undefined
+}
+
 /** A child process whose output goes to a log file, and whose stdout is watched for a URL and a result line. */
 class Child {
   readonly process: ChildProcess
@@ -77,18 +96,18 @@ class Child {
   readonly exited: Promise<string>
   result: ServerCounts | null = null
   private tail: Array<string> = []
+  private readonly ready: RegExp
 
-  constructor(
-    args: ReadonlyArray<string>,
-    context: StartContext,
-    /** Where it runs: tsx resolves itself and reads `tsconfig.json` (the packages' paths) from there. */
-    cwd: string,
-    env: Record<string, string> = {}
-  ) {
-    const logFile = Path.join(context.dir, "server.log")
+  constructor(args: ReadonlyArray<string>, context: StartContext, options: ChildOptions) {
+    const { cwd, env = {} } = options
+    const ready = this.ready = options.ready ?? WS_URL
+    const logFile = Path.join(context.dir, options.log ?? "server.log")
     const log = createWriteStream(logFile)
     const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("CALLSTREAM_")))
-    this.process = spawn(process.execPath, [...context.nodeArgs, ...args], {
+    this.process = spawn(options.command ?? process.execPath, [
+      ...(options.command === undefined ? context.nodeArgs : []),
+      ...args
+    ], {
       cwd,
       env: { ...cleanEnv, TSX_TSCONFIG_PATH: Path.join(cwd, "tsconfig.json"), ...env },
       stdio: ["ignore", "pipe", "pipe"]
@@ -105,7 +124,7 @@ class Child {
     const onLine = (line: string) => {
       this.tail = [...this.tail.slice(-19), line]
       if (line.startsWith(RESULT_PREFIX)) this.result = JSON.parse(line.slice(RESULT_PREFIX.length))
-      const url = /ws:\/\/127\.0\.0\.1:\d+\/[^\s?"]*/.exec(line)
+      const url = ready.exec(line)
       if (url !== null) resolveUrl(url[0])
     }
     this.process.stdout!.on("data", (data: Buffer) => {
@@ -121,7 +140,7 @@ class Child {
         if (pending !== "") onLine(pending)
         log.end()
         const status = signal === null ? `exit ${code}` : `signal ${signal}`
-        rejectUrl(new Error(`${args.join(" ")} ended before listening (${status}):\n${this.tail.join("\n")}`))
+        rejectUrl(new Error(`${args.join(" ")} ended before it was ready (${status}):\n${this.tail.join("\n")}`))
         resolve(status)
       })
     })
@@ -134,7 +153,7 @@ class Child {
 
   async listening(timeoutMs: number): Promise<string> {
     const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`no websocket URL printed within ${timeoutMs} ms`)), timeoutMs).unref()
+      setTimeout(() => reject(new Error(`not ready (${this.ready}) within ${timeoutMs} ms`)), timeoutMs).unref()
     )
     try {
       return await Promise.race([this.url, timeout])
@@ -178,7 +197,7 @@ const oneProcess = async (
     readonly counted: (child: Child) => Promise<Pick<Stopped, "counts" | "sessions">>
   }
 ): Promise<Running> => {
-  const child = new Child(args, context, options.cwd, options.env)
+  const child = new Child(args, context, { cwd: options.cwd, env: options.env })
   const url = await child.listening(READY_TIMEOUT_MS)
   return {
     pids: [child.process.pid!],
@@ -239,8 +258,107 @@ const bare = (record: boolean): Target => ({
   }
 })
 
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = Net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as Net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+
+const SCALE_OUT_RECEIVERS = 2
+const SCALE_OUT_PARTITIONS = 16
+
+/** Entries left in the log's partitions (0 once the worker recorded and acknowledged everything), null if unknown. */
+const entriesLeft = async (url: string): Promise<number | null> => {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  redis.on("error", () => {})
+  try {
+    await redis.connect()
+    const pipeline = redis.pipeline()
+    for (let p = 0; p < SCALE_OUT_PARTITIONS; p++) pipeline.xlen(`callstream:partition:${p}`)
+    const replies = (await pipeline.exec()) ?? []
+    return replies.reduce((n, [error, length]) => (error === null ? n + Number(length) : n), 0)
+  } catch {
+    return null
+  } finally {
+    redis.disconnect()
+  }
+}
+
+/** (e) receivers publishing to Redis and a worker recording. */
+const scaleOut: Target = {
+  id: "scale-out",
+  letter: "e",
+  label: `${SCALE_OUT_RECEIVERS} × \`serve --redis\` + \`worker\` + \`redis-server\` (recording)`,
+  start: async (context) => {
+    const out = Path.join(context.dir, "recordings")
+    const port = await freePort()
+    const url = `redis://127.0.0.1:${port}`
+    const cli = [Path.join(context.code, "packages/cli/bin/callstream.js")]
+    const redis = new Child(
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", context.dir],
+      context,
+      { cwd: context.dir, command: "redis-server", log: "redis.log", ready: /Ready to accept connections/ }
+    )
+    const children: Array<Child> = [redis]
+    const kill = () => children.forEach((child) => child.kill())
+    try {
+      await redis.listening(READY_TIMEOUT_MS)
+      const redisFlags = ["--redis", url, "--partitions", String(SCALE_OUT_PARTITIONS)]
+      const receivers = Array.from({ length: SCALE_OUT_RECEIVERS }, (_, i) =>
+        new Child(
+          [...cli, "serve", "--host", "127.0.0.1", "--port", "0", "--token", context.token, ...redisFlags],
+          context,
+          { cwd: context.code, log: `receiver-${i + 1}.log` }
+        ))
+      const worker = new Child([...cli, "worker", "--out", out, ...redisFlags], context, {
+        cwd: context.code,
+        log: "worker.log",
+        ready: /is recording from Redis/
+      })
+      children.push(...receivers, worker)
+      const urls = await Promise.all(receivers.map((receiver) => receiver.listening(READY_TIMEOUT_MS)))
+      await worker.listening(READY_TIMEOUT_MS)
+      return {
+        pids: children.map((child) => child.process.pid!),
+        urls: urls.map((u) => `${u}?token=${encodeURIComponent(context.token)}`),
+        recording: out,
+        stop: async (timeoutMs) => {
+          const started = Date.now()
+          const deadline = started + timeoutMs
+          // the receivers first: each closes its connections and publishes what it still holds
+          const first = await stopAll(receivers, timeoutMs, async () => ({ counts: null, sessions: null }))
+          // then the worker, once it has recorded (and acknowledged) everything in the log
+          while (Date.now() < deadline && (await entriesLeft(url)) !== 0) {
+            await new Promise((resolve) => setTimeout(resolve, 200))
+          }
+          const recorded = await stopAll([worker], Math.max(1000, deadline - Date.now()), async () => ({
+            counts: null,
+            sessions: await sessionCounts(out)
+          }))
+          // Redis last: the worker acknowledges its last flush and hands its partitions back on its way out
+          const last = await stopAll([redis], 10_000, async () => ({ counts: null, sessions: null }))
+          return {
+            ...recorded,
+            clean: first.clean && recorded.clean && last.clean,
+            exits: [...first.exits, ...recorded.exits, ...last.exits],
+            stopMs: Date.now() - started
+          }
+        },
+        kill
+      }
+    } catch (error) {
+      kill()
+      throw error
+    }
+  }
+}
+
 /** Every target, in the order rows are reported. */
-export const targets: ReadonlyArray<Target> = [serve, library, bare(false), bare(true)]
+export const targets: ReadonlyArray<Target> = [serve, library, bare(false), bare(true), scaleOut]
 
 /** The baseline the ratios divide by. */
 export const BASELINE = "bare"
