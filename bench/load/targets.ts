@@ -7,7 +7,7 @@
  * - (c) `bare`: a plain `ws` server, `JSON.parse` and base64 decode of audio (`bare-server.ts`).
  * - (d) `bare-recorder`: the same, also writing a tape and PCM per session, batched every 250 ms.
  * - (e) `scale-out`: the CLI scaled out, recording: a `redis-server` of its own (a free port, a temporary folder, no
- *   persistence), two receivers (`callstream serve --redis URL`) that the bots are spread over, and one worker
+ *   persistence; started as the Redis tests start theirs), two receivers (`callstream serve --redis URL`) that the bots are spread over, and one worker
  *   (`callstream worker --redis URL --out DIR`). At the stop the receivers go first (each publishes what it holds),
  *   then the worker once Redis is empty (everything recorded and acknowledged), then Redis; counts are read from
  *   every `session.json` as for `serve`, so its loss compares with (a)'s.
@@ -17,9 +17,9 @@
 import { Redis } from "ioredis"
 import { type ChildProcess, spawn } from "node:child_process"
 import { createWriteStream } from "node:fs"
-import * as Net from "node:net"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
+import { RedisServer } from "../../packages/redis/test/redisServer.js"
 import { repo } from "./code.js"
 import { RESULT_PREFIX, type ServerCounts } from "./protocol.js"
 import { type SessionCounts, sessionCounts } from "./recordings.js"
@@ -85,8 +85,6 @@ interface ChildOptions {
   readonly log?: string | undefined
   /** What it prints once it is ready; `url` gives the text matched. Default a ws:// URL. */
   readonly ready?: RegExp | undefined
-  /** An executable to run instead of Node with the harness's Node flags. */
-  readonly command?: string | undefined
 }
 
 /** A child process whose output goes to a log file, and whose stdout is watched for a URL and a result line. */
@@ -104,10 +102,7 @@ class Child {
     const logFile = Path.join(context.dir, options.log ?? "server.log")
     const log = createWriteStream(logFile)
     const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("CALLSTREAM_")))
-    this.process = spawn(options.command ?? process.execPath, [
-      ...(options.command === undefined ? context.nodeArgs : []),
-      ...args
-    ], {
+    this.process = spawn(process.execPath, [...context.nodeArgs, ...args], {
       cwd,
       env: { ...cleanEnv, TSX_TSCONFIG_PATH: Path.join(cwd, "tsconfig.json"), ...env },
       stdio: ["ignore", "pipe", "pipe"]
@@ -258,16 +253,6 @@ const bare = (record: boolean): Target => ({
   }
 })
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = Net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as Net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-
 const SCALE_OUT_RECEIVERS = 2
 const SCALE_OUT_PARTITIONS = 16
 
@@ -295,18 +280,15 @@ const scaleOut: Target = {
   label: `${SCALE_OUT_RECEIVERS} × \`serve --redis\` + \`worker\` + \`redis-server\` (recording)`,
   start: async (context) => {
     const out = Path.join(context.dir, "recordings")
-    const port = await freePort()
-    const url = `redis://127.0.0.1:${port}`
+    const redis = await RedisServer.start()
+    const url = redis.url
     const cli = [Path.join(context.code, "packages/cli/bin/callstream.js")]
-    const redis = new Child(
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", context.dir],
-      context,
-      { cwd: context.dir, command: "redis-server", log: "redis.log", ready: /Ready to accept connections/ }
-    )
-    const children: Array<Child> = [redis]
-    const kill = () => children.forEach((child) => child.kill())
+    const children: Array<Child> = []
+    const kill = () => {
+      children.forEach((child) => child.kill())
+      void redis.stop()
+    }
     try {
-      await redis.listening(READY_TIMEOUT_MS)
       const redisFlags = ["--redis", url, "--partitions", String(SCALE_OUT_PARTITIONS)]
       const receivers = Array.from({ length: SCALE_OUT_RECEIVERS }, (_, i) =>
         new Child(
@@ -323,7 +305,7 @@ const scaleOut: Target = {
       const urls = await Promise.all(receivers.map((receiver) => receiver.listening(READY_TIMEOUT_MS)))
       await worker.listening(READY_TIMEOUT_MS)
       return {
-        pids: children.map((child) => child.process.pid!),
+        pids: [redis.pid!, ...children.map((child) => child.process.pid!)],
         urls: urls.map((u) => `${u}?token=${encodeURIComponent(context.token)}`),
         recording: out,
         stop: async (timeoutMs) => {
@@ -340,11 +322,11 @@ const scaleOut: Target = {
             sessions: await sessionCounts(out)
           }))
           // Redis last: the worker acknowledges its last flush and hands its partitions back on its way out
-          const last = await stopAll([redis], 10_000, async () => ({ counts: null, sessions: null }))
+          await redis.stop()
           return {
             ...recorded,
-            clean: first.clean && recorded.clean && last.clean,
-            exits: [...first.exits, ...recorded.exits, ...last.exits],
+            clean: first.clean && recorded.clean,
+            exits: [...first.exits, ...recorded.exits],
             stopMs: Date.now() - started
           }
         },

@@ -19,7 +19,8 @@ import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { consume, eventually, Store } from "./consumer.js"
 import { audio, closed, describe as show, ended, opened, started, words } from "./events.js"
-import { freePort, redisAvailable, RedisServer, Relay, serverForFile } from "./redisServer.js"
+import { serverForFile } from "./redisForFile.js"
+import { freePort, redisAvailable, RedisServer, Relay } from "./redisServer.js"
 
 const withRedis = redisAvailable()
 

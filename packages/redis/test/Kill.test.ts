@@ -11,7 +11,8 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { audio, closed, describe as show, ended, opened, started, words } from "./events.js"
-import { redisAvailable, type RedisServer, serverForFile } from "./redisServer.js"
+import { serverForFile } from "./redisForFile.js"
+import { redisAvailable, type RedisServer } from "./redisServer.js"
 
 const CHILD = fileURLToPath(new URL("./child/store-worker.ts", import.meta.url))
 const TIMEOUT = 95_000

@@ -3,7 +3,8 @@ import * as MemoryEventLog from "@callstream/redis/MemoryEventLog"
 import * as RedisEventLog from "@callstream/redis/RedisEventLog"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import { redisAvailable, serverForFile } from "./redisServer.js"
+import { serverForFile } from "./redisForFile.js"
+import { redisAvailable } from "./redisServer.js"
 
 /** One log implementation the shared suites run against. */
 export interface Backend {

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll } from "@effect/vitest"
+// Free of the test runner, so scripts and the load benchmark start their Redis the same way (see redisForFile.ts
+// for the tests' own).
 import { spawn, spawnSync } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import * as Fs from "node:fs"
@@ -174,16 +175,4 @@ export class Relay {
     for (const socket of this.sockets) socket.destroy()
     return new Promise((resolve) => (server === undefined ? resolve() : server.close(() => resolve())))
   }
-}
-
-/** Starts a server before the tests of the calling file and stops it after them; the getter gives it. */
-export const serverForFile = (): () => RedisServer => {
-  let server: RedisServer | undefined
-  beforeAll(async () => {
-    server = await RedisServer.start()
-  })
-  afterAll(async () => {
-    await server?.stop()
-  })
-  return () => server!
 }
