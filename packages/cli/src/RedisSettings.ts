@@ -110,8 +110,14 @@ const scrubbed = (message: string, settings: RedisSettings): string => {
   } catch {
     return message
   }
+  let decoded = url.password
+  try {
+    decoded = decodeURIComponent(url.password)
+  } catch {
+    // not percent-encoded text: as given
+  }
   let out = message
-  for (const secret of [url.password, decodeURIComponent(url.password)]) {
+  for (const secret of [url.password, decoded]) {
     if (secret !== "") out = out.split(secret).join("***")
   }
   return out
@@ -133,9 +139,7 @@ export const connect = (
         .replace(`Redis at ${settings.where}: `, "")
       return new SettingsError({
         reason: "RedisUnreachable",
-        message: `--redis: ${
-          error.reason === "Rejected" ? "Redis refused the connection" : "cannot connect to Redis"
-        } at ${settings.where} (${scrubbed(cause, settings)})`
+        message: `--redis: cannot connect to Redis at ${settings.where} (${scrubbed(cause, settings)})`
       })
     })
   )

@@ -124,9 +124,8 @@ export const run = (
       Scope.extend(scope),
       Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
     )
-    const events = worker.events.pipe(
-      Stream.mapChunksEffect((items) => Effect.as(announce(settings.out)(items), items))
-    )
+    const announced = announce(settings.out)
+    const events = worker.events.pipe(Stream.mapChunksEffect((items) => Effect.as(announced(items), items)))
     const recording = yield* SessionRecorder.run({ directory: settings.out, onFlushed: worker.commit }).pipe(
       Effect.provideService(EventSource.EventSource, EventSource.make(events)),
       Effect.forkDaemon
@@ -134,8 +133,8 @@ export const run = (
     const partitions = yield* worker.partitions
     yield* Console.log(
       `callstream worker ${worker.id} is recording from Redis at ${settings.redis.where} into ${settings.out}\n` +
-        `partitions: ${partitions.length} of ${settings.redis.partitions} now (a partition's lease lasts ${settings.leaseTtlSeconds} s); ` +
-        `session timeout ${settings.sessionTimeoutSeconds} s\n`
+        `partitions: ${partitions.length} of ${settings.redis.partitions} now ` +
+        `(a partition's lease lasts ${settings.leaseTtlSeconds} s); session timeout ${settings.sessionTimeoutSeconds} s\n`
     )
     yield* Effect.never.pipe(
       Effect.onInterrupt(() =>

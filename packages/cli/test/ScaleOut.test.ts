@@ -291,6 +291,29 @@ describe("callstream serve --redis and worker: settings", () => {
     }
   })
 
+  it.skipIf(!withRedis)(
+    "a Redis that refuses the password: one line naming the host, never a password, exit code 2",
+    async () => {
+      const redis = await RedisServer.start(["--requirepass", "the-right-one"])
+      try {
+        const runs = await Promise.all([
+          cli(["serve", "--port", "0", "--redis", `redis://:hunter2@127.0.0.1:${redis.port}`]),
+          cli(["worker", "--out", tmp()], { CALLSTREAM_REDIS: `redis://:hunter2@127.0.0.1:${redis.port}` }),
+          cli(["worker", "--redis", `redis://127.0.0.1:${redis.port}`, "--out", tmp()])
+        ])
+        for (const run of runs) {
+          assert.strictEqual(run.code, 2, run.stderr)
+          assert.include(run.stderr, `cannot connect to Redis at 127.0.0.1:${redis.port}`)
+          assert.match(run.stderr, /WRONGPASS|NOAUTH/)
+          assert.strictEqual(run.stderr.trim().split("\n").length, 1, run.stderr)
+          assert.notInclude(run.stdout + run.stderr, "hunter2")
+        }
+      } finally {
+        await redis.stop()
+      }
+    }
+  )
+
   it("a URL that is not a Redis URL, a bad number, a missing --redis: one line each, exit code 2", async () => {
     const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
       [["serve", "--port", "0", "--redis", "http://user:hunter2@host"], "--redis must be a URL like redis://"],

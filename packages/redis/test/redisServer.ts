@@ -45,7 +45,8 @@ const answers = (port: number): Promise<boolean> =>
       reply += data.toString()
       if (reply.includes("\r\n")) socket.end()
     })
-    socket.on("close", () => resolve(reply.startsWith("+PONG")))
+    // a server that wants a password answers too, with NOAUTH
+    socket.on("close", () => resolve(reply.startsWith("+PONG") || reply.startsWith("-NOAUTH")))
     socket.on("error", () => resolve(false))
   })
 
@@ -56,15 +57,16 @@ const answers = (port: number): Promise<boolean> =>
 export class RedisServer {
   private child: ChildProcess | undefined
 
-  private constructor(readonly port: number, readonly dir: string) {}
+  private constructor(readonly port: number, readonly dir: string, private readonly args: ReadonlyArray<string>) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`
   }
 
-  static async start(): Promise<RedisServer> {
+  /** Starts a server; `args` are more `redis-server` options (`--requirepass`, say). */
+  static async start(args: ReadonlyArray<string> = []): Promise<RedisServer> {
     const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "callstream-redis-"))
-    const server = new RedisServer(await freePort(), dir)
+    const server = new RedisServer(await freePort(), dir, args)
     await server.resume()
     return server
   }
@@ -80,7 +82,8 @@ export class RedisServer {
       "--appendonly",
       "no",
       "--dir",
-      this.dir
+      this.dir,
+      ...this.args
     ], { stdio: "ignore" })
     const deadline = Date.now() + 20_000
     while (!(await answers(this.port))) {
