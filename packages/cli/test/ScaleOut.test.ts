@@ -161,10 +161,15 @@ describe.skipIf(!withRedis)("callstream serve --redis and callstream worker", ()
       // not yet acknowledged (their events not yet on disk, or on disk and not yet acknowledged)
       await waitFor("most of the meeting recorded", () => tapeLines(dir) > meeting.entries.length * 0.55 || undefined)
       const probe = new Redis(redis.url)
-      const stream = `callstream:partition:${partition}`
+      const pending = async () =>
+        Number((await probe.xpending(`callstream:partition:${partition}`, "callstream") as [number])[0])
       const deadline = Date.now() + 20_000
-      while (Number((await probe.xpending(stream, "callstream") as [number])[0]) === 0 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 5))
+      // frozen first, so it cannot acknowledge between the look and the kill
+      for (;;) {
+        first.run.child.kill("SIGSTOP")
+        if ((await pending()) > 0 || Date.now() > deadline) break
+        first.run.child.kill("SIGCONT")
+        await new Promise((resolve) => setTimeout(resolve, 20))
       }
       first.run.child.kill("SIGKILL")
       probe.disconnect()
