@@ -38,10 +38,10 @@
  *
  * @since 0.1.0
  */
-import { Audio, EventStream, SessionKey } from "@callstream/core"
-import * as Either from "effect/Either"
+import { Audio, EventStream } from "@callstream/core"
 import * as Sink from "effect/Sink"
 import * as NameRecord from "./internal/nameRecord.js"
+import * as Placement from "./internal/placement.js"
 
 /**
  * @since 0.1.0
@@ -143,15 +143,7 @@ export const empty: AudioTimeline = { tracks: {}, writes: [] }
  * @since 0.1.0
  * @category constructors
  */
-export const emptyTrack: Track = {
-  frontier: 0,
-  covered: [],
-  chunks: 0,
-  late: 0,
-  repeatedSamples: 0,
-  droppedSamples: 0,
-  invalid: 0
-}
+export const emptyTrack: Track = Placement.emptyTrack
 
 /**
  * A track continued from a file that already holds `samples` samples (e.g. after a restart): all of them count
@@ -179,33 +171,7 @@ export const secondsOf = (samples: number): number => samples / Audio.SAMPLE_RAT
  * @since 0.1.0
  * @category accessors
  */
-export const offsetOf = (seconds: number): number => Math.round(seconds * Audio.SAMPLE_RATE)
-
-const addRange = (
-  ranges: ReadonlyArray<readonly [number, number]>,
-  start: number,
-  end: number
-): Array<readonly [number, number]> => {
-  const out: Array<readonly [number, number]> = []
-  let s = start
-  let e = end
-  let placed = false
-  for (const range of ranges) {
-    if (range[1] < s) out.push(range)
-    else if (range[0] > e) {
-      if (!placed) {
-        out.push([s, e])
-        placed = true
-      }
-      out.push(range)
-    } else {
-      s = Math.min(s, range[0])
-      e = Math.max(e, range[1])
-    }
-  }
-  if (!placed) out.push([s, e])
-  return out
-}
+export const offsetOf = (seconds: number): number => Placement.offsetOf(seconds)
 
 /**
  * Places `samples` starting at sample `offset` on a track: the new track and the writes to do.
@@ -213,62 +179,13 @@ const addRange = (
  * @since 0.1.0
  * @category reducers
  */
-export const place = (
+export const place: (
   track: Track,
   key: TrackKey,
   offset: number,
   samples: Int16Array,
   options?: Options
-): readonly [Track, ReadonlyArray<Write>] => {
-  const n = samples.length
-  if (n === 0) return [{ ...track, chunks: track.chunks + 1 }, []]
-  if (offset + n > offsetOf(options?.maxSeconds ?? 24 * 60 * 60)) {
-    return [{ ...track, chunks: track.chunks + 1, droppedSamples: track.droppedSamples + n }, []]
-  }
-  const window = offsetOf(options?.window ?? 5)
-  const snap = options?.snap ?? 16
-  const at = offset !== track.frontier && Math.abs(offset - track.frontier) <= snap ? track.frontier : offset
-  const end = at + n
-  const floor = Math.max(0, track.frontier - window)
-  const from = Math.max(at, floor)
-  const dropped = Math.min(n, from - at)
-  const writes: Array<Write> = []
-  let covered: ReadonlyArray<readonly [number, number]> = track.covered
-  let repeated = 0
-  if (from < end) {
-    // the free spans of [from, end): outside every covered range
-    let cursor = from
-    const free: Array<readonly [number, number]> = []
-    for (const [s, e] of track.covered) {
-      if (e <= cursor) continue
-      if (s >= end) break
-      if (s > cursor) free.push([cursor, Math.min(s, end)])
-      cursor = Math.max(cursor, e)
-      if (cursor >= end) break
-    }
-    if (cursor < end) free.push([cursor, end])
-    let written = 0
-    for (const [s, e] of free) {
-      writes.push({ track: key, offset: s, samples: samples.subarray(s - at, e - at) })
-      covered = addRange(covered, s, e)
-      written += e - s
-    }
-    repeated = end - from - written
-  }
-  const frontier = Math.max(track.frontier, end)
-  const keepFrom = frontier - window
-  const next: Track = {
-    ...track,
-    frontier,
-    covered: covered.filter(([, e]) => e > keepFrom),
-    chunks: track.chunks + 1,
-    late: track.late + (at < track.frontier && writes.length > 0 ? 1 : 0),
-    repeatedSamples: track.repeatedSamples + repeated,
-    droppedSamples: track.droppedSamples + dropped,
-    invalid: track.invalid
-  }
-  return [next, writes]
-}
+) => readonly [Track, ReadonlyArray<Write>] = Placement.place
 
 /**
  * The reducer: places each audio chunk on its track. `writes` holds what the latest event asked for.
@@ -276,59 +193,36 @@ export const place = (
  * @since 0.1.0
  * @category reducers
  */
-export const reduceWith = (options?: Options) => {
-  const ahead = offsetOf(options?.maxAhead ?? 10 * 60)
-  const window = offsetOf(options?.window ?? 5)
-  const snap = options?.snap ?? 16
-  return (state: AudioTimeline, input: Input): AudioTimeline => {
-    const event = EventStream.eventOf(input)
-    if (event === undefined || (event.event !== "audio_mixed_raw.data" && event.event !== "audio_separate_raw.data")) {
-      return state.writes.length === 0 ? state : { ...state, writes: [] }
-    }
-    const key: TrackKey = event.event === "audio_mixed_raw.data"
-      ? "mixed"
-      : SessionKey.participantKey(event.data.data.participant)
-    const track = NameRecord.get(state.tracks, key) ?? emptyTrack
-    const pcm = Audio.pcm(event)
-    if (Either.isLeft(pcm)) {
-      return { tracks: { ...state.tracks, [key]: { ...track, invalid: track.invalid + 1 } }, writes: [] }
-    }
-    const offset = offsetOf(event.data.data.timestamp.relative)
-    const samples = pcm.right
-    if (samples.length > 0 && offset > sessionFrontier(state) + ahead) {
-      const held = track.ahead
-      const continues = held !== undefined && offset >= held.offset + held.samples.length - snap &&
-        offset <= held.offset + held.samples.length + window
-      if (!continues) {
-        // held back, and counted as dropped unless its track goes on from it
-        const refused: Track = {
-          ...track,
-          chunks: track.chunks + 1,
-          droppedSamples: track.droppedSamples + samples.length,
-          ahead: { offset, samples }
-        }
-        return { tracks: { ...state.tracks, [key]: refused }, writes: [] }
-      }
-      const released: Track = {
-        ...track,
-        chunks: track.chunks - 1,
-        droppedSamples: track.droppedSamples - held.samples.length,
-        ahead: undefined
-      }
-      const [first, heldWrites] = place(released, key, held.offset, held.samples, options)
-      const [next, writes] = place(first, key, offset, samples, options)
-      return { tracks: { ...state.tracks, [key]: next }, writes: [...heldWrites, ...writes] }
-    }
-    const [next, writes] = place(track, key, offset, samples, options)
-    return { tracks: { ...state.tracks, [key]: next }, writes }
-  }
+export const reduceWith = (options?: Options) => (state: AudioTimeline, input: Input): AudioTimeline => {
+  if (!isAudio(input)) return state.writes.length === 0 ? state : { ...state, writes: [] }
+  const placer = new Placement.Placer(state.tracks, options)
+  return placer.timeline(placer.add(input))
 }
 
-// the session's latest audio: the furthest frontier of any track
-const sessionFrontier = (state: AudioTimeline): number => {
-  let frontier = 0
-  for (const key in state.tracks) frontier = Math.max(frontier, state.tracks[key]!.frontier)
-  return frontier
+/**
+ * The reducer applied to many items at once: the same timeline as folding {@link reduceWith} over them (`writes`
+ * being the last item's), with one new record of tracks for the whole batch instead of one per chunk.
+ *
+ * @since 0.2.0
+ * @category reducers
+ */
+export const reduceAllWith = (options?: Options) => (state: AudioTimeline, items: Iterable<Input>): AudioTimeline => {
+  const placer = new Placement.Placer(state.tracks, options)
+  let writes: ReadonlyArray<Write> = state.writes
+  let placed = false
+  for (const item of items) {
+    if (isAudio(item)) {
+      writes = placer.add(item)
+      placed = true
+    } else writes = []
+  }
+  if (placed) return placer.timeline(writes)
+  return writes.length === 0 && state.writes.length !== 0 ? { ...state, writes } : state
+}
+
+const isAudio = (input: Input): boolean => {
+  const event = EventStream.eventOf(input)
+  return event !== undefined && (event.event === "audio_mixed_raw.data" || event.event === "audio_separate_raw.data")
 }
 
 /**
@@ -338,6 +232,14 @@ const sessionFrontier = (state: AudioTimeline): number => {
  * @category reducers
  */
 export const reduce: (state: AudioTimeline, input: Input) => AudioTimeline = reduceWith()
+
+/**
+ * {@link reduceAllWith} with the default options.
+ *
+ * @since 0.2.0
+ * @category reducers
+ */
+export const reduceAll: (state: AudioTimeline, items: Iterable<Input>) => AudioTimeline = reduceAllWith()
 
 /**
  * A Sink that folds a Stream into the final timeline (frontiers and counts per track).

@@ -28,6 +28,7 @@ import type { RecallEvent, SessionEvent } from "@callstream/core"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as Sink from "effect/Sink"
+import * as MessageCounts from "./internal/messageCounts.js"
 import * as NameRecord from "./internal/nameRecord.js"
 
 /**
@@ -196,14 +197,15 @@ const iso = (ms: number): string => new Date(ms).toISOString()
 const bump = (record: Readonly<Record<string, number>>, name: string): Record<string, number> =>
   NameRecord.set(record, name, (NameRecord.get(record, name) ?? 0) + 1)
 
-type MessageCounts = SessionSummary["counts"]
+type Counts = SessionSummary["counts"]
 
-const countMessage = (counts: MessageCounts, event: RecallEvent.RecallEvent): MessageCounts => {
+const limits: MessageCounts.Limits = { names: UNKNOWN_EVENT_LIMIT, nameLength: NAME_LENGTH_LIMIT }
+
+const countMessage = (counts: Counts, event: RecallEvent.RecallEvent): Counts => {
   const messages = counts.messages + 1
   if (event.event !== "unknown") return { ...counts, messages, byEvent: bump(counts.byEvent, event.event) }
   const name = event.name
-  const listed = NameRecord.get(counts.unknownEvents, name) !== undefined ||
-    (name.length <= NAME_LENGTH_LIMIT && Object.keys(counts.unknownEvents).length < UNKNOWN_EVENT_LIMIT)
+  const listed = MessageCounts.isListed(counts.unknownEvents, Object.keys(counts.unknownEvents).length, name, limits)
   return listed
     ? { ...counts, messages, byEvent: bump(counts.byEvent, name), unknownEvents: bump(counts.unknownEvents, name) }
     : { ...counts, messages, unlistedUnknownEvents: counts.unlistedUnknownEvents + 1 }
@@ -299,6 +301,28 @@ export const reduce = (summary: SessionSummary, item: Input): SessionSummary => 
       )
   }
 }
+
+/**
+ * The reducer applied to many items at once: the same summary as folding {@link reduce} over them, with the message
+ * counts copied once for the whole batch instead of once per message.
+ *
+ * @since 0.2.0
+ * @category reducers
+ */
+export const reduceAll = (summary: SessionSummary, items: Iterable<Input>): SessionSummary => {
+  const counter = new MessageCounts.MessageCounter(limits)
+  let current = summary
+  // messages change only their counts, which no other item reads or changes: they are added once, at the end
+  for (const item of items) {
+    if (item._tag === "Message") counter.add(item.event)
+    else current = reduce(current, item)
+  }
+  return withCounted(current, counter)
+}
+
+// adds what a counter collected to a summary's counts (the same summary when it collected nothing)
+const withCounted = (summary: SessionSummary, counter: MessageCounts.MessageCounter): SessionSummary =>
+  counter.isEmpty ? summary : { ...summary, counts: counter.addTo(summary.counts) }
 
 /**
  * Records a problem the recorder met (a bad frame, a failed write), with where it came from.

@@ -15,14 +15,20 @@ export const empty = <A>(): Record<string, A> => Object.create(null) as Record<s
 export const get = <A>(record: Readonly<Record<string, A>>, name: string): A | undefined =>
   Object.hasOwn(record, name) ? record[name] : undefined
 
+/** A copy of the record, with no prototype whatever the record had. */
+export const copy = <A>(record: Readonly<Record<string, A>>): Record<string, A> => {
+  // a plain loop over the keys copies a record with no prototype about three times as fast as Object.assign
+  const out = empty<A>()
+  const names = Object.keys(record)
+  for (let i = 0; i < names.length; i++) out[names[i]!] = record[names[i]!]!
+  return out
+}
+
 /** A copy of the record (with no prototype, whatever the record had) with one more or one changed entry. */
 export const set = <A>(record: Readonly<Record<string, A>>, name: string, value: A): Record<string, A> => {
-  // a plain loop over the keys copies a record with no prototype about three times as fast as Object.assign
-  const copy = empty<A>()
-  const names = Object.keys(record)
-  for (let i = 0; i < names.length; i++) copy[names[i]!] = record[names[i]!]!
-  copy[name] = value
-  return copy
+  const out = copy(record)
+  out[name] = value
+  return out
 }
 
 const entries = <A>(

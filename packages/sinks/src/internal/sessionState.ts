@@ -5,6 +5,8 @@ import * as FrameWriter from "../FrameWriter.js"
 import * as Participants from "../Participants.js"
 import * as SessionSummary from "../SessionSummary.js"
 import * as Transcript from "../Transcript.js"
+import * as MessageCounts from "./messageCounts.js"
+import * as Placement from "./placement.js"
 
 /**
  * What a session recorder derives from the events of one session, and what one event does to it: the pure
@@ -60,76 +62,102 @@ export interface Output {
 const errorText = (cause: unknown): string =>
   cause instanceof Error ? cause.message : typeof cause === "string" ? cause : String(cause)
 
-/** @internal */
+const limits: MessageCounts.Limits = {
+  names: SessionSummary.UNKNOWN_EVENT_LIMIT,
+  nameLength: SessionSummary.NAME_LENGTH_LIMIT
+}
+
+/**
+ * The state of one session as events are applied one at a time. What changes with every message is batched: the
+ * message counts are added to the summary, and the audio chunks' tracks to a new timeline, only when a snapshot is
+ * read (a flush, a checkpoint), so a message costs no new summary and no new record of tracks. A snapshot equals the
+ * reducers folded over the same events.
+ *
+ * @internal
+ */
 export class SessionState {
-  private current: Snapshot
-  private readonly reduceAudio: (
-    state: AudioTimeline.AudioTimeline,
-    input: AudioTimeline.Input
-  ) => AudioTimeline.AudioTimeline
+  private cached: Snapshot | undefined
+  private summary: SessionSummary.SessionSummary
+  private transcript: Transcript.Transcript
+  private participants: Participants.Participants
+  private video: VideoCounts
+  private position: string | undefined
+  private skipped: number
+  private readonly counter = new MessageCounts.MessageCounter(limits)
+  private readonly placer: Placement.Placer
 
   constructor(start: Snapshot, audio: AudioTimeline.Options | undefined) {
-    this.current = start
-    this.reduceAudio = AudioTimeline.reduceWith(audio)
+    this.cached = start
+    this.summary = start.summary
+    this.transcript = start.transcript
+    this.participants = start.participants
+    this.video = start.video
+    this.position = start.position
+    this.skipped = start.skipped
+    this.placer = new Placement.Placer(start.timeline.tracks, audio)
   }
 
   get snapshot(): Snapshot {
-    return this.current
+    if (this.cached === undefined) {
+      if (!this.counter.isEmpty) this.summary = { ...this.summary, counts: this.counter.addTo(this.summary.counts) }
+      this.cached = {
+        summary: this.summary,
+        transcript: this.transcript,
+        participants: this.participants,
+        timeline: this.placer.timeline([]),
+        video: this.video,
+        position: this.position,
+        skipped: this.skipped
+      }
+    }
+    return this.cached
   }
 
   /** Whether an event with this position was applied already (so a redelivery is skipped). */
   seen(position: string | undefined): boolean {
-    return position !== undefined && this.current.position !== undefined && position <= this.current.position
+    return position !== undefined && this.position !== undefined && position <= this.position
   }
 
   /** Applies one event; false when it was skipped as a redelivery. `now` (epoch ms) stamps problems. */
   apply(item: SessionEvent.SessionEvent, now: number, out: Output): boolean {
-    const s = this.current
+    this.cached = undefined
     if (this.seen(item.position)) {
-      this.current = { ...s, skipped: s.skipped + 1 }
+      this.skipped++
       return false
     }
-    let summary = SessionSummary.reduce(s.summary, item)
     // the participants reducer takes control events too (a Gap closes open speech)
-    const participants = Participants.reduce(s.participants, item)
-    let transcript = s.transcript
-    let timeline = s.timeline
-    let video = s.video
+    this.participants = Participants.reduce(this.participants, item)
     if (item._tag === "Message") {
       out.message(item)
       const event = item.event
-      transcript = Transcript.reduce(transcript, event)
+      this.counter.add(event)
+      this.transcript = Transcript.reduce(this.transcript, event)
       if (RecallEvent.isAudioEvent(event)) {
-        timeline = this.reduceAudio(timeline, event)
-        for (const write of timeline.writes) out.samples(write)
+        const writes = this.placer.add(event)
+        for (let i = 0; i < writes.length; i++) out.samples(writes[i]!)
       } else if (RecallEvent.isVideoEvent(event)) {
         const frame = FrameWriter.frameOf(event)
+        const video = this.video
         if (Either.isRight(frame)) {
           out.frame(frame.right)
-          video = { ...video, frames: video.frames + 1, bytes: video.bytes + frame.right.bytes.byteLength }
+          this.video = { ...video, frames: video.frames + 1, bytes: video.bytes + frame.right.bytes.byteLength }
         } else {
-          video = { ...video, badFrames: video.badFrames + 1 }
-          summary = SessionSummary.addError(summary, now, "video", errorText(frame.left))
+          this.video = { ...video, badFrames: video.badFrames + 1 }
+          this.summary = SessionSummary.addError(this.summary, now, "video", errorText(frame.left))
           out.problem("video", errorText(frame.left))
         }
       }
     } else {
+      this.summary = SessionSummary.reduce(this.summary, item)
       out.control(item)
     }
-    this.current = {
-      summary,
-      transcript,
-      participants,
-      timeline,
-      video,
-      position: item.position ?? s.position,
-      skipped: s.skipped
-    }
+    if (item.position !== undefined) this.position = item.position
     return true
   }
 
   /** Records a problem of the recorder's own (a file that cannot be written) in the summary. */
   addError(now: number, source: string, message: string): void {
-    this.current = { ...this.current, summary: SessionSummary.addError(this.current.summary, now, source, message) }
+    this.cached = undefined
+    this.summary = SessionSummary.addError(this.summary, now, source, message)
   }
 }
