@@ -33,6 +33,7 @@ import { SessionRecorder as Current } from "@callstream/sinks"
 import { NodeContext, NodePath } from "@effect/platform-node"
 import { SystemError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -42,18 +43,35 @@ import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
+import * as Inspector from "node:inspector/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 
 const sessions = Number(process.env.BENCH_SESSIONS ?? 100)
 const duration = Number(process.env.BENCH_DURATION ?? 30)
 const chunk = Number(process.env.BENCH_CHUNK ?? 4)
+const tick = Number(process.env.BENCH_TICK ?? 10)
+const mode = process.env.BENCH_MODE ?? "flat"
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const speed = Number(process.env.BENCH_SPEED ?? 0)
 const video = (process.env.BENCH_VIDEO ?? "1") !== "0"
 const separate = (process.env.BENCH_SEPARATE ?? "1") !== "0"
 const recorderOptions = JSON.parse(process.env.BENCH_OPTIONS ?? "{}") as Partial<Current.Options>
 const noopDisk = process.env.BENCH_FS === "noop"
+const profile = process.env.BENCH_PROFILE
+
+// a CPU profile of the recording alone (not of the set-up, the checks or the clean-up), written to BENCH_PROFILE
+const startProfile = async () => {
+  const session = new Inspector.Session()
+  session.connect()
+  await session.post("Profiler.enable")
+  await session.post("Profiler.start")
+  return async () => {
+    const { profile: result } = await session.post("Profiler.stop")
+    fs.writeFileSync(profile!, JSON.stringify(result))
+    session.disconnect()
+  }
+}
 
 // a disk that takes every write at once and holds nothing: what the recorder costs without any I/O
 const noopFile: FileSystem.File = {
@@ -126,63 +144,143 @@ const copyOf = (event: Line["event"]): Line["event"] => {
   return { ...event, data: { ...data, data: { ...data.data } } } as Line["event"]
 }
 
-const sessionOf = (index: number, origin: number): SessionRecorderSession => {
-  const key = SessionKey.make(`bench-${String(index).padStart(5, "0")}`)
-  const lines = meetings[index % VARIANTS]!
-  const started = new SessionEvent.SessionStarted({
-    session: key,
-    at: origin,
-    botId: key,
-    recordingId: null,
-    metadata: null
-  })
-  const ended = new SessionEvent.SessionEnded({ session: key, at: origin, reason: "completed" })
-  const messages = (from: number, to: number): Array<SessionEvent.SessionEvent> => {
-    const out: Array<SessionEvent.SessionEvent> = []
-    for (let i = from; i < to; i++) {
-      const line = lines[i]!
-      out.push(SessionEvent.message(key, copyOf(line.event), origin + line.at * 1000, { raw: line.raw }))
-    }
-    return out
-  }
-  if (speed <= 0) {
-    const batches = Math.ceil(lines.length / chunk)
-    const body = Stream.range(0, batches - 1).pipe(
-      Stream.mapConcat((b) => messages(b * chunk, Math.min(lines.length, (b + 1) * chunk))),
-      Stream.rechunk(chunk)
-    )
-    return { key, events: Stream.make(started).pipe(Stream.concat(body), Stream.concat(Stream.make(ended))) }
-  }
-  // paced: the messages of each 100 ms of meeting time arrive together, pushed by one timer for all sessions (as a
-  // server's socket callbacks push them), so the source itself costs little
-  let cursor = 0
-  const events = Stream.asyncPush<SessionEvent.SessionEvent>((emit) =>
-    Effect.sync(() =>
-      pace(() => {
-        const from = cursor
-        const step = (Date.now() - origin) / 100 * speed
-        while (cursor < lines.length && lines[cursor]!.at * 10 < step) cursor++
-        if (cursor > from) emit.chunk(Chunk.unsafeFromArray(messages(from, cursor)))
-        if (cursor < lines.length) return true
-        void emit.end()
-        return false
-      })
-    ), { bufferSize: "unbounded" })
-  return { key, events: Stream.make(started).pipe(Stream.concat(events), Stream.concat(Stream.make(ended))) }
+// one session's meeting: its start, its messages (built when they are sent) and its end
+interface Plan {
+  readonly key: SessionKey.SessionKey
+  readonly lines: ReadonlyArray<Line>
+  /** Wall-clock time of meeting time 0 (sessions are spread over the first 100 ms, as bots' sends are). */
+  readonly origin: number
+  readonly started: SessionEvent.SessionEvent
+  readonly ended: SessionEvent.SessionEvent
+  cursor: number
 }
 
-// one timer steps every paced session every 100 ms of meeting time; a step answers whether its session goes on
-const pacing = new Set<() => boolean>()
-let pacer: ReturnType<typeof setInterval> | undefined
-const pace = (step: () => boolean) => {
-  pacing.add(step)
-  pacer ??= setInterval(() => {
-    for (const next of pacing) if (!next()) pacing.delete(next)
-    if (pacing.size === 0) {
-      clearInterval(pacer)
-      pacer = undefined
+const planOf = (index: number, origin: number): Plan => {
+  const key = SessionKey.make(`bench-${String(index).padStart(5, "0")}`)
+  const start = origin + (index * 100) / sessions
+  return {
+    key,
+    lines: meetings[index % VARIANTS]!,
+    origin: start,
+    started: new SessionEvent.SessionStarted({
+      session: key,
+      at: start,
+      botId: key,
+      recordingId: null,
+      metadata: null
+    }),
+    ended: new SessionEvent.SessionEnded({ session: key, at: start, reason: "completed" }),
+    cursor: 0
+  }
+}
+
+/** The plan's messages from its cursor up to (not including) `to`, in `out`; the cursor moves on. */
+const take = (plan: Plan, to: number, out: Array<SessionEvent.SessionEvent>) => {
+  if (plan.cursor === 0 && to > 0) out.push(plan.started)
+  for (; plan.cursor < to; plan.cursor++) {
+    const line = plan.lines[plan.cursor]!
+    out.push(SessionEvent.message(plan.key, copyOf(line.event), plan.origin + line.at * 1000, { raw: line.raw }))
+  }
+  if (plan.cursor === plan.lines.length) out.push(plan.ended)
+}
+
+/** How far a plan has come at wall-clock time `now`, paced. */
+const dueAt = (plan: Plan, now: number) => {
+  const meetingTime = ((now - plan.origin) / 1000) * speed
+  let to = plan.cursor
+  while (to < plan.lines.length && plan.lines[to]!.at < meetingTime) to++
+  return to
+}
+
+// paced: one timer every BENCH_TICK ms pushes what each session's meeting has reached, as a server's socket
+// callbacks push frames, so the source itself costs little; `emit` says where each session's events go
+const paced = (plans: ReadonlyArray<Plan>, emit: (plan: Plan, events: Array<SessionEvent.SessionEvent>) => void) => {
+  const live = new Set(plans)
+  const timer = setInterval(() => {
+    const now = Date.now()
+    for (const plan of live) {
+      const to = dueAt(plan, now)
+      if (to === plan.cursor) continue
+      const out: Array<SessionEvent.SessionEvent> = []
+      take(plan, to, out)
+      emit(plan, out)
+      if (plan.cursor === plan.lines.length) live.delete(plan)
     }
-  }, 100 / speed)
+    if (live.size === 0) clearInterval(timer)
+  }, tick)
+}
+
+const chunks = { count: 0, items: 0 }
+
+/** Every session's events in one Stream, as `EventSource.events` and the server's `events` hand them over. */
+const flatSource = (plans: ReadonlyArray<Plan>): Stream.Stream<SessionEvent.SessionEvent> => {
+  const counted = Stream.mapChunks((items: Chunk.Chunk<SessionEvent.SessionEvent>) => {
+    chunks.count++
+    chunks.items += items.length
+    return items
+  })
+  if (speed <= 0) {
+    // round robin: a chunk holds the next BENCH_CHUNK messages of every session
+    return Stream.repeatEffectChunkOption(Effect.suspend(() => {
+      const out: Array<SessionEvent.SessionEvent> = []
+      for (const plan of plans) {
+        if (plan.cursor < plan.lines.length) take(plan, Math.min(plan.lines.length, plan.cursor + chunk), out)
+      }
+      return out.length === 0 ? Effect.fail(Option.none()) : Effect.succeed(Chunk.unsafeFromArray(out))
+    })).pipe(counted)
+  }
+  return Stream.asyncPush<SessionEvent.SessionEvent>((emit) =>
+    Effect.sync(() => {
+      let open = plans.length
+      // one chunk per tick for all sessions together
+      let batch: Array<SessionEvent.SessionEvent> = []
+      let flushing = false
+      paced(plans, (plan, events) => {
+        for (const event of events) batch.push(event)
+        if (plan.cursor === plan.lines.length) open--
+        if (flushing) return
+        flushing = true
+        queueMicrotask(() => {
+          flushing = false
+          const out = batch
+          batch = []
+          emit.chunk(Chunk.unsafeFromArray(out))
+          if (open === 0) void emit.end()
+        })
+      })
+    }), { bufferSize: "unbounded" }).pipe(counted)
+}
+
+/** One Stream per session, as the server's `sessions` hands them over. */
+const sessionSources = (plans: ReadonlyArray<Plan>): Stream.Stream<SessionRecorderSession> => {
+  if (speed <= 0) {
+    return Stream.fromIterable(plans.map((plan) => ({
+      key: plan.key,
+      events: Stream.repeatEffectChunkOption(Effect.suspend(() => {
+        if (plan.cursor === plan.lines.length) return Effect.fail(Option.none())
+        const out: Array<SessionEvent.SessionEvent> = []
+        take(plan, Math.min(plan.lines.length, plan.cursor + chunk), out)
+        return Effect.succeed(Chunk.unsafeFromArray(out))
+      }))
+    })))
+  }
+  const emitters = new Map<Plan, (events: Array<SessionEvent.SessionEvent>) => void>()
+  let started = false
+  const all = plans.map((plan) => ({
+    key: plan.key,
+    events: Stream.asyncPush<SessionEvent.SessionEvent>((emit) =>
+      Effect.sync(() => {
+        emitters.set(plan, (events) => {
+          emit.chunk(Chunk.unsafeFromArray(events))
+          if (plan.cursor === plan.lines.length) void emit.end()
+        })
+        if (!started && emitters.size === plans.length) {
+          started = true
+          paced(plans, (p, events) => emitters.get(p)!(events))
+        }
+      }), { bufferSize: "unbounded" })
+  }))
+  return Stream.fromIterable(all)
 }
 
 interface SessionRecorderSession {
@@ -197,6 +295,8 @@ interface Measure {
   readonly cpuSeconds: number
   readonly systemSeconds: number
   readonly messages: number
+  /** Events per chunk of the flat source (0 for one Stream per session). */
+  readonly chunk: number
 }
 
 const check = (directory: string) => {
@@ -210,37 +310,71 @@ const check = (directory: string) => {
   if (recorded !== totalMessages) throw new Error(`recorded ${recorded} of ${totalMessages} messages`)
 }
 
-type Recorder = Pick<typeof Current, "recordAll">
+/** A way of recording: the flat Stream of every session, or one Stream per session. */
+type Recorder =
+  | {
+    readonly _tag: "flat"
+    readonly record: (
+      events: Stream.Stream<SessionEvent.SessionEvent>,
+      options: Current.Options
+    ) => Effect.Effect<void, never, FileSystem.FileSystem | Path.Path>
+  }
+  | {
+    readonly _tag: "sessions"
+    readonly record: (
+      sessions: Stream.Stream<SessionRecorderSession>,
+      options: Current.Options
+    ) => Effect.Effect<void, never, FileSystem.FileSystem | Path.Path>
+  }
 
-// the input alone: every session's Stream read to its end, nothing recorded (what the source itself costs)
-const sourceOnly: Recorder = {
-  recordAll: (sessions) =>
-    sessions.pipe(
-      Stream.mapEffect((session) => Stream.runDrain(session.events).pipe(Effect.orDie), { concurrency: "unbounded" }),
-      Stream.runDrain
-    ) as Effect.Effect<void, never, never>
-}
+type Module = Partial<Pick<typeof Current, "recordAll" | "recordEvents">>
 
-const round = async (SessionRecorder: Recorder): Promise<Measure> => {
+// the flat path when the module has one (and BENCH_MODE is not `sessions`), else one Stream per session
+const recorderOf = (module: Module): Recorder =>
+  module.recordEvents !== undefined && mode !== "sessions"
+    ? { _tag: "flat", record: module.recordEvents }
+    : { _tag: "sessions", record: module.recordAll! }
+
+// the input alone, read to its end with nothing recorded: what the source itself costs
+const sourceOnly = (recorder: Recorder): Recorder =>
+  recorder._tag === "flat"
+    ? { _tag: "flat", record: (events) => Stream.runDrain(events) }
+    : {
+      _tag: "sessions",
+      record: (sessions) =>
+        sessions.pipe(
+          Stream.mapEffect((session) => Stream.runDrain(session.events), { concurrency: "unbounded" }),
+          Stream.runDrain
+        )
+    }
+
+const round = async (recorder: Recorder, recording: boolean): Promise<Measure> => {
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), "callstream-bench-recorder-"))
   const origin = Date.now() + 200
-  const all = Array.from({ length: sessions }, (_, i) => sessionOf(i, origin))
+  const plans = Array.from({ length: sessions }, (_, i) => planOf(i, origin))
+  chunks.count = chunks.items = 0
+  const options = { ...recorderOptions, directory }
+  const profiling = recording && profile !== undefined ? await startProfile() : undefined
   const cpu = process.cpuUsage()
   const start = performance.now()
-  await SessionRecorder.recordAll(Stream.fromIterable(all), { ...recorderOptions, directory }).pipe(
-    Effect.provide(noopDisk ? noopLayer : NodeContext.layer),
-    Effect.provide(Logger.minimumLogLevel(LogLevel.Error)),
-    Effect.runPromise
-  )
+  await (recorder._tag === "flat"
+    ? recorder.record(flatSource(plans), options)
+    : recorder.record(sessionSources(plans), options)).pipe(
+      Effect.provide(noopDisk ? noopLayer : NodeContext.layer),
+      Effect.provide(Logger.minimumLogLevel(LogLevel.Error)),
+      Effect.runPromise
+    )
   const seconds = (performance.now() - start) / 1000
   const used = process.cpuUsage(cpu)
-  if (SessionRecorder !== sourceOnly && !noopDisk) check(directory)
+  if (profiling !== undefined) await profiling()
+  if (recording && !noopDisk) check(directory)
   fs.rmSync(directory, { recursive: true, force: true })
   return {
     seconds,
     cpuSeconds: (used.user + used.system) / 1e6,
     systemSeconds: used.system / 1e6,
-    messages: totalMessages
+    messages: totalMessages,
+    chunk: chunks.count === 0 ? 0 : chunks.items / chunks.count
   }
 }
 
@@ -262,38 +396,51 @@ const report = (label: string, results: ReadonlyArray<Measure>) => {
 }
 
 const main = async () => {
-  const mode = speed > 0 ? `paced at ${speed}x` : "as fast as possible"
+  const pace = speed > 0 ? `paced at ${speed}x, a tick every ${tick} ms` : `as fast as possible, chunks of ${chunk}`
   console.log(
-    `recorder: ${sessions} sessions x ${duration} s of meeting (${totalMessages} messages, chunks of ${chunk}), ` +
-      `${mode}; ${os.cpus().length} cores, Node ${process.version}`
+    `recorder: ${sessions} sessions x ${duration} s of meeting (${totalMessages} messages), ${pace}; ` +
+      `${os.cpus().length} cores, Node ${process.version}`
   )
+  const mine = recorderOf(Current)
+  const contenders: Array<readonly [string, Recorder, boolean]> = [
+    [`this (${mine._tag})`, mine, true],
+    [`source only (${mine._tag})`, sourceOnly(mine), false]
+  ]
+  // BENCH_ONLY=1 measures this recorder alone (for a CPU profile)
+  if (process.env.BENCH_ONLY === "1") contenders.pop()
   const compare = process.env.BENCH_COMPARE
-  const contenders: Array<readonly [string, Recorder]> = [["this", Current], ["source only", sourceOnly]]
-  if (compare !== undefined) contenders.push(["compared", (await import(path.resolve(compare))) as Recorder])
+  if (compare !== undefined) {
+    const theirs = recorderOf((await import(path.resolve(compare))) as Module)
+    contenders.push([`compared (${theirs._tag})`, theirs, true])
+    if (theirs._tag !== mine._tag) contenders.push([`source only (${theirs._tag})`, sourceOnly(theirs), false])
+  }
   const results = contenders.map(() => [] as Array<Measure>)
   for (let r = 0; r < rounds; r++) {
     for (let c = 0; c < contenders.length; c++) {
       // alternate which goes first
       const which = (c + r) % contenders.length
-      const [label, recorder] = contenders[which]!
-      const m = await round(recorder)
+      const [label, recorder, recording] = contenders[which]!
+      const m = await round(recorder, recording)
       results[which]!.push(m)
       console.log(
         `round ${r + 1} ${label}: ${(m.messages / m.seconds).toFixed(0)} messages/s, ` +
           `${((m.cpuSeconds * 1e6) / m.messages).toFixed(1)} µs CPU per message ` +
           `(${((m.systemSeconds * 1e6) / m.messages).toFixed(1)} in the kernel), ` +
-          `CPU ${((m.cpuSeconds / m.seconds) * 100).toFixed(0)}% of a core over ${m.seconds.toFixed(1)} s`
+          `CPU ${((m.cpuSeconds / m.seconds) * 100).toFixed(0)}% of a core over ${m.seconds.toFixed(1)} s` +
+          (m.chunk > 0 ? `, ${m.chunk.toFixed(1)} events per chunk` : "")
       )
     }
   }
-  const mine = report("this", results[0]!)
-  const source = report("source only", results[1]!)
-  console.log(`recording alone (this minus the source): ${(mine - source).toFixed(1)} µs CPU per message`)
+  const perMessage = contenders.map(([label], i) => report(label, results[i]!))
+  const alone = (recording: number, source: number) => perMessage[recording]! - perMessage[source]!
+  if (contenders.length > 1) {
+    console.log(`recording alone (this minus its source): ${alone(0, 1).toFixed(1)} µs CPU per message`)
+  }
   if (contenders.length > 2) {
-    const theirs = report("compared", results[2]!)
+    const theirs = alone(2, contenders.length > 3 ? 3 : 1)
     console.log(
-      `CPU per message, compared / this: ${(theirs / mine).toFixed(2)}x; recording alone: ` +
-        `${((theirs - source) / (mine - source)).toFixed(2)}x`
+      `recording alone, compared: ${theirs.toFixed(1)} µs CPU per message; compared / this: ` +
+        `${(theirs / alone(0, 1)).toFixed(2)}x (whole process: ${(perMessage[2]! / perMessage[0]!).toFixed(2)}x)`
     )
   }
 }

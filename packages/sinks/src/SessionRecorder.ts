@@ -83,25 +83,22 @@
  *
  * @since 0.1.0
  */
-import { EventSource, EventStream, Printable, type SessionEvent, type SessionKey } from "@callstream/core"
+import { EventSource, type EventStream, type SessionEvent, type SessionKey } from "@callstream/core"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
 import * as Stream from "effect/Stream"
 import type * as AudioTimeline from "./AudioTimeline.js"
-import { replaceFile } from "./internal/files.js"
 import * as FlushScheduler from "./internal/flushScheduler.js"
 import * as Layout from "./internal/layout.js"
-import { restore } from "./internal/restore.js"
-import * as SessionWriter from "./internal/sessionWriter.js"
-import * as RecorderMetrics from "./RecorderMetrics.js"
+import * as OpenSession from "./internal/openSession.js"
+import * as Recorder from "./internal/recorder.js"
+import type * as SessionWriter from "./internal/sessionWriter.js"
 import * as SessionFolder from "./SessionFolder.js"
-import * as SessionSummary from "./SessionSummary.js"
+import type * as SessionSummary from "./SessionSummary.js"
 
 /**
  * @since 0.1.0
@@ -148,7 +145,10 @@ export interface Options {
    * the lag within it). Default 1 s.
    */
   readonly patchInterval?: Duration.DurationInput | undefined
-  /** Chunks buffered per session by the splitter (see `EventStream.sessions`). */
+  /**
+   * Chunks buffered per session by `EventStream.sessions`, for callers that split a source themselves before
+   * {@link recordAll}. The recorder itself no longer splits its source, so it does not read this.
+   */
   readonly bufferSize?: number | undefined
   /**
    * Track files (WAV, H.264) a session keeps open at most; the least recently used is closed past it. Default 64.
@@ -163,6 +163,14 @@ export interface Options {
    * @since 0.2.0
    */
   readonly maxPendingBytes?: number | undefined
+  /**
+   * Bytes of collected output all sessions together may hold unwritten (and of events held for sessions being set
+   * up) before {@link recordEvents} stops reading its source until flushes bring them back under it. Default
+   * 256 MiB.
+   *
+   * @since 0.2.0
+   */
+  readonly maxPendingTotal?: number | undefined
   /**
    * Called after a flush put events with new positions on disk: `position` is the last one, and everything up to
    * it survives a restart. For transports that acknowledge what is recorded (see `SessionEvent.Position`).
@@ -209,28 +217,20 @@ const settingsOf = (options: Options, session: SessionKey.SessionKey, directory:
   onFlushed: options.onFlushed
 })
 
+const closeConcurrency = 16
+
 const recordOn = <E>(
   session: EventStream.Session<SessionEvent.SessionEvent, E>,
   options: Options,
   scheduler: FlushScheduler.FlushScheduler
 ): Effect.Effect<SessionSummary.SessionSummary, never, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    const who = `session ${Printable.text(session.key)}`
-    const dir = path.join(options.directory, folderName(session.key))
-    yield* fs.makeDirectory(path.join(dir, Layout.AUDIO), { recursive: true })
-    const restored = yield* restore(dir, session.key, options.audio)
-    if (restored.from !== "new folder") {
-      yield* Metric.incrementBy(RecorderMetrics.replayedLines, restored.replayedLines)
-      yield* Effect.logInfo(
-        `${who}: continuing its folder from ${restored.from}, ${restored.replayedLines} tape lines replayed`
-      )
-    }
-    const writer = yield* SessionWriter.make(settingsOf(options, session.key, dir), restored, scheduler)
-    yield* Effect.acquireRelease(
-      Metric.increment(RecorderMetrics.sessions),
-      () => Metric.incrementBy(RecorderMetrics.sessions, -1)
+    const writer = yield* OpenSession.open(
+      session.key,
+      options.directory,
+      options.audio,
+      (folder) => settingsOf(options, session.key, folder),
+      scheduler
     )
     yield* session.events.pipe(
       Stream.runForEachChunk(writer.accept),
@@ -241,19 +241,10 @@ const recordOn = <E>(
   }).pipe(
     Effect.scoped,
     Effect.catchAllCause((cause) =>
-      Effect.gen(function*() {
-        yield* Effect.logError(`session ${Printable.text(session.key)} could not be recorded`, cause)
-        yield* Stream.runDrain(session.events).pipe(Effect.ignore)
-        const now = yield* Clock.currentTimeMillis
-        const summary = SessionSummary.addError(SessionSummary.empty(session.key), now, "recorder", Cause.pretty(cause))
-        // say so in session.json too, when the folder can take it
-        const path = yield* Path.Path
-        yield* replaceFile(
-          path.join(options.directory, folderName(session.key), "session.json"),
-          JSON.stringify(summary, null, 2) + "\n"
-        ).pipe(Effect.ignore)
-        return summary
-      })
+      Effect.zipLeft(
+        OpenSession.failed(session.key, options.directory, cause),
+        Stream.runDrain(session.events).pipe(Effect.ignore)
+      )
     )
   )
 
@@ -277,7 +268,36 @@ export const recordSession = <E>(
   )
 
 /**
- * Records every session of the `EventSource`, concurrently, until the source ends.
+ * Records every session of a flat Stream of events (sessions interleaved, each in order, as `EventSource.events` and
+ * the server's `events` carry them) until it ends, then finishes every session's files. One consumer reads the
+ * Stream a chunk at a time and hands each event to its session synchronously: no session has a Stream or a fiber
+ * of its own. It waits only when all sessions together hold `maxPendingTotal` bytes not written yet, which backs
+ * up into the source.
+ *
+ * @since 0.2.0
+ * @category recording
+ */
+export const recordEvents = <E, R>(
+  events: Stream.Stream<SessionEvent.SessionEvent, E, R>,
+  options: Options
+): Effect.Effect<void, E, R | FileSystem.FileSystem | Path.Path> =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const scheduler = yield* FlushScheduler.make(flushIntervalOf(options))
+      const recorder = yield* Recorder.make({
+        directory: options.directory,
+        audio: options.audio,
+        writer: (key, folder, hooks) => ({ ...settingsOf(options, key, folder), ...hooks }),
+        maxPendingTotal: options.maxPendingTotal ?? 256 * 1024 * 1024,
+        closeConcurrency
+      }, scheduler)
+      yield* Stream.runForEachChunk(events, recorder.accept)
+      yield* recorder.end
+    })
+  )
+
+/**
+ * Records every session of the `EventSource` until the source ends (see {@link recordEvents}).
  *
  * @since 0.1.0
  * @category recording
@@ -285,10 +305,7 @@ export const recordSession = <E>(
 export const run = (
   options: Options
 ): Effect.Effect<void, never, EventSource.EventSource | FileSystem.FileSystem | Path.Path> =>
-  Effect.flatMap(
-    EventSource.EventSource,
-    (source) => recordAll(source.events.pipe(EventStream.sessions({ bufferSize: options.bufferSize })), options)
-  )
+  Effect.flatMap(EventSource.EventSource, (source) => recordEvents(source.events, options))
 
 /**
  * Records a Stream of sessions, each with its own Stream of events, concurrently, until it ends. Use it with a

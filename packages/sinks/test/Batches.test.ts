@@ -34,7 +34,7 @@ const audio = FastCheck.record({
   jitter: FastCheck.integer({ min: -20, max: 20 }),
   length: FastCheck.constantFrom(0, 160, 1600, 3200),
   track: FastCheck.constantFrom<"mixed" | 100 | 200>("mixed", 100, 200),
-  invalid: FastCheck.boolean({})
+  invalid: FastCheck.boolean()
 }).map(({ at, invalid, jitter, length, track }) =>
   Fixtures.audio({
     at: Math.max(0, at + jitter / 16_000),
@@ -135,7 +135,7 @@ const modelPlace = (
   offset: number,
   samples: Int16Array,
   window: number
-): readonly [AudioTimeline.Track, ReadonlyArray<readonly [number, Array<number>]>] => {
+): readonly [AudioTimeline.Track, Array<[number, Array<number>]>] => {
   const n = samples.length
   if (n === 0) return [{ ...track, chunks: track.chunks + 1 }, []]
   const at = offset !== track.frontier && Math.abs(offset - track.frontier) <= 16 ? track.frontier : offset
@@ -144,7 +144,7 @@ const modelPlace = (
   // sample by sample: which of [from, end) are covered already
   const held = new Set<number>()
   for (const [s, e] of track.covered) for (let i = s; i < e; i++) held.add(i)
-  const writes: Array<readonly [number, Array<number>]> = []
+  const writes: Array<[number, Array<number>]> = []
   let repeated = 0
   for (let i = from; i < end; i++) {
     if (held.has(i)) {

@@ -60,12 +60,28 @@ export interface Settings {
   readonly maxOpenFiles: number
   readonly maxPendingBytes: number
   readonly onFlushed: ((session: SessionKey.SessionKey, position: string) => Effect.Effect<void>) | undefined
+  /** Told of every change in the bytes this writer holds unwritten (for a budget across sessions). */
+  readonly onPending?: ((delta: number) => void) | undefined
+  /** Told when the bytes held reach `maxPendingBytes` (true), and when they are below it again (false). */
+  readonly onFull?: ((full: boolean) => void) | undefined
+  /** Told whenever the tape or the control log was written. */
+  readonly onLogsWritten?: ((now: number) => void) | undefined
 }
 
 /** @internal */
 export interface SessionWriter {
+  /** Applies one event synchronously: what it produces is collected for the next flush. `now` is epoch ms. */
+  readonly apply: (item: SessionEvent.SessionEvent, now: number) => void
   /** Applies a chunk of the session's events; waits for a flush when too much is waiting to be written. */
   readonly accept: (items: Chunk.Chunk<SessionEvent.SessionEvent>) => Effect.Effect<void>
+  /** Writes what was collected (media, then the tape and control log; derived files and checkpoint when due). */
+  readonly flush: Effect.Effect<void>
+  /** Bytes collected and not written yet that count towards `maxPendingBytes` (see `onPending`). */
+  readonly pending: () => number
+  /** Bytes of the tape and control log not written yet, and since when their writes fail (0: they do not). */
+  readonly logs: () => { readonly pending: number; readonly failingSince: number }
+  /** Gives up what the tape and control log hold unwritten, counted and reported as lost. */
+  readonly giveUpLogs: Effect.Effect<void>
   /** The last flush: everything collected, the derived files and the checkpoint. */
   readonly finish: Effect.Effect<void>
   /** Records a problem met outside the events (the source failed) in the summary and the log. */
@@ -131,7 +147,26 @@ export const make = (
     const streams = new Map<string, StreamFile>()
     let frames: Array<{ readonly folder: string; readonly file: string; readonly bytes: Uint8Array }> = []
     const folders = new Set<string>()
+    // bytes collected that count towards an early flush: everything since the last flush, then what the tape and
+    // control log still hold (media kept for a file that fails does not count: it is bounded per file)
     let staged = 0
+    let full = false
+    const stage = (bytes: number) => {
+      staged += bytes
+      settings.onPending?.(bytes)
+      if (!full && staged >= settings.maxPendingBytes) {
+        full = true
+        settings.onFull?.(true)
+      }
+    }
+    const restage = (bytes: number) => {
+      settings.onPending?.(bytes - staged)
+      staged = bytes
+      if (full && staged < settings.maxPendingBytes) {
+        full = false
+        settings.onFull?.(false)
+      }
+    }
 
     // logs are collected by the synchronous code and emitted after it, each kind once per session
     const said = new Set<string>()
@@ -173,18 +208,18 @@ export const make = (
         const line = lineOf(message)
         tape.append(line, 1)
         tapeLines++
-        staged += line.length
+        stage(line.length)
       },
       control: (event) => {
         control.append(ControlLog.format(tapeLines, event), 1)
       },
       samples: (write) => {
         trackOf(write.track).runs.add(write.offset, write.samples)
-        staged += write.samples.byteLength
+        stage(write.samples.byteLength)
       },
       frame: (frame: FrameWriter.Frame) => {
         const folder = [VIDEO, ...frame.folder].join("/")
-        staged += frame.bytes.byteLength
+        stage(frame.bytes.byteLength)
         if (frame._tag === "Png") {
           frames.push({ folder, file: `${folder}/${frame.file}`, bytes: frame.bytes })
           return
@@ -436,6 +471,7 @@ export const make = (
     // -- the flush ------------------------------------------------------------------
 
     let reported: string | undefined = restored.snapshot.position
+    let logsFailingSince = 0
     const lock = yield* Effect.makeSemaphore(1)
 
     const pendingBytes = () => {
@@ -482,6 +518,14 @@ export const make = (
                   )
                 ))
             }
+            if (tapeBytes !== undefined || controlBytes !== undefined) {
+              if (committed) {
+                logsFailingSince = 0
+                settings.onLogsWritten?.(now)
+              } else if (logsFailingSince === 0 && tape.pending + control.pending > 0) {
+                logsFailingSince = now
+              }
+            }
             const offsets: Checkpoint.Offsets = {
               tape: { bytes: tape.committed, lines: tape.committedItems },
               control: { bytes: control.committed, lines: control.committedItems }
@@ -520,7 +564,7 @@ export const make = (
             }
             // what the tape and control log still hold counts towards the next early flush; media kept for a file
             // that fails does not (it is bounded per file)
-            staged = tape.pending + control.pending
+            restage(tape.pending + control.pending)
             if (logs.length > 0) {
               const pending = logs
               logs = []
@@ -544,23 +588,34 @@ export const make = (
       )
     })
 
+    const apply = (item: SessionEvent.SessionEvent, now: number): void => {
+      try {
+        if (!state.apply(item, now, out)) RecorderMetrics.redeliveriesSkipped.unsafeUpdate(1, [])
+      } catch (cause) {
+        state.addError(now, "recorder", errorText(cause))
+        once("recorder", () => Effect.logError(`${who}: an event could not be recorded`, cause))
+      }
+    }
+
     const accept = (items: Chunk.Chunk<SessionEvent.SessionEvent>): Effect.Effect<void> =>
       Effect.suspend(() => {
         const now = clock.unsafeCurrentTimeMillis()
-        let skipped = 0
-        for (const item of items) {
-          try {
-            if (!state.apply(item, now, out)) skipped++
-          } catch (cause) {
-            state.addError(now, "recorder", errorText(cause))
-            once("recorder", () => Effect.logError(`${who}: an event could not be recorded`, cause))
-          }
-        }
-        if (skipped > 0) RecorderMetrics.redeliveriesSkipped.unsafeUpdate(skipped, [])
+        for (const item of items) apply(item, now)
         const pending = logs
         logs = []
         return pending.length === 0 ? relieve : Effect.zipRight(Effect.all(pending, { discard: true }), relieve)
       })
+
+    const giveUpLogs = Effect.suspend(() => {
+      const unwritten = tape.pendingItems + control.pendingItems
+      if (unwritten === 0) return Effect.void
+      state.addError(clock.unsafeCurrentTimeMillis(), TAPE, `${unwritten} lines could not be written`)
+      giveUp(TAPE, tape.drop() + control.drop())
+      restage(0)
+      const pending = logs
+      logs = []
+      return Effect.all(pending, { discard: true })
+    })
 
     let finishing = false
     const finish = Effect.suspend(() => {
@@ -580,12 +635,7 @@ export const make = (
             for (const stream of streams.values()) giveUp(stream.file, stream.buffer.drop())
             for (const frame of frames) giveUp(frame.folder, frame.bytes.byteLength)
             frames = []
-            const unwritten = tape.pendingItems + control.pendingItems
-            if (unwritten > 0) {
-              state.addError(clock.unsafeCurrentTimeMillis(), TAPE, `${unwritten} lines could not be written`)
-              giveUp(TAPE, tape.drop() + control.drop())
-            }
-            return flush(scheduler.live(), true)
+            return Effect.zipRight(giveUpLogs, flush(scheduler.live(), true))
           }))
         )
       })
@@ -600,5 +650,15 @@ export const make = (
         return Effect.logWarning(`${who}: ${source}: ${Printable.text(message, 2000)}`)
       })
 
-    return { accept, finish, report, summary: () => state.snapshot.summary }
+    return {
+      apply,
+      accept,
+      flush: Effect.suspend(() => flush(scheduler.live(), false)),
+      pending: () => staged,
+      logs: () => ({ pending: tape.pending + control.pending, failingSince: logsFailingSince }),
+      giveUpLogs,
+      finish,
+      report,
+      summary: () => state.snapshot.summary
+    }
   })

@@ -1,0 +1,191 @@
+// SessionRecorder.recordEvents: every session of one flat Stream, through one consumer.
+import { SampleMeeting, type SessionEvent } from "@callstream/core"
+import { NodeContext } from "@effect/platform-node"
+import * as FileSystem from "@effect/platform/FileSystem"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Stream from "effect/Stream"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import * as SessionRecorder from "../src/SessionRecorder.js"
+import * as FailingFileSystem from "./failingFileSystem.js"
+import { json, readTape, sessionItems, tempDir } from "./recording.js"
+
+const meeting = (seed: number) => SampleMeeting.generate({ seed, duration: 12, separate: true })
+
+/** The events of several sessions, one after the other in turn, as a server's flat Stream interleaves them. */
+const interleave = (...sessions: ReadonlyArray<ReadonlyArray<SessionEvent.SessionEvent>>) => {
+  const out: Array<SessionEvent.SessionEvent> = []
+  const longest = Math.max(...sessions.map((items) => items.length))
+  for (let i = 0; i < longest; i++) for (const items of sessions) if (i < items.length) out.push(items[i]!)
+  return out
+}
+
+const oneShot = (items: ReadonlyArray<SessionEvent.SessionEvent>, directory: string) =>
+  SessionRecorder.recordSession({ key: items[0]!.session, events: Stream.fromIterable(items) }, { directory })
+
+/** The files of a session folder that a one-shot recording of the same events has, byte for byte. */
+const sameFiles = (folder: string, once: string) => {
+  for (const name of ["events.jsonl", "transcript.json", "participants.json", "chat.json"]) {
+    assert.isTrue(fs.readFileSync(path.join(folder, name)).equals(fs.readFileSync(path.join(once, name))), name)
+  }
+  for (const name of fs.readdirSync(path.join(once, "audio"))) {
+    const file = path.join("audio", name)
+    assert.isTrue(fs.readFileSync(path.join(folder, file)).equals(fs.readFileSync(path.join(once, file))), file)
+  }
+}
+
+const quiet = Logger.minimumLogLevel(LogLevel.Error)
+
+describe("SessionRecorder.recordEvents", () => {
+  it.live("records interleaved sessions as one-shot recordings would; a session slow to set up holds no other back", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const out = path.join(dir, "out")
+      const fast = sessionItems(meeting(1).entries, "fast").all
+      const slow = sessionItems(meeting(2).entries, "slow").all
+      // the slow session's folder takes a while to make; meanwhile its events are held, and the other is recorded
+      let fastTapeBeforeSlowFolder = -1
+      const slowFolders = Layer.effect(
+        FileSystem.FileSystem,
+        Effect.map(FileSystem.FileSystem, (fs): FileSystem.FileSystem => ({
+          ...fs,
+          makeDirectory: (target, options) =>
+            target.includes(`${path.sep}slow`)
+              ? fs.makeDirectory(target, options).pipe(
+                Effect.delay("400 millis"),
+                Effect.tap(() =>
+                  Effect.sync(() => {
+                    const tape = path.join(out, "fast", "events.jsonl")
+                    if (fastTapeBeforeSlowFolder === -1) {
+                      fastTapeBeforeSlowFolder = readTape(tape).length
+                    }
+                  })
+                )
+              )
+              : fs.makeDirectory(target, options)
+        }))
+      ).pipe(Layer.provideMerge(NodeContext.layer))
+      const events = Stream.fromIterable(interleave(fast, slow)).pipe(
+        Stream.rechunk(8),
+        Stream.tap(() => Effect.sleep("2 millis"))
+      )
+      yield* SessionRecorder.recordEvents(events, { directory: out, flushInterval: "50 millis" }).pipe(
+        Effect.provide(slowFolders)
+      )
+      yield* oneShot(fast, path.join(dir, "once"))
+      yield* oneShot(slow, path.join(dir, "once"))
+
+      assert.isAbove(fastTapeBeforeSlowFolder, 0, "the fast session was written while the slow one was set up")
+      for (const [name, items] of [["fast", fast], ["slow", slow]] as const) {
+        sameFiles(path.join(out, name), path.join(dir, "once", name))
+        assert.strictEqual(json(path.join(out, name, "session.json")).counts.messages, items.length - 2)
+      }
+    }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
+
+  it.live("a meeting that starts again while its files are being finished continues the same folder, in order", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const whole = sessionItems(meeting(3).entries)
+      const half = Math.floor(whole.messages.length / 2)
+      const first = sessionItems(meeting(3).entries.slice(0, half))
+      const second = sessionItems(meeting(3).entries.slice(half))
+      // the second run's start comes right after the first run's end: it waits until the first run's files are done
+      yield* SessionRecorder.recordEvents(
+        Stream.fromIterable([...first.all, ...second.all]).pipe(Stream.rechunk(16)),
+        { directory: path.join(dir, "out") }
+      )
+      yield* oneShot(whole.all, path.join(dir, "once"))
+
+      const folder = path.join(dir, "out", whole.key)
+      const once = path.join(dir, "once", whole.key)
+      assert.strictEqual(readTape(path.join(folder, "events.jsonl")).length, whole.messages.length)
+      for (const name of ["transcript.json", "participants.json", "chat.json"]) {
+        assert.deepStrictEqual(json(path.join(folder, name)), json(path.join(once, name)), name)
+      }
+      for (const name of fs.readdirSync(path.join(once, "audio"))) {
+        const file = path.join("audio", name)
+        assert.isTrue(fs.readFileSync(path.join(folder, file)).equals(fs.readFileSync(path.join(once, file))), file)
+      }
+      const session = json(path.join(folder, "session.json"))
+      assert.strictEqual(session.runs.length, 2)
+      assert.strictEqual(session.counts.messages, whole.messages.length)
+    }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
+
+  it.live("a session whose tape cannot be written gives its lines up, counted, instead of holding the others back", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const out = path.join(dir, "out")
+      const ok = sessionItems(meeting(4).entries, "ok")
+      const stuck = sessionItems(meeting(5).entries, "stuck")
+      const failing: FailingFileSystem.Failing = (operation, file) =>
+        operation === "write" && file === path.join(out, "stuck", "events.jsonl")
+      const events = Stream.fromIterable(interleave(ok.all, stuck.all)).pipe(
+        Stream.rechunk(8),
+        Stream.tap(() => Effect.sleep("2 millis"))
+      )
+      yield* SessionRecorder.recordEvents(events, {
+        directory: out,
+        flushInterval: "50 millis",
+        maxPendingBytes: 64 * 1024
+      }).pipe(Effect.provide(FailingFileSystem.layer(failing)))
+
+      assert.strictEqual(readTape(path.join(out, "ok", "events.jsonl")).length, ok.messages.length)
+      assert.deepStrictEqual(json(path.join(out, "ok", "session.json")).errors, [])
+      const session = json(path.join(out, "stuck", "session.json"))
+      // everything else of the stuck session is recorded; its tape lines are given up and said so
+      assert.strictEqual(session.counts.messages, stuck.messages.length)
+      assert.strictEqual(fs.statSync(path.join(out, "stuck", "events.jsonl")).size, 0)
+      assert.isAbove(session.recorder.lostBytes, 0)
+      const sources: Array<string> = session.errors.map((e: any) => e.source)
+      assert.include(sources, "events.jsonl")
+      assert.isTrue(session.errors.some((e: any) => e.message.includes("lines could not be written")))
+      // given up along the way, not only at the end: the session never held more than its bound for long
+      const givenUp = session.errors.filter((e: any) => e.message.includes("lines could not be written"))
+      assert.isAbove(givenUp.length, 1)
+    }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
+
+  it.live("when nothing can be written, stops reading at the memory budget, and loses nothing once the disk is back", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const out = path.join(dir, "out")
+      const a = sessionItems(meeting(6).entries, "a")
+      const b = sessionItems(meeting(7).entries, "b")
+      let full = true
+      let readWhileFull = 0
+      let bytesWhileFull = 0
+      const failing: FailingFileSystem.Failing = (operation) => full && operation === "write"
+      const budget = 256 * 1024
+      const events = Stream.fromIterable(interleave(a.all, b.all)).pipe(
+        Stream.rechunk(4),
+        Stream.tap((item) =>
+          Effect.sync(() => {
+            if (!full) return
+            readWhileFull++
+            if (item._tag === "Message") bytesWhileFull += item.raw?.length ?? 0
+          })
+        )
+      )
+      setTimeout(() => (full = false), 1_500)
+      yield* SessionRecorder.recordEvents(events, {
+        directory: out,
+        flushInterval: "50 millis",
+        maxPendingTotal: budget
+      }).pipe(Effect.provide(FailingFileSystem.layer(failing)))
+
+      const total = a.all.length + b.all.length
+      assert.isBelow(readWhileFull, total, "the source was not read to its end while the disk was full")
+      // what was read while nothing could be written: the budget, the chunk that passed it, and what the Stream
+      // had buffered ahead (a chunk or two)
+      assert.isBelow(bytesWhileFull, budget + 64 * 1024)
+      for (const [name, items] of [["a", a], ["b", b]] as const) {
+        const session = json(path.join(out, name, "session.json"))
+        assert.strictEqual(readTape(path.join(out, name, "events.jsonl")).length, items.messages.length)
+        assert.strictEqual(session.recorder.lostBytes, 0)
+        assert.strictEqual(session.counts.messages, items.messages.length)
+      }
+    }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
+})
