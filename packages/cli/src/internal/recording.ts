@@ -22,8 +22,8 @@ export interface Recording {
 }
 
 /**
- * Starts a server and records each of its sessions into `directory`, each session through its own Stream (so a
- * slow one never holds back the others). `observe` sees every event on its way to the recorder, a chunk at a time
+ * Starts a server and records every session into `directory`, reading the server's flat `events` with one consumer
+ * (see `SessionRecorder.recordEvents`). `observe` sees every event on its way to the recorder, a chunk at a time
  * (one call per chunk, not an Effect per event). The server lives until `stop`, not in the caller's scope: the order
  * of shutdown matters (server first, then the recorder drains).
  *
@@ -40,13 +40,8 @@ export const serveAndRecord = (
       Scope.extend(scope),
       Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
     )
-    const recorder = yield* SessionRecorder.recordAll(
-      server.sessions.pipe(
-        Stream.map((session) => ({
-          ...session,
-          events: session.events.pipe(Stream.mapChunksEffect((items) => Effect.as(observe(items), items)))
-        }))
-      ),
+    const recorder = yield* SessionRecorder.recordEvents(
+      server.events.pipe(Stream.mapChunksEffect((items) => Effect.as(observe(items), items))),
       { directory }
     ).pipe(Effect.forkDaemon)
     return { server, stop: Effect.zipRight(Scope.close(scope, Exit.void), Fiber.join(recorder)) }
