@@ -58,6 +58,23 @@ export interface Message {
 }
 
 /**
+ * Messages are built by a constructor rather than as object literals: V8 may learn to allocate everything one
+ * literal in the code makes straight in the old generation, and a dead message there would keep its frame's text
+ * and parsed form alive through every young-generation collection until the next full one.
+ */
+class MessageImpl implements Message {
+  readonly _tag = "Message" as const
+  constructor(
+    readonly session: SessionKey,
+    readonly event: RecallEvent.RecallEvent,
+    readonly receivedAt: number,
+    readonly connectionId: string | undefined,
+    readonly raw: string | undefined,
+    readonly position: string | undefined
+  ) {}
+}
+
+/**
  * @since 0.1.0
  * @category constructors
  */
@@ -70,15 +87,7 @@ export const message = (
     readonly raw?: string | undefined
     readonly position?: string | undefined
   }
-): Message => ({
-  _tag: "Message",
-  session,
-  event,
-  receivedAt,
-  connectionId: options?.connectionId,
-  raw: options?.raw,
-  position: options?.position
-})
+): Message => new MessageImpl(session, event, receivedAt, options?.connectionId, options?.raw, options?.position)
 
 /**
  * The first thing a session's Stream carries.

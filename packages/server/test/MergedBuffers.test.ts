@@ -1,9 +1,11 @@
+import { Fixtures } from "@callstream/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import { EventBuffer, MergedBuffers } from "../src/internal/buffer.js"
+import { makeHarness } from "./router.js"
 
 /**
  * Lets everything that is ready run: pending microtasks, Effect's scheduler, I/O callbacks. No clock is involved, so
@@ -13,6 +15,115 @@ const settle = Effect.gen(function*() {
   for (let i = 0; i < 5; i++) {
     yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
     yield* Effect.yieldNow()
+  }
+})
+
+/** Lets every queued microtask run (the reader's fiber included), as between two I/O callbacks of one turn. */
+const microtasks = async () => {
+  for (let i = 0; i < 100; i++) await Promise.resolve()
+}
+
+/**
+ * Runs `body` as one turn of the event loop would run several I/O callbacks: microtasks run after each step, and
+ * nothing scheduled for the end of the turn (`setImmediate`) runs before the last one.
+ */
+const oneTurn = (body: (callback: () => Promise<void>) => Promise<void>) =>
+  Effect.promise(() =>
+    new Promise<void>((resolve, reject) => {
+      let turnEnded = false
+      setTimeout(() => {
+        setImmediate(() => (turnEnded = true))
+        body(async () => {
+          await microtasks()
+          assert.isFalse(turnEnded, "still in the same turn")
+        }).then(resolve, reject)
+      }, 0)
+    })
+  )
+
+/** Reads `stream` in a fiber, keeping each chunk as it arrives. */
+const reader = <A>(stream: Stream.Stream<A>) =>
+  Effect.gen(function*() {
+    const chunks: Array<ReadonlyArray<A>> = []
+    const fiber = yield* stream.pipe(
+      Stream.runForEachChunk((chunk) => Effect.sync(() => void chunks.push(Chunk.toReadonlyArray(chunk)))),
+      Effect.fork
+    )
+    yield* settle
+    return { chunks, fiber }
+  })
+
+describe("EventBuffer", () => {
+  it.effect("what several callbacks of one turn offer reaches the waiting reader as one chunk, after the turn", () =>
+    Effect.gen(function*() {
+      const buffer = new EventBuffer<number>(Infinity, () => {})
+      const { chunks, fiber } = yield* reader(buffer.stream)
+      yield* oneTurn(async (callback) => {
+        for (let i = 0; i < 3; i++) {
+          buffer.offer(i)
+          await callback()
+        }
+        assert.deepStrictEqual(chunks, [])
+      })
+      yield* settle
+      assert.deepStrictEqual(chunks, [[0, 1, 2]])
+      buffer.end()
+      yield* Fiber.join(fiber)
+    }))
+
+  it.effect("a hurried buffer is read right after the current callback, within the turn", () =>
+    Effect.gen(function*() {
+      const buffer = new EventBuffer<number>(Infinity, () => {})
+      const { chunks, fiber } = yield* reader(buffer.stream)
+      yield* oneTurn(async (callback) => {
+        buffer.offer(0)
+        buffer.offer(1)
+        buffer.hurry()
+        await callback()
+        assert.deepStrictEqual(chunks, [[0, 1]])
+        buffer.offer(2)
+        await callback()
+        assert.deepStrictEqual(chunks, [[0, 1]])
+      })
+      yield* settle
+      assert.deepStrictEqual(chunks, [[0, 1], [2]])
+      buffer.end()
+      yield* Fiber.join(fiber)
+    }))
+
+  for (const merged of [false, true]) {
+    it.effect(
+      `a turn that brings a session more frames than its buffer holds sheds nothing while its ${
+        merged ? "merged" : "own"
+      } reader keeps up`,
+      () =>
+        Effect.gen(function*() {
+          const bufferSize = 8
+          const h = makeHarness({ bufferSize })
+          const { connection, socket } = h.connect()
+          h.router.frame(connection, Buffer.from(JSON.stringify(Fixtures.transcript("hello"))))
+          const session = h.sessions[0]!
+          const sessions = new EventBuffer<typeof session>(Infinity, () => {})
+          sessions.offer(session)
+          sessions.end()
+          const { chunks, fiber } = yield* reader(
+            merged ? new MergedBuffers(sessions, (s: typeof session) => s.buffer, 4096).stream : session.events
+          )
+          yield* oneTurn(async (callback) => {
+            for (let i = 0; i < 5 * bufferSize; i++) {
+              h.router.frame(connection, Buffer.from(JSON.stringify(Fixtures.audio({ at: i / 10 }))))
+              await callback()
+            }
+          })
+          yield* settle
+          const items = chunks.flat()
+          assert.strictEqual(items.filter((item) => item._tag === "Message").length, 1 + 5 * bufferSize)
+          assert.deepStrictEqual(items.filter((item) => item._tag === "Dropped"), [])
+          assert.deepStrictEqual([h.router.outcomes.shed, socket.pauses], [0, 0])
+          h.router.end(session, "shutdown")
+          yield* Fiber.join(fiber)
+        })
+    )
   }
 })
 

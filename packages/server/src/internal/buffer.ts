@@ -5,25 +5,47 @@ import * as Stream from "effect/Stream"
 
 type Pull<A> = Effect.Effect<Chunk.Chunk<A>, Option.Option<never>>
 
+/** How a buffer tells its reader that there is something to take. */
+export interface Reader {
+  /** Items arrived in an empty buffer, or it ended: wake the reader once the current turn's I/O is done. */
+  readonly signal: () => void
+  /** The buffer is filling up: wake the reader right after the current callback. */
+  readonly hurry: () => void
+}
+
 /**
- * Hands items to one waiting reader, at most once per microtask: every frame parsed from one socket read then
- * reaches it as one chunk.
+ * Hands items to one waiting reader, normally once per turn of the event loop: the wake-up runs after the turn's
+ * I/O callbacks, so every frame that any socket delivered in that turn reaches the reader as one chunk, for one
+ * resumption of its fiber. A buffer that fills up during a turn hurries it: the reader then runs right after the
+ * current callback, as it would between two socket reads, before any limit applies.
  */
-class Waker<A> {
+class Waker<A> implements Reader {
   private waiter: ((effect: Pull<A>) => void) | undefined
-  private scheduled = false
+  /** The wake-up queued for the end of the turn, if any. */
+  private queued: ReturnType<typeof setImmediate> | undefined
+  /** A wake-up is queued right after the current callback. */
+  private soon = false
 
   constructor(private readonly takeNow: () => Pull<A>) {}
 
-  /** Something changed: wake the reader, if one waits, once the current synchronous work is done. */
   readonly signal = (): void => {
-    if (this.waiter === undefined || this.scheduled) return
-    this.scheduled = true
+    if (this.waiter === undefined || this.queued !== undefined || this.soon) return
+    this.queued = setImmediate(this.wake)
+  }
+
+  readonly hurry = (): void => {
+    if (this.waiter === undefined || this.soon) return
+    if (this.queued !== undefined) {
+      clearImmediate(this.queued)
+      this.queued = undefined
+    }
+    this.soon = true
     queueMicrotask(this.wake)
   }
 
   private readonly wake = (): void => {
-    this.scheduled = false
+    this.queued = undefined
+    this.soon = false
     const waiter = this.waiter
     if (waiter === undefined) return
     this.waiter = undefined
@@ -50,17 +72,23 @@ class Waker<A> {
  * over in chunks and reports each take (items and their weight in bytes) so the producer can resume.
  *
  * It is read either through its own `stream`, or by a {@link MergedBuffers} that reads many at once.
+ *
+ * Memory: two arrays (items and their weights) that live as long as the buffer and are emptied by each take, never
+ * replaced. A take hands over a copy, so nothing taken stays reachable from here; and no array is made per take at
+ * one place in the code, which V8 could learn to allocate in the old generation, where a dead array would keep every
+ * frame it held alive until the next full collection.
  */
 export class EventBuffer<A> {
-  private items: Array<A> = []
+  private readonly items: Array<A | undefined> = []
   /** The weight of each item, in step with `items`. */
-  private weights: Array<number> = []
+  private readonly weights: Array<number> = []
+  /** Where the items not taken yet start. */
   private head = 0
   private held = 0
   private done = false
   private readonly waker = new Waker<A>(() => this.takeNow())
-  /** Whom to tell about new items: this buffer's own reader, or the merged reader that adopted it. */
-  private signal: () => void = this.waker.signal
+  /** Whom to tell about items and the end: its own reader, or a merged one. */
+  private reader: Reader = this.waker
 
   constructor(
     private readonly maxChunk: number,
@@ -82,21 +110,28 @@ export class EventBuffer<A> {
 
   offer(item: A, weight = 0): void {
     if (this.done) return
+    // a reader only ever waits on an empty buffer: later items find it signalled already
+    const wasEmpty = this.items.length === this.head
     this.items.push(item)
     this.weights.push(weight)
     this.held += weight
-    this.signal()
+    if (wasEmpty) this.reader.signal()
   }
 
   end(): void {
     if (this.done) return
     this.done = true
-    this.signal()
+    this.reader.signal()
+  }
+
+  /** Asks the reader to take what is held right after the current callback, not at the end of the turn. */
+  hurry(): void {
+    if (this.size > 0) this.reader.hurry()
   }
 
   /** Hands this buffer to a reader that merges it with others: from now on only `takeUpTo` reads it. */
-  adopt(signal: () => void): void {
-    this.signal = signal
+  adopt(reader: Reader): void {
+    this.reader = reader
   }
 
   /** Takes up to `max` items without waiting (reports the take like any other). */
@@ -108,17 +143,19 @@ export class EventBuffer<A> {
     let bytes = 0
     for (let i = start; i < end; i++) bytes += this.weights[i]!
     this.held -= bytes
-    const taken = start === 0 && end === this.items.length ? this.items : this.items.slice(start, end)
-    this.head = end
-    if (this.head === this.items.length) {
-      if (taken !== this.items) this.items.length = 0
-      else this.items = []
+    const taken = this.items.slice(start, end) as Array<A>
+    this.items.fill(undefined, start, end)
+    if (end === this.items.length) {
+      this.items.length = 0
       this.weights.length = 0
       this.head = 0
-    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head)
-      this.weights = this.weights.slice(this.head)
-      this.head = 0
+    } else {
+      this.head = end
+      if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+        this.items.splice(0, this.head)
+        this.weights.splice(0, this.head)
+        this.head = 0
+      }
     }
     this.onTake(taken.length, bytes)
     return taken
@@ -138,11 +175,15 @@ export class EventBuffer<A> {
 
 /**
  * Reads every buffer a source names as one Stream, without a fiber or a queue per buffer: each take hands over
- * what all ready buffers hold (up to `maxChunk`), each buffer's items in order. It ends once the source has ended
- * and every buffer it named has ended and been read.
+ * what the ready buffers hold (up to `maxChunk`), each buffer's items in order. Only buffers that have items (or
+ * ended) are visited, so a take costs what it hands over, not the number of open sessions. It ends once the source
+ * has ended and every buffer it named has ended and been read.
  */
 export class MergedBuffers<S, A> {
-  private readonly buffers = new Set<EventBuffer<A>>()
+  /** Buffers named by the source that have not both ended and been read. */
+  private open = 0
+  /** The buffers that hold items or ended since they were last read, in the order that happened. */
+  private readonly ready = new Set<EventBuffer<A>>()
   private readonly waker = new Waker<A>(() => this.takeNow())
 
   constructor(
@@ -150,43 +191,55 @@ export class MergedBuffers<S, A> {
     private readonly bufferOf: (s: S) => EventBuffer<A>,
     private readonly maxChunk: number
   ) {
-    source.adopt(this.waker.signal)
+    source.adopt(this.waker)
+  }
+
+  private add(buffer: EventBuffer<A>): void {
+    this.open++
+    buffer.adopt({
+      signal: () => {
+        this.ready.add(buffer)
+        this.waker.signal()
+      },
+      hurry: () => {
+        this.ready.add(buffer)
+        this.waker.hurry()
+      }
+    })
+    if (buffer.size > 0 || buffer.isDone) this.ready.add(buffer)
   }
 
   private takeNow(): Pull<A> {
-    for (const s of this.source.takeUpTo(Infinity)) {
-      const buffer = this.bufferOf(s)
-      buffer.adopt(this.waker.signal)
-      this.buffers.add(buffer)
-    }
+    for (const s of this.source.takeUpTo(Infinity)) this.add(this.bufferOf(s))
     let out: Array<A> | undefined
-    for (const buffer of this.buffers) {
+    for (const buffer of this.ready) {
       const room = this.maxChunk - (out?.length ?? 0)
       if (room <= 0) break
       const taken = buffer.takeUpTo(room)
       if (out === undefined) out = taken
       else for (let i = 0; i < taken.length; i++) out.push(taken[i]!)
-      if (buffer.isDone && buffer.size === 0) this.buffers.delete(buffer)
+      if (buffer.size === 0) {
+        this.ready.delete(buffer)
+        if (buffer.isDone) this.open--
+      }
     }
-    // a buffer that filled the chunk goes last next time, so a busy session cannot starve the others
+    // the buffer that filled the chunk goes last next time, so a busy session cannot starve the others
     if (out !== undefined && out.length >= this.maxChunk) {
-      const first = this.buffers.values().next()
+      const first = this.ready.values().next()
       if (!first.done) {
-        this.buffers.delete(first.value)
-        this.buffers.add(first.value)
+        this.ready.delete(first.value)
+        this.ready.add(first.value)
       }
     }
     if (out !== undefined && out.length > 0) return Effect.succeed(Chunk.unsafeFromArray(out))
-    if (this.source.isDone && this.source.size === 0 && this.buffers.size === 0) return Effect.fail(Option.none())
+    if (this.source.isDone && this.source.size === 0 && this.open === 0) return Effect.fail(Option.none())
     return Effect.succeed(Chunk.empty())
   }
 
-  private ready(): boolean {
-    if (this.source.size > 0) return true
-    for (const buffer of this.buffers) if (buffer.size > 0 || buffer.isDone) return true
-    return this.source.isDone && this.buffers.size === 0
+  private isReady(): boolean {
+    return this.source.size > 0 || this.ready.size > 0 || (this.source.isDone && this.open === 0)
   }
 
   /** Every buffer's items, as one Stream (one consumer). */
-  readonly stream: Stream.Stream<A> = Stream.repeatEffectChunkOption(this.waker.take(() => this.ready()))
+  readonly stream: Stream.Stream<A> = Stream.repeatEffectChunkOption(this.waker.take(() => this.isReady()))
 }

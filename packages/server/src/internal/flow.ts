@@ -44,6 +44,10 @@ export class Flow {
   private readonly lowWater: number
   private readonly lowWaterBytes: number
   private readonly budgetLowWater: number
+  /** A quarter of each limit: past it, the session's reader is hurried (see `EventBuffer.hurry`). */
+  private readonly hurryItems: number
+  private readonly hurryBytes: number
+  private readonly hurryBudget: number
 
   constructor(
     readonly options: FlowOptions,
@@ -53,6 +57,9 @@ export class Flow {
     this.lowWater = Math.floor(options.bufferSize / 2)
     this.lowWaterBytes = Math.floor(options.bufferBytes / 2)
     this.budgetLowWater = Math.floor(options.memoryBudget / 2)
+    this.hurryItems = Math.max(1, Math.floor(options.bufferSize / 4))
+    this.hurryBytes = Math.floor(options.bufferBytes / 4)
+    this.hurryBudget = Math.floor(options.memoryBudget / 4)
     ServerMetrics.memoryBudget.unsafeUpdate(options.memoryBudget, Counters.NO_TAGS)
   }
 
@@ -66,12 +73,20 @@ export class Flow {
     return this.queuedBytes >= this.options.memoryBudget || this.isFull(session)
   }
 
-  /** Buffers an event for its session's consumer. */
+  /**
+   * Buffers an event for its session's consumer. Consumers normally take once per turn of the event loop, in one
+   * chunk; a buffer a quarter of the way to a limit has its consumer take right away, so a burst within one turn
+   * meets the limits only when the consumer really is behind.
+   */
   push(session: SessionState, item: SessionEvent.SessionEvent, weight: number): void {
     if (session.ended) return
-    session.buffer.offer(item, weight)
+    const buffer = session.buffer
+    buffer.offer(item, weight)
     this.queued++
     this.queuedBytes += weight
+    if (buffer.size >= this.hurryItems || buffer.bytes >= this.hurryBytes || this.queuedBytes >= this.hurryBudget) {
+      buffer.hurry()
+    }
     if (!session.full && this.isFull(session)) this.filled(session)
     if (!this.overBudget && this.queuedBytes >= this.options.memoryBudget) this.reachedBudget()
   }
