@@ -2,6 +2,7 @@ import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import { fromArray } from "./chunk.js"
 
 type Pull<A> = Effect.Effect<Chunk.Chunk<A>, Option.Option<never>>
 
@@ -163,7 +164,7 @@ export class EventBuffer<A> {
 
   private takeNow(): Pull<A> {
     if (this.size === 0) return this.done ? Effect.fail(Option.none()) : Effect.succeed(Chunk.empty())
-    return Effect.succeed(Chunk.unsafeFromArray(this.takeUpTo(this.maxChunk)))
+    return Effect.succeed(fromArray(this.takeUpTo(this.maxChunk)))
   }
 
   /** Takes what is there (up to `maxChunk`), waiting when empty; fails with `None` once ended and empty. */
@@ -231,7 +232,7 @@ export class MergedBuffers<S, A> {
         this.ready.add(first.value)
       }
     }
-    if (out !== undefined && out.length > 0) return Effect.succeed(Chunk.unsafeFromArray(out))
+    if (out !== undefined && out.length > 0) return Effect.succeed(fromArray(out))
     if (this.source.isDone && this.source.size === 0 && this.open === 0) return Effect.fail(Option.none())
     return Effect.succeed(Chunk.empty())
   }
