@@ -14,6 +14,9 @@ export interface Reader {
   readonly hurry: () => void
 }
 
+/** Nobody reads the buffer yet: a reader that comes looks before it waits. */
+const NO_READER: Reader = { signal: () => {}, hurry: () => {} }
+
 /**
  * Hands items to one waiting reader, normally once per turn of the event loop: the wake-up runs after the turn's
  * I/O callbacks, so every frame that any socket delivered in that turn reaches the reader as one chunk, for one
@@ -75,7 +78,7 @@ class Waker<A> implements Reader {
  * It is read either through its own `stream`, or by a {@link MergedBuffers} that reads many at once.
  *
  * Memory: two arrays (items and their weights) that live as long as the buffer and are emptied by each take, never
- * replaced. A take hands over a copy, so nothing taken stays reachable from here; and no array is made per take at
+ * replaced, and a reader of its own once `stream` is used. A take hands over a copy, so nothing taken stays reachable from here; and no array is made per take at
  * one place in the code, which V8 could learn to allocate in the old generation, where a dead array would keep every
  * frame it held alive until the next full collection.
  */
@@ -87,9 +90,9 @@ export class EventBuffer<A> {
   private head = 0
   private held = 0
   private done = false
-  private readonly waker = new Waker<A>(() => this.takeNow())
-  /** Whom to tell about items and the end: its own reader, or a merged one. */
-  private reader: Reader = this.waker
+  /** Whom to tell about items and the end: its own reader, a merged one, or nobody yet. */
+  private reader: Reader = NO_READER
+  private own: Stream.Stream<A> | undefined = undefined
 
   constructor(
     private readonly maxChunk: number,
@@ -167,11 +170,19 @@ export class EventBuffer<A> {
     return Effect.succeed(fromArray(this.takeUpTo(this.maxChunk)))
   }
 
-  /** Takes what is there (up to `maxChunk`), waiting when empty; fails with `None` once ended and empty. */
-  readonly take: Pull<A> = this.waker.take(() => this.size > 0 || this.done)
-
-  /** The buffer as a Stream (one consumer). */
-  readonly stream: Stream.Stream<A> = Stream.repeatEffectChunkOption(this.take)
+  /**
+   * The buffer as a Stream (one consumer): each pull takes what is there (up to `maxChunk`), waiting when empty. Made
+   * on first use, so a buffer only a merged reader reads carries no reader of its own.
+   */
+  get stream(): Stream.Stream<A> {
+    if (this.own === undefined) {
+      const waker = new Waker<A>(() => this.takeNow())
+      // items offered before are found by the first pull, which looks before it waits
+      if (this.reader === NO_READER) this.reader = waker
+      this.own = Stream.repeatEffectChunkOption(waker.take(() => this.size > 0 || this.done))
+    }
+    return this.own
+  }
 }
 
 /**

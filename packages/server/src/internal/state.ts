@@ -50,7 +50,6 @@ export class Connection {
  */
 export class SessionState {
   readonly buffer: EventBuffer<SessionEvent.SessionEvent>
-  readonly events: Stream.Stream<SessionEvent.SessionEvent>
   readonly connections = new Set<Connection>()
   readonly paused = new Set<Connection>()
   lastTime: number | undefined = undefined
@@ -74,6 +73,10 @@ export class SessionState {
     onTake: (session: SessionState, taken: number, bytes: number) => void
   ) {
     this.buffer = new EventBuffer(maxChunk, (taken, bytes) => onTake(this, taken, bytes))
-    this.events = this.buffer.stream
+  }
+
+  /** This session's own Stream, for `sessions` (made on first use: readers of `events` never need it). */
+  get events(): Stream.Stream<SessionEvent.SessionEvent> {
+    return this.buffer.stream
   }
 }

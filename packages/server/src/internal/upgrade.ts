@@ -22,6 +22,14 @@ export interface Gate {
 }
 
 /**
+ * The socket's error listener for its whole life: a plain function, so that it keeps nothing of the upgrade alive
+ * (a closure here would hold the request, headers and all, for as long as the connection lasts).
+ */
+function destroyOnError(this: Net.Socket): void {
+  this.destroy()
+}
+
+/**
  * Handles an upgrade request, in this order: 503 while shutting down, 404 off the websocket path, 503 over a
  * connection limit (before authentication, so a refused upgrade spends no signature id), 401 when authentication
  * fails; then the websocket handshake. Every refusal is counted and logged; nothing here can throw.
@@ -48,7 +56,7 @@ export const handler = (gate: Gate) => {
 
   return (request: Http.IncomingMessage, socket: Net.Socket, head: Buffer): void => {
     // a peer may reset at any point of the handshake: no socket error may go unhandled
-    socket.on("error", () => socket.destroy())
+    socket.on("error", destroyOnError)
     guarded(gate.log, "upgrade", () => {
       const remote = socket.remoteAddress
       if (gate.shuttingDown()) return rawResponse(socket, 503, "Service Unavailable")
