@@ -194,15 +194,31 @@ const dueAt = (plan: Plan, now: number) => {
 
 // paced: one timer every BENCH_TICK ms pushes what each session's meeting has reached, as a server's socket
 // callbacks push frames, so the source itself costs little; `emit` says where each session's events go
+// messages sent so far by the paced source, and the CPU over the steady part of a paced run: from a quarter of the
+// meeting to nine tenths of it, when every session is set up and none is finishing yet
+let sent = 0
+const steady = { cpu: 0, messages: 0 }
+const sampleSteady = (origin: number) => {
+  let start: { readonly cpu: NodeJS.CpuUsage; readonly sent: number } | undefined
+  setTimeout(() => (start = { cpu: process.cpuUsage(), sent }), origin - Date.now() + (duration * 250) / speed)
+  setTimeout(() => {
+    const used = process.cpuUsage(start!.cpu)
+    steady.cpu = (used.user + used.system) / 1e6
+    steady.messages = sent - start!.sent
+  }, origin - Date.now() + (duration * 900) / speed)
+}
+
 const paced = (plans: ReadonlyArray<Plan>, emit: (plan: Plan, events: Array<SessionEvent.SessionEvent>) => void) => {
   const live = new Set(plans)
   const timer = setInterval(() => {
     const now = Date.now()
     for (const plan of live) {
+      const from = plan.cursor
       const to = dueAt(plan, now)
       if (to === plan.cursor) continue
       const out: Array<SessionEvent.SessionEvent> = []
       take(plan, to, out)
+      sent += to - from
       emit(plan, out)
       if (plan.cursor === plan.lines.length) live.delete(plan)
     }
@@ -297,6 +313,8 @@ interface Measure {
   readonly messages: number
   /** Events per chunk of the flat source (0 for one Stream per session). */
   readonly chunk: number
+  /** Paced: CPU per message (µs) over the steady part, every session set up and none finishing (0 otherwise). */
+  readonly steady: number
 }
 
 const check = (directory: string) => {
@@ -353,6 +371,8 @@ const round = async (recorder: Recorder, recording: boolean): Promise<Measure> =
   const origin = Date.now() + 200
   const plans = Array.from({ length: sessions }, (_, i) => planOf(i, origin))
   chunks.count = chunks.items = 0
+  sent = steady.cpu = steady.messages = 0
+  if (speed > 0) sampleSteady(origin)
   const options = { ...recorderOptions, directory }
   const profiling = recording && profile !== undefined ? await startProfile() : undefined
   const cpu = process.cpuUsage()
@@ -374,7 +394,8 @@ const round = async (recorder: Recorder, recording: boolean): Promise<Measure> =
     cpuSeconds: (used.user + used.system) / 1e6,
     systemSeconds: used.system / 1e6,
     messages: totalMessages,
-    chunk: chunks.count === 0 ? 0 : chunks.items / chunks.count
+    chunk: chunks.count === 0 ? 0 : chunks.items / chunks.count,
+    steady: steady.messages === 0 ? 0 : (steady.cpu * 1e6) / steady.messages
   }
 }
 
@@ -388,11 +409,13 @@ const report = (label: string, results: ReadonlyArray<Measure>) => {
   const rate = median(results.map((m) => m.messages / m.seconds))
   const perMessage = median(results.map((m) => (m.cpuSeconds * 1e6) / m.messages))
   const share = median(results.map((m) => m.cpuSeconds / m.seconds))
+  const steadily = median(results.map((m) => m.steady))
   console.log(
     `${label} median: ${rate.toFixed(0)} messages/s, ${perMessage.toFixed(1)} µs CPU per message, ` +
-      `${(share * 100).toFixed(0)}% of a core`
+      `${(share * 100).toFixed(0)}% of a core` + (steadily > 0 ? `; steady: ${steadily.toFixed(1)} µs per message` : "")
   )
-  return perMessage
+  // paced, what a live meeting costs is the steady figure (set-up and finishing are paid once per meeting)
+  return steadily > 0 ? steadily : perMessage
 }
 
 const main = async () => {
@@ -427,7 +450,8 @@ const main = async () => {
           `${((m.cpuSeconds * 1e6) / m.messages).toFixed(1)} µs CPU per message ` +
           `(${((m.systemSeconds * 1e6) / m.messages).toFixed(1)} in the kernel), ` +
           `CPU ${((m.cpuSeconds / m.seconds) * 100).toFixed(0)}% of a core over ${m.seconds.toFixed(1)} s` +
-          (m.chunk > 0 ? `, ${m.chunk.toFixed(1)} events per chunk` : "")
+          (m.chunk > 0 ? `, ${m.chunk.toFixed(1)} events per chunk` : "") +
+          (m.steady > 0 ? `; steady: ${m.steady.toFixed(1)} µs per message` : "")
       )
     }
   }

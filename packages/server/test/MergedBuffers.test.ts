@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import { EventBuffer, MergedBuffers } from "../src/internal/buffer.js"
+import { HURRY_HELD_BYTES } from "../src/internal/flow.js"
 import { makeHarness } from "./router.js"
 
 /**
@@ -87,6 +88,48 @@ describe("EventBuffer", () => {
       })
       yield* settle
       assert.deepStrictEqual(chunks, [[0, 1], [2]])
+      buffer.end()
+      yield* Fiber.join(fiber)
+    }))
+
+  it.effect("once all sessions together hold 256 KiB, the waiting reader takes within the turn", () =>
+    Effect.gen(function*() {
+      const h = makeHarness()
+      const sessions = new EventBuffer<(typeof h.sessions)[number]>(Infinity, () => {}, true)
+      h.hooks.published = (session) => sessions.offer(session)
+      const { chunks, fiber } = yield* reader(new MergedBuffers(sessions, (s) => s.buffer, 4096).stream)
+      const frame = Buffer.from(
+        JSON.stringify(Fixtures.audio({ at: 1, samples: Fixtures.tone(440, 1, 0.1), botId: "bot-0" }))
+      )
+      let most = 0
+      yield* oneTurn(async (callback) => {
+        // one frame for each of many sessions: no session's buffer comes near a limit of its own
+        for (let i = 0; i < 200; i++) {
+          const text = frame.toString("utf8").replaceAll("bot-0", `bot-${i}`)
+          h.router.frame(h.connect().connection, Buffer.from(text))
+          await callback()
+          most = Math.max(most, h.router.flow.queuedBytes)
+        }
+        assert.isAbove(chunks.length, 0)
+      })
+      assert.isAbove(200 * frame.byteLength, 2 * HURRY_HELD_BYTES)
+      assert.isBelow(most, HURRY_HELD_BYTES + frame.byteLength + 1024)
+      h.router.endAll("shutdown")
+      sessions.end()
+      yield* Fiber.join(fiber)
+    }))
+
+  it.effect("an urgent buffer hands every item over right after the current callback", () =>
+    Effect.gen(function*() {
+      const buffer = new EventBuffer<number>(Infinity, () => {}, true)
+      const { chunks, fiber } = yield* reader(buffer.stream)
+      yield* oneTurn(async (callback) => {
+        buffer.offer(0)
+        await callback()
+        buffer.offer(1)
+        await callback()
+        assert.deepStrictEqual(chunks, [[0], [1]])
+      })
       buffer.end()
       yield* Fiber.join(fiber)
     }))

@@ -145,7 +145,7 @@ export const make = (
     let count = 0
     const stage = (message: SessionEvent.Message): void => {
       count++
-      buffer.append(lineOf(message), 1)
+      lineOf(message, buffer)
     }
     const flush = Effect.suspend(() => buffer.write(file, buffer.take()))
     yield* Effect.addFinalizer(() => Effect.ignore(flush))

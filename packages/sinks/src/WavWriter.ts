@@ -204,13 +204,27 @@ export const make = (
     const lock = yield* Effect.makeSemaphore(1)
     let declared = -1
     let lastPatch = yield* Clock.currentTimeMillis
+    // where the file's position is known to be (after a read, a write or a seek of ours), so a write that continues
+    // where the last one ended needs no seek; unknown (-1) after anything failed
+    let position = -1
+    const seek = (to: number) => to === position ? Effect.void : Effect.asVoid(file.seek(to, "start"))
+    const moved = <A, E>(to: number, effect: Effect.Effect<A, E>) =>
+      Effect.matchEffect(effect, {
+        onFailure: (error) => {
+          position = -1
+          return Effect.fail(error)
+        },
+        onSuccess: (a) => {
+          position = to
+          return Effect.succeed(a)
+        }
+      })
 
     // dataBytes only ever grows after a write or truncate has completed, so the header never runs ahead of the data
     const patch = Effect.gen(function*() {
       if (declared === dataBytes) return
       const declaring = dataBytes
-      yield* file.seek(0, "start")
-      yield* file.writeAll(header(declaring)).pipe(Effect.mapError(io))
+      yield* moved(HEADER_BYTES, Effect.zipRight(seek(0), file.writeAll(header(declaring)).pipe(Effect.mapError(io))))
       declared = declaring
       lastPatch = yield* Clock.currentTimeMillis
     })
@@ -232,9 +246,10 @@ export const make = (
     const write = (offset: number, samples: Int16Array) => {
       if (samples.length === 0) return Effect.void
       const start = offset * Audio.BYTES_PER_SAMPLE
-      const written = file.seek(HEADER_BYTES + start, "start").pipe(
-        Effect.zipRight(file.writeAll(bytesOf(samples))),
-        Effect.mapError(io),
+      const written = moved(
+        HEADER_BYTES + start + samples.byteLength,
+        Effect.zipRight(seek(HEADER_BYTES + start), file.writeAll(bytesOf(samples))).pipe(Effect.mapError(io))
+      ).pipe(
         Effect.tap(() => {
           dataBytes = Math.max(dataBytes, start + samples.byteLength)
         })

@@ -188,4 +188,45 @@ describe("SessionRecorder.recordEvents", () => {
         assert.strictEqual(session.counts.messages, items.messages.length)
       }
     }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
+
+  it.live("a session's tape keeps being written while its derived files are slow to write", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const out = path.join(dir, "out")
+      const items = sessionItems(meeting(8).entries, "slowfiles")
+      const tape = path.join(out, "slowfiles", "events.jsonl")
+      const lines = () => (fs.existsSync(tape) ? readTape(tape).length : 0)
+      // every derived file takes 300 ms to write; the tape's lines are counted when the first one starts and
+      // 250 ms later
+      const seen: Array<number> = []
+      const slowFiles = Layer.effect(
+        FileSystem.FileSystem,
+        Effect.map(FileSystem.FileSystem, (fs): FileSystem.FileSystem => ({
+          ...fs,
+          writeFileString: (target, data, options) =>
+            Effect.suspend(() => {
+              if (seen.length === 0) {
+                seen.push(lines())
+                setTimeout(() => seen.push(lines()), 250)
+              }
+              return fs.writeFileString(target, data, options).pipe(Effect.delay("300 millis"))
+            })
+        }))
+      ).pipe(Layer.provideMerge(NodeContext.layer))
+      // the meeting arrives over about 3 s
+      const events = Stream.fromIterable(items.all).pipe(
+        Stream.rechunk(4),
+        Stream.tap(() => Effect.sleep("15 millis"))
+      )
+      yield* SessionRecorder.recordEvents(events, {
+        directory: out,
+        flushInterval: "50 millis",
+        exportInterval: "100 millis"
+      }).pipe(Effect.provide(slowFiles))
+
+      assert.strictEqual(seen.length, 2)
+      assert.isAbove(seen[1]!, seen[0]! + 10, `tape lines went from ${seen[0]} to ${seen[1]} meanwhile`)
+      assert.strictEqual(readTape(tape).length, items.messages.length)
+      assert.strictEqual(json(path.join(out, "slowfiles", "session.json")).counts.messages, items.messages.length)
+    }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
 })

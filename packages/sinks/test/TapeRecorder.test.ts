@@ -1,9 +1,12 @@
-import { Fixtures, SessionEvent, SessionKey, Tape } from "@callstream/core"
+import { Decoder, Fixtures, SessionEvent, SessionKey, Tape } from "@callstream/core"
 import { NodeContext } from "@effect/platform-node"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as FastCheck from "effect/FastCheck"
+import { AppendBuffer } from "../src/internal/appendBuffer.js"
+import { lineMaker } from "../src/internal/tapeLine.js"
 import * as TapeRecorder from "../src/TapeRecorder.js"
 import { decode } from "./helpers.js"
 
@@ -38,4 +41,49 @@ describe("TapeRecorder", () => {
       assert.deepStrictEqual(entries.map((e) => e.position), [undefined, "0007", undefined])
       assert.strictEqual((entries[1]!.message as any).data.data.words[0].text, "hello")
     }).pipe(Effect.provide(NodeContext.layer)))
+
+  it("property: a line appended in parts is Tape.formatLine's line, byte for byte, whatever the raw text holds", () => {
+    const event = decode(Fixtures.transcript("hi", { botId: "bot-1", at: 1 }))
+    FastCheck.assert(
+      FastCheck.property(
+        FastCheck.array(
+          FastCheck.record({
+            raw: FastCheck.option(
+              FastCheck.oneof(
+                FastCheck.string(),
+                FastCheck.fullUnicodeString(),
+                FastCheck.constantFrom("a\nb", "\r\n", "")
+              ),
+              { nil: undefined }
+            ),
+            position: FastCheck.option(FastCheck.string(), { nil: undefined }),
+            after: FastCheck.integer({ min: 0, max: 5_000 })
+          }),
+          { maxLength: 20 }
+        ),
+        FastCheck.integer({ min: 0, max: 1_000 }),
+        (messages, lastAt) => {
+          const buffer = new AppendBuffer(0)
+          const lineOf = lineMaker(lastAt)
+          let expected = ""
+          let origin: number | undefined
+          let receivedAt = 10_000
+          for (const { after, position, raw } of messages) {
+            receivedAt += after
+            origin ??= receivedAt
+            const at = Math.round((lastAt + (receivedAt - origin) / 1000) * 1000) / 1000
+            const item = SessionEvent.message(key, event, receivedAt, { raw, position })
+            lineOf(item, buffer)
+            expected += Tape.formatLine(at, raw === undefined ? Decoder.encode(event) : undefined, {
+              raw,
+              position
+            })
+          }
+          const written = buffer.take() ?? new Uint8Array(0)
+          assert.strictEqual(Buffer.from(written).toString("utf8"), expected)
+          assert.strictEqual(buffer.pendingItems, messages.length)
+        }
+      )
+    )
+  })
 })

@@ -96,7 +96,9 @@ export class EventBuffer<A> {
 
   constructor(
     private readonly maxChunk: number,
-    private readonly onTake: (taken: number, bytes: number) => void
+    private readonly onTake: (taken: number, bytes: number) => void,
+    /** Hand every item over right after the current callback, not at the end of the turn (for rare items). */
+    private readonly urgent = false
   ) {}
 
   get size(): number {
@@ -119,7 +121,8 @@ export class EventBuffer<A> {
     this.items.push(item)
     this.weights.push(weight)
     this.held += weight
-    if (wasEmpty) this.reader.signal()
+    if (this.urgent) this.reader.hurry()
+    else if (wasEmpty) this.reader.signal()
   }
 
   end(): void {

@@ -20,6 +20,13 @@ export interface FlowOptions {
  */
 export const CONTROL_WEIGHT = 512
 
+/**
+ * Bytes held by all sessions together past which the reader is hurried, whatever the budget: a turn that reads many
+ * sockets, each bringing a frame or two for its own session, then hands them over in pieces of about this size
+ * instead of holding every frame of the turn at once.
+ */
+export const HURRY_HELD_BYTES = 256 * 1024
+
 /** The kinds of media that may be shed. */
 export type MediaKind = typeof SessionEvent.MediaKind.Type
 
@@ -44,7 +51,10 @@ export class Flow {
   private readonly lowWater: number
   private readonly lowWaterBytes: number
   private readonly budgetLowWater: number
-  /** A quarter of each limit: past it, the session's reader is hurried (see `EventBuffer.hurry`). */
+  /**
+   * A quarter of each limit (for all sessions together, `HURRY_HELD_BYTES` at most): past it, the session's reader is
+   * hurried (see `EventBuffer.hurry`).
+   */
   private readonly hurryItems: number
   private readonly hurryBytes: number
   private readonly hurryBudget: number
@@ -59,7 +69,7 @@ export class Flow {
     this.budgetLowWater = Math.floor(options.memoryBudget / 2)
     this.hurryItems = Math.max(1, Math.floor(options.bufferSize / 4))
     this.hurryBytes = Math.floor(options.bufferBytes / 4)
-    this.hurryBudget = Math.floor(options.memoryBudget / 4)
+    this.hurryBudget = Math.min(HURRY_HELD_BYTES, Math.floor(options.memoryBudget / 4))
     ServerMetrics.memoryBudget.unsafeUpdate(options.memoryBudget, Counters.NO_TAGS)
   }
 

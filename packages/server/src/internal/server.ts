@@ -41,8 +41,9 @@ export const start = Effect.fnUntraced(function*(settings: Settings, verifier: U
   const now = () => clock.unsafeCurrentTimeMillis()
   const log = new ServerLog(now)
   const logWriter = yield* Effect.forkScoped(log.run)
-  // sessions as they start, for whichever of `sessions` or `events` is read
-  const started = new EventBuffer<SessionState>(Number.MAX_SAFE_INTEGER, () => {})
+  // sessions as they start, for whichever of `sessions` or `events` is read; each is handed over at once, so its
+  // events find their reader (and can hurry it) from the same turn on
+  const started = new EventBuffer<SessionState>(Number.MAX_SAFE_INTEGER, () => {}, true)
 
   if (verifier.mode === "none") {
     yield* Effect.logWarning(

@@ -1,6 +1,7 @@
 import type * as PlatformError from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 
 /**
  * What is waiting to be appended to one file, and how much of the file is known to be on disk (`committed`: bytes
@@ -18,6 +19,12 @@ export class AppendBuffer {
   private end = 0
   private takenItems = 0
   private stagedItems = 0
+  // the file whose position is known to be the committed end (a write moves it on by what it wrote): the next write
+  // to it needs no seek
+  private positioned: FileSystem.File | undefined
+  // a view handed out by `take` may still be written: nothing in the buffer may move until that write is done (a
+  // view that is not written at all, its file in trouble, keeps the buffer in place until the next write)
+  private viewOut = false
 
   constructor(public committed: number, public committedItems = 0) {}
 
@@ -32,9 +39,12 @@ export class AppendBuffer {
   }
 
   append(part: string | Uint8Array, items = 0): void {
-    this.reserve(typeof part === "string" ? Buffer.byteLength(part) : part.byteLength)
-    if (typeof part === "string") this.end += this.buffer.write(part, this.end)
-    else {
+    if (typeof part === "string") {
+      // a UTF-16 unit takes at most 3 bytes of UTF-8: with that much room, no pass to count the bytes first
+      if (this.end + part.length * 3 > this.buffer.length) this.reserve(Buffer.byteLength(part))
+      this.end += this.buffer.write(part, this.end)
+    } else {
+      this.reserve(part.byteLength)
       this.buffer.set(part, this.end)
       this.end += part.byteLength
     }
@@ -44,8 +54,15 @@ export class AppendBuffer {
   private reserve(bytes: number): void {
     if (this.end + bytes <= this.buffer.length) return
     const waiting = this.end - this.start
-    // the bytes handed out by `take` stay where they are until written: the old buffer lives on in that view
-    const grown = Buffer.allocUnsafe(Math.max(FIRST_CAPACITY, (waiting + bytes) * 2))
+    if (!this.viewOut && waiting + bytes <= this.buffer.length) {
+      // room at the front, where written bytes were: move what waits there
+      this.buffer.copyWithin(0, this.start, this.end)
+      this.end = waiting
+      this.start = 0
+      return
+    }
+    // the bytes a write is taking stay where they are until it is done: the old buffer lives on in that view
+    const grown = Buffer.allocUnsafe(Math.max(FIRST_CAPACITY, Math.ceil((waiting + bytes) * 1.5)))
     this.buffer.copy(grown, 0, this.start, this.end)
     this.end = waiting
     this.start = 0
@@ -55,6 +72,7 @@ export class AppendBuffer {
   /** Everything waiting, as one view (written by `write`; again, with more, by a later flush if that fails). */
   take(): Uint8Array | undefined {
     if (this.end === this.start) return undefined
+    this.viewOut = true
     this.takenItems = this.stagedItems
     return this.buffer.subarray(this.start, this.end)
   }
@@ -85,10 +103,22 @@ export class AppendBuffer {
   /** Writes `bytes` (from `take`: what was waiting then) to `file` at the committed end, in one call. */
   write(file: FileSystem.File, bytes: Uint8Array | undefined): Effect.Effect<void, PlatformError.PlatformError> {
     if (bytes === undefined) return Effect.void
-    return file.seek(this.committed, "start").pipe(
-      Effect.zipRight(file.writeAll(bytes)),
-      Effect.tap(() => Effect.sync(() => this.written(bytes)))
-    )
+    return Effect.suspend(() => {
+      const write = file === this.positioned
+        ? file.writeAll(bytes)
+        : Effect.zipRight(file.seek(this.committed, "start"), file.writeAll(bytes))
+      return Effect.onExit(write, (exit) =>
+        Effect.sync(() => {
+          this.viewOut = false
+          if (Exit.isSuccess(exit)) {
+            this.positioned = file
+            this.written(bytes)
+          } else {
+            // a write that failed half-way moved the position by what it wrote: seek next time
+            this.positioned = undefined
+          }
+        }))
+    })
   }
 }
 

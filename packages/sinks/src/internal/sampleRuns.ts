@@ -4,6 +4,10 @@
  * in one call, and the decoded chunks themselves can be collected as soon as they are placed (holding them until
  * the flush would keep every one alive through a young-generation collection).
  *
+ * A run's buffer is sized after the track's last run (a flush interval of audio, typically), and once written it
+ * goes back to a pool that every track of the process draws from: in steady state no buffer is allocated, and only
+ * the runs being collected or written hold one.
+ *
  * @internal
  */
 export interface Run {
@@ -19,12 +23,36 @@ interface Open {
 
 const FIRST_CAPACITY = 4096
 
+// written runs' buffers, by capacity (a power of two), for the next runs of any track; a few of each size at most
+const pool = new Map<number, Array<Int16Array>>()
+const POOLED_PER_SIZE = 64
+
+const capacityFor = (samples: number): number => {
+  let capacity = FIRST_CAPACITY
+  while (capacity < samples) capacity *= 2
+  return capacity
+}
+
+const allocate = (samples: number): Int16Array => {
+  const capacity = capacityFor(samples)
+  return pool.get(capacity)?.pop() ?? new Int16Array(capacity)
+}
+
+const release = (buffer: Int16Array): void => {
+  let free = pool.get(buffer.length)
+  if (free === undefined) pool.set(buffer.length, free = [])
+  if (free.length < POOLED_PER_SIZE) free.push(buffer)
+}
+
 /** @internal */
 export class SampleRuns {
   // taken runs (waiting for their write to be confirmed), then at most one open run at the end
   private runs: Array<Run> = []
+  private readonly buffers = new Map<Run, Int16Array>()
   private open: Open | undefined
   private count = 0
+  // the length of the last run closed: the next one is sized for as much
+  private lastLength = 0
 
   /** Samples waiting. */
   get pending(): number {
@@ -37,12 +65,13 @@ export class SampleRuns {
     let run = this.open
     if (run === undefined || run.offset + run.length !== offset) {
       this.close()
-      run = { offset, buffer: new Int16Array(Math.max(FIRST_CAPACITY, samples.length)), length: 0 }
+      run = { offset, buffer: allocate(Math.max(this.lastLength, samples.length)), length: 0 }
       this.open = run
     }
     if (run.length + samples.length > run.buffer.length) {
-      const grown = new Int16Array(Math.max(run.buffer.length * 2, run.length + samples.length))
+      const grown = allocate(run.length + samples.length)
       grown.set(run.buffer.subarray(0, run.length))
+      release(run.buffer)
       run.buffer = grown
     }
     run.buffer.set(samples, run.length)
@@ -52,7 +81,10 @@ export class SampleRuns {
   private close(): void {
     const run = this.open
     if (run === undefined) return
-    this.runs.push({ offset: run.offset, samples: run.buffer.subarray(0, run.length) })
+    const closed = { offset: run.offset, samples: run.buffer.subarray(0, run.length) }
+    this.runs.push(closed)
+    this.buffers.set(closed, run.buffer)
+    this.lastLength = run.length
     this.open = undefined
   }
 
@@ -62,18 +94,22 @@ export class SampleRuns {
     return this.runs.length === 0 ? [] : this.runs.slice()
   }
 
-  /** `run` (from `take`) reached the disk. */
+  /** `run` (from `take`) reached the disk: its buffer is free for other runs. */
   written(run: Run): void {
     const index = this.runs.indexOf(run)
     if (index === -1) return
     this.runs.splice(index, 1)
     this.count -= run.samples.length
+    const buffer = this.buffers.get(run)
+    this.buffers.delete(run)
+    if (buffer !== undefined) release(buffer)
   }
 
   /** Gives up every run waiting; returns how many samples that was. */
   drop(): number {
     const samples = this.count
     this.runs = []
+    this.buffers.clear()
     this.open = undefined
     this.count = 0
     return samples

@@ -4,7 +4,6 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import type * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
-import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import * as Crypto from "node:crypto"
 import * as AudioTimeline from "../AudioTimeline.js"
@@ -205,10 +204,9 @@ export const make = (
 
     const out: SessionState.Output = {
       message: (message) => {
-        const line = lineOf(message)
-        tape.append(line, 1)
+        const length = lineOf(message, tape)
         tapeLines++
-        stage(line.length)
+        stage(length)
       },
       control: (event) => {
         control.append(ControlLog.format(tapeLines, event), 1)
@@ -473,6 +471,12 @@ export const make = (
     let reported: string | undefined = restored.snapshot.position
     let logsFailingSince = 0
     const lock = yield* Effect.makeSemaphore(1)
+    const derivedLock = yield* Effect.makeSemaphore(1)
+    const scope = yield* Effect.scope
+    let deriving = false
+    // refreshes started, and the last one that wrote
+    let derives = 0
+    let derived = 0
 
     const pendingBytes = () => {
       let bytes = tape.pending + control.pending
@@ -483,7 +487,14 @@ export const make = (
     }
 
     let finished = false
+    // flushes asked for and not done yet (one running, others waiting for it)
+    let flushing = 0
     const flush = (live: number, force: boolean): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        flushing++
+        return Effect.ensuring(flushLocked(live, force), Effect.sync(() => flushing--))
+      })
+    const flushLocked = (live: number, force: boolean): Effect.Effect<void> =>
       lock.withPermits(1)(
         Effect.suspend(() => {
           // the last flush closed the books: a tick that was waiting for the lock finds nothing to do
@@ -538,41 +549,76 @@ export const make = (
                 )
               }
             }
-            // 3. derived files and the checkpoint, when due; the next refresh waits until this one's work (files
-            // written, bytes rendered) times the live sessions fits in the recorder's budget
-            let files = 0
-            let bytes = 0
-            if (force || (now >= nextExportAt && snapshot.summary !== exported?.summary)) {
-              const work = yield* writeExports(snapshot, now, force)
-              files += work.files
-              bytes += work.bytes
-            }
-            if (committed && (force || now - lastCheckpointAt >= settings.checkpointInterval)) {
-              const work = yield* writeCheckpoint(snapshot, offsets, now)
-              files += work.files
-              bytes += work.bytes
-            }
-            if (bytes > 0) {
-              const sessions = Math.max(1, live)
-              const interval = Math.max(
-                settings.exportInterval,
-                (files * sessions * 1000) / settings.exportFilesPerSecond,
-                (bytes * sessions * 1000) / settings.exportBytesPerSecond
-              )
-              nextExportAt = now + interval
-              yield* Metric.set(RecorderMetrics.exportInterval, interval / 1000)
-            }
             // what the tape and control log still hold counts towards the next early flush; media kept for a file
             // that fails does not (it is bounded per file)
             restage(tape.pending + control.pending)
-            if (logs.length > 0) {
-              const pending = logs
-              logs = []
-              yield* Effect.all(pending, { discard: true })
+            // 3. derived files and the checkpoint, when due: the last flush waits for them; otherwise they are
+            // written beside the next flushes (a session's media and tape never wait for its derived files), and
+            // a refresh still going when the next one is due lets that one pass
+            const refresh = force || now >= nextExportAt
+            const exportDue = refresh && (force || snapshot.summary !== exported?.summary)
+            const checkpointDue = committed && refresh &&
+              (force || now - lastCheckpointAt >= settings.checkpointInterval)
+            if (exportDue || checkpointDue) {
+              const work = derive(++derives, snapshot, offsets, now, live, force, exportDue, checkpointDue)
+              if (force) yield* work
+              else if (!deriving) {
+                deriving = true
+                yield* Effect.forkIn(Effect.ensuring(work, Effect.sync(() => (deriving = false))), scope)
+              }
             }
+            yield* emitLogs
           })
         }).pipe(Effect.uninterruptible)
       )
+
+    // the next refresh waits until this one's work (files written, bytes rendered) times the live sessions fits in
+    // the recorder's budget
+    const derive = (
+      seq: number,
+      snapshot: SessionState.Snapshot,
+      offsets: Checkpoint.Offsets,
+      now: number,
+      live: number,
+      force: boolean,
+      exportDue: boolean,
+      checkpointDue: boolean
+    ) =>
+      derivedLock.withPermits(1)(Effect.gen(function*() {
+        // a refresh that got the lock after a later one (the last flush's) has nothing newer to write
+        if (seq < derived) return
+        derived = seq
+        let files = 0
+        let bytes = 0
+        if (exportDue) {
+          const work = yield* writeExports(snapshot, now, force)
+          files += work.files
+          bytes += work.bytes
+        }
+        if (checkpointDue) {
+          const work = yield* writeCheckpoint(snapshot, offsets, now)
+          files += work.files
+          bytes += work.bytes
+        }
+        if (bytes > 0) {
+          const sessions = Math.max(1, live)
+          const interval = Math.max(
+            settings.exportInterval,
+            (files * sessions * 1000) / settings.exportFilesPerSecond,
+            (bytes * sessions * 1000) / settings.exportBytesPerSecond
+          )
+          nextExportAt = now + interval
+          RecorderMetrics.exportInterval.unsafeUpdate(interval / 1000, [])
+        }
+        yield* emitLogs
+      }))
+
+    const emitLogs = Effect.suspend(() => {
+      if (logs.length === 0) return Effect.void
+      const pending = logs
+      logs = []
+      return Effect.all(pending, { discard: true })
+    })
 
     // too much collected is written at once; while the tape and control log cannot take it (a disk that fails), the
     // session waits for them (media that cannot be written is bounded per file, and given up past that)
@@ -642,7 +688,8 @@ export const make = (
       return Effect.zipRight(lastFlush, Effect.sync(() => (finished = true)))
     })
 
-    yield* scheduler.register({ flush: (live) => flush(live, false) })
+    // a tick finds a session still flushing (a slow disk) and lets it be: it flushes at its next turn
+    yield* scheduler.register({ flush: (live) => flushing > 0 ? Effect.void : flush(live, false) })
     yield* Effect.addFinalizer(() => finish)
     const report = (source: string, message: string) =>
       Effect.suspend(() => {

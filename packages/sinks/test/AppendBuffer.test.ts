@@ -1,0 +1,68 @@
+// The buffer behind the tape, the control log and H.264 streams: appends are collected in one growing buffer and
+// written with one call per flush, while more is appended.
+import { NodeContext } from "@effect/platform-node"
+import * as FileSystem from "@effect/platform/FileSystem"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { AppendBuffer } from "../src/internal/appendBuffer.js"
+
+const text = (char: string, kilobytes: number) => char.repeat(kilobytes * 1024)
+
+describe("AppendBuffer", () => {
+  it.scoped("a view taken for a flush keeps its bytes while more is appended, however the buffer makes room", () =>
+    Effect.gen(function*() {
+      const files = yield* FileSystem.FileSystem
+      const dir = yield* files.makeTempDirectoryScoped()
+      const target = path.join(dir, "tape")
+      yield* files.writeFile(target, new Uint8Array(0))
+      const file = yield* files.open(target, { flag: "r+" })
+      const buffer = new AppendBuffer(0)
+
+      // a flush takes "a"; "b" comes while it is written: "b" waits behind the written bytes
+      buffer.append(text("a", 6), 1)
+      const first = buffer.take()
+      buffer.append(text("b", 4), 1)
+      yield* buffer.write(file, first)
+      // the next flush takes "b"; then "c" comes, more than fits behind it, before that flush writes
+      const second = buffer.take()
+      buffer.append(text("c", 7), 1)
+      yield* buffer.write(file, second)
+      yield* buffer.write(file, buffer.take())
+
+      assert.strictEqual(fs.readFileSync(target, "utf8"), text("a", 6) + text("b", 4) + text("c", 7))
+      assert.strictEqual(buffer.committed, 17 * 1024)
+      assert.strictEqual(buffer.committedItems, 3)
+      assert.strictEqual(buffer.pending, 0)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("a write that fails is written again over its own prefix, from where the file was known to end", () =>
+    Effect.gen(function*() {
+      const files = yield* FileSystem.FileSystem
+      const dir = yield* files.makeTempDirectoryScoped()
+      const target = path.join(dir, "tape")
+      yield* files.writeFile(target, new Uint8Array(0))
+      const real = yield* files.open(target, { flag: "r+" })
+      // writes half of what it is given, then fails, once
+      let failures = 1
+      const file: FileSystem.File = {
+        ...real,
+        seek: (offset, from) => real.seek(offset, from),
+        writeAll: (bytes) =>
+          failures-- > 0
+            ? Effect.zipRight(real.writeAll(bytes.subarray(0, bytes.length >> 1)), Effect.fail(new Error("ENOSPC")))
+            : real.writeAll(bytes)
+      } as FileSystem.File
+      const buffer = new AppendBuffer(0)
+      buffer.append("line 1\n", 1)
+      yield* buffer.write(real, buffer.take())
+      buffer.append("line 2\n", 1)
+      const failed = yield* Effect.either(buffer.write(file, buffer.take()))
+      assert.isTrue(failed._tag === "Left")
+      buffer.append("line 3\n", 1)
+      yield* buffer.write(file, buffer.take())
+      assert.strictEqual(fs.readFileSync(target, "utf8"), "line 1\nline 2\nline 3\n")
+      assert.strictEqual(buffer.committedItems, 3)
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
