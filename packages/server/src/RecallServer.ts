@@ -107,6 +107,13 @@ export interface Options extends UpgradeAuth.Options {
   readonly heartbeatInterval?: Duration.DurationInput | undefined
   /** How long shutdown waits for connections to close before cutting them. Default 5 seconds. */
   readonly shutdownTimeout?: Duration.DurationInput | undefined
+  /**
+   * Spans for upgrades (`callstream.upgrade`), connections (`callstream.connection`) and sessions
+   * (`callstream.session`) through the Effect `Tracer` the server starts under. Default: on when that tracer is not
+   * Effect's built-in one (which exports nowhere), e.g. once `@effect/opentelemetry`'s layer is provided; a server
+   * without one makes no spans and its frames cost nothing more. `false` turns them off under any tracer.
+   */
+  readonly tracing?: boolean | undefined
 }
 
 /**
@@ -226,7 +233,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const problem = Settings.problem(settings)
   if (problem !== undefined) return yield* Effect.fail(invalid(new Error(problem)))
   const server = yield* Effect.mapError(
-    Server.start(settings, verifier),
+    Server.start(settings, verifier, options.tracing),
     (cause) => new RecallServerError({ reason: "ListenFailed", cause })
   )
   return RecallServer.of(server)

@@ -6,6 +6,7 @@ import { guarded } from "./defence.js"
 import type { Log } from "./log.js"
 import type { Router } from "./router.js"
 import { Connection } from "./state.js"
+import type { Tracing } from "./tracing.js"
 
 /** What a connection's lifetime touches. */
 export interface Lifecycle {
@@ -16,6 +17,8 @@ export interface Lifecycle {
   readonly shuttingDown: () => boolean
   /** Told after each connection closed (shutdown waits for the last one). */
   readonly closed: () => void
+  /** Spans for connections, when tracing is on. */
+  readonly tracing?: Tracing | undefined
 }
 
 /** The close code this server sends for a protocol error `ws` reported (the peer's own code is then 1006). */
@@ -39,7 +42,8 @@ export const accept = (lifecycle: Lifecycle) => (ws: WebSocket, request: Http.In
   const connection = new Connection(Crypto.randomUUID(), ws, remote, lifecycle.now())
   lifecycle.admission.opened(remote)
   router.opened(connection)
-  log("Info", "Connection opened", { connection: connection.id, remote })
+  lifecycle.tracing?.connectionOpened(connection)
+  log("Debug", "Connection opened", { connection: connection.id, remote })
 
   ws.on("message", (data: Buffer) => router.frame(connection, data))
   ws.on("pong", () => {
@@ -57,7 +61,8 @@ export const accept = (lifecycle: Lifecycle) => (ws: WebSocket, request: Http.In
       const closed = closedWith ?? { code, reason: reason.toString("utf8") }
       lifecycle.admission.closed(remote)
       router.closed(connection, closed.code, closed.reason, lifecycle.shuttingDown())
-      log("Info", "Connection closed", { connection: connection.id, code: closed.code, reason: closed.reason })
+      lifecycle.tracing?.connectionClosed(connection, closed.code, closed.reason)
+      log("Debug", "Connection closed", { connection: connection.id, code: closed.code, reason: closed.reason })
       lifecycle.closed()
     }))
 }

@@ -8,6 +8,7 @@ import * as Counters from "./counters.js"
 import { CONTROL_WEIGHT, Flow, type FlowOptions } from "./flow.js"
 import type { Log } from "./log.js"
 import { type Connection, SessionState } from "./state.js"
+import type { Tracing } from "./tracing.js"
 
 /** What the router needs from its host: time, timers, logs and where new sessions go. */
 export interface Hooks {
@@ -16,6 +17,8 @@ export interface Hooks {
   readonly after: (ms: number, f: () => void) => () => void
   readonly log: Log
   readonly published: (session: SessionState) => void
+  /** Spans for sessions, when tracing is on. */
+  readonly tracing?: Tracing | undefined
 }
 
 export interface RouterOptions extends FlowOptions {
@@ -262,6 +265,7 @@ export class Router {
         session.awaitingGapEnd = false
         if (session.gapFrom !== undefined) {
           ServerMetrics.gaps.unsafeUpdate(1, Counters.NO_TAGS)
+          this.hooks.tracing?.sessionGap(session)
           // data resumed where this event's data begins: an audio chunk's first sample, else its latest time
           const resumed = RecallEvent.isAudioEvent(event) ? event.data.data.timestamp.relative : latest
           this.flow.push(
@@ -301,7 +305,7 @@ export class Router {
     ServerMetrics.sessionsTotal.unsafeUpdate(1, Counters.NO_TAGS)
     ServerMetrics.sessionsCurrent.unsafeModify(1, Counters.NO_TAGS)
     this.flow.push(session, started, CONTROL_WEIGHT)
-    this.hooks.log("Info", "Session started", {
+    this.hooks.log("Debug", "Session started", {
       session: key,
       bot: botId ?? undefined,
       recording: recordingId ?? undefined
@@ -313,6 +317,7 @@ export class Router {
   private attach(connection: Connection, session: SessionState): void {
     connection.sessions.add(session)
     session.connections.add(connection)
+    this.hooks.tracing?.sessionJoined(session, connection)
     if (session.cancelTimer !== undefined) {
       session.cancelTimer()
       session.cancelTimer = undefined
@@ -320,7 +325,7 @@ export class Router {
     if (session.disconnected) {
       session.disconnected = false
       session.awaitingGapEnd = true
-      this.hooks.log("Info", "Session resumed on a new connection", {
+      this.hooks.log("Debug", "Session resumed on a new connection", {
         session: session.key,
         connection: connection.id
       })
@@ -355,7 +360,8 @@ export class Router {
     if (this.sessions.get(session.key) === session) this.sessions.delete(session.key)
     ServerMetrics.sessionsCurrent.unsafeModify(-1, Counters.NO_TAGS)
     Counters.endedBy(reason).unsafeUpdate(1, Counters.NO_TAGS)
-    this.hooks.log("Info", `Session ended (${reason})`, { session: session.key })
+    this.hooks.tracing?.sessionEnded(session, reason)
+    this.hooks.log("Debug", `Session ended (${reason})`, { session: session.key })
   }
 
   endAll(reason: "timeout" | "shutdown"): void {

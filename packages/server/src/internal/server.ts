@@ -21,6 +21,7 @@ import { Router } from "./router.js"
 import type { Settings } from "./settings.js"
 import { Shutdown } from "./shutdown.js"
 import type { SessionState } from "./state.js"
+import * as Tracing from "./tracing.js"
 import * as Upgrade from "./upgrade.js"
 
 /** TCP connections beyond the websocket limit, for health checks and metric scrapes while every slot is taken. */
@@ -34,12 +35,17 @@ const MAX_CHUNK = 4096
  * log writer; closing the Scope shuts it all down gracefully. Fails with the listener's error when the port cannot
  * be bound.
  */
-export const start = Effect.fnUntraced(function*(settings: Settings, verifier: UpgradeAuth.Verifier) {
+export const start = Effect.fnUntraced(function*(
+  settings: Settings,
+  verifier: UpgradeAuth.Verifier,
+  tracingEnabled: boolean | undefined
+) {
   yield* ServerMetrics.register
   const runFork = yield* FiberSet.makeRuntime<never>()
   const clock = yield* Effect.clock
   const now = () => clock.unsafeCurrentTimeMillis()
   const log = new ServerLog(now)
+  const tracing = yield* Tracing.make({ enabled: tracingEnabled, authMode: verifier.mode, log: log.write })
   const logWriter = yield* Effect.forkScoped(log.run)
   // sessions as they start, for whichever of `sessions` or `events` is read; each is handed over at once, so its
   // events find their reader (and can hurry it) from the same turn on
@@ -62,7 +68,8 @@ export const start = Effect.fnUntraced(function*(settings: Settings, verifier: U
         return () => fiber.unsafeInterruptAsFork(fiber.id())
       },
       log: log.write,
-      published: (session) => started.offer(session)
+      published: (session) => started.offer(session),
+      tracing
     }
   )
   const admission = new Admission(settings)
@@ -95,13 +102,15 @@ export const start = Effect.fnUntraced(function*(settings: Settings, verifier: U
       now,
       shuttingDown,
       log: log.write,
+      tracing,
       accept: Connection.accept({
         router,
         admission,
         now,
         log: log.write,
         shuttingDown,
-        closed: () => shutdown.connectionClosed(router.connections.size)
+        closed: () => shutdown.connectionClosed(router.connections.size),
+        tracing
       })
     })
   )

@@ -8,6 +8,7 @@ import * as Counters from "./counters.js"
 import { guarded } from "./defence.js"
 import { rawResponse } from "./http.js"
 import type { Log } from "./log.js"
+import type { Tracing, UpgradeOutcome } from "./tracing.js"
 
 /** What an upgrade goes through before it becomes a connection. */
 export interface Gate {
@@ -19,6 +20,8 @@ export interface Gate {
   readonly shuttingDown: () => boolean
   readonly accept: (ws: WebSocket, request: Http.IncomingMessage) => void
   readonly log: Log
+  /** Spans for upgrades, when tracing is on. */
+  readonly tracing?: Tracing | undefined
 }
 
 /**
@@ -37,7 +40,8 @@ function destroyOnError(this: Net.Socket): void {
 export const handler = (gate: Gate) => {
   let forgottenEarly = 0
 
-  const verify = (request: Http.IncomingMessage, remote: string | undefined): boolean => {
+  /** Why authentication failed, or `undefined` when it passed. */
+  const verify = (request: Http.IncomingMessage, remote: string | undefined): UpgradeAuth.Failure | undefined => {
     const verdict = gate.verifier.verify({ url: request.url ?? "/", headers: request.headers }, gate.now())
     const memory = gate.verifier.memory()
     ServerMetrics.rememberedIds.unsafeUpdate(memory.remembered, Counters.NO_TAGS)
@@ -48,33 +52,57 @@ export const handler = (gate: Gate) => {
         forgottenEarly
       })
     }
-    if (verdict._tag === "Right") return true
+    if (verdict._tag === "Right") return undefined
     Counters.authFailuresBy(verdict.left).unsafeUpdate(1, Counters.NO_TAGS)
     gate.log("Warning", "Upgrade rejected: authentication failed", { remote, reason: verdict.left })
-    return false
+    return verdict.left
+  }
+
+  /** Answers or completes one upgrade, and says what became of it. */
+  const admit = (request: Http.IncomingMessage, socket: Net.Socket, head: Buffer): Admitted => {
+    const remote = socket.remoteAddress
+    if (gate.shuttingDown()) return refused(socket, 503, "Service Unavailable", "shutting_down")
+    if ((request.url ?? "/").split("?")[0] !== gate.path) return refused(socket, 404, "Not Found", "not_found")
+    const limit = gate.admission.check(remote)
+    if (limit !== undefined) {
+      Counters.limitReached(limit)
+      gate.log("Warning", "Upgrade refused: connection limit reached", {
+        remote,
+        limit,
+        max: limit === "connections"
+          ? gate.admission.options.maxConnections
+          : gate.admission.options.maxConnectionsPerAddress
+      })
+      return { ...refused(socket, 503, "Service Unavailable", "over_limit"), limit }
+    }
+    const failure = verify(request, remote)
+    if (failure !== undefined) return { ...refused(socket, 401, "Unauthorized", "unauthorized"), reason: failure }
+    let accepted = false
+    // `ws` completes (or refuses) the handshake before this returns
+    gate.wss.handleUpgrade(request, socket, head, (ws) => {
+      accepted = true
+      gate.accept(ws, request)
+    })
+    return { outcome: accepted ? "accepted" : "handshake_failed" }
   }
 
   return (request: Http.IncomingMessage, socket: Net.Socket, head: Buffer): void => {
     // a peer may reset at any point of the handshake: no socket error may go unhandled
     socket.on("error", destroyOnError)
-    guarded(gate.log, "upgrade", () => {
-      const remote = socket.remoteAddress
-      if (gate.shuttingDown()) return rawResponse(socket, 503, "Service Unavailable")
-      if ((request.url ?? "/").split("?")[0] !== gate.path) return rawResponse(socket, 404, "Not Found")
-      const limit = gate.admission.check(remote)
-      if (limit !== undefined) {
-        Counters.limitReached(limit)
-        gate.log("Warning", "Upgrade refused: connection limit reached", {
-          remote,
-          limit,
-          max: limit === "connections"
-            ? gate.admission.options.maxConnections
-            : gate.admission.options.maxConnectionsPerAddress
-        })
-        return rawResponse(socket, 503, "Service Unavailable")
-      }
-      if (!verify(request, remote)) return rawResponse(socket, 401, "Unauthorized")
-      gate.wss.handleUpgrade(request, socket, head, (ws) => gate.accept(ws, request))
-    }, () => socket.destroy())
+    gate.tracing?.upgradeStarted(socket.remoteAddress)
+    let admitted: Admitted = { outcome: "failed" }
+    guarded(gate.log, "upgrade", () => void (admitted = admit(request, socket, head)), () => socket.destroy())
+    gate.tracing?.upgradeEnded(admitted.outcome, admitted)
   }
+}
+
+interface Admitted {
+  readonly outcome: UpgradeOutcome
+  readonly reason?: string
+  readonly limit?: string
+}
+
+const refused = (socket: Net.Socket, status: number, text: string, outcome: UpgradeOutcome): Admitted => {
+  rawResponse(socket, status, text)
+  return { outcome }
 }
