@@ -10,7 +10,9 @@
  * callstream inspect TAPE_OR_SESSION_FOLDER
  * ```
  *
- * Every flag of `serve` and `worker` falls back to a `CALLSTREAM_*` environment variable.
+ * Every flag of `serve` and `worker` falls back to a `CALLSTREAM_*` environment variable (`--otel` to
+ * `OTEL_EXPORTER_OTLP_ENDPOINT`). Both take `--log-level debug|info|warning|error` and
+ * `--log-format pretty|logfmt|json`: on a terminal, `pretty` with a live status line; elsewhere `logfmt`.
  *
  * @since 0.1.0
  */
@@ -22,10 +24,14 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Demo from "./Demo.js"
 import * as Inspect from "./Inspect.js"
+import * as LogFormat from "./internal/logFormat.js"
+import { SettingsError } from "./internal/settingsError.js"
+import * as Terminal from "./internal/terminal.js"
 import * as RedisSettings from "./RedisSettings.js"
 import * as Replay from "./Replay.js"
 import * as Serve from "./Serve.js"
 import * as ServeSettings from "./ServeSettings.js"
+import * as Telemetry from "./Telemetry.js"
 import * as Worker from "./Worker.js"
 
 const host = Options.text("host").pipe(
@@ -111,6 +117,87 @@ const redisPrefix = Options.text("redis-prefix").pipe(
   Options.withDefault("callstream:")
 )
 
+const limitDescriptions: { readonly [K in ServeSettings.LimitName]: string } = {
+  maxConnections: "Open websocket connections; one more upgrade is answered 503, which Recall retries (default 10000)",
+  maxConnectionsPerAddress: "Open connections from one remote address (default: --max-connections)",
+  maxSessions: "Meetings open at once; a frame that would start one more is refused (default 10000)",
+  maxSessionsPerConnection: "Meetings one connection may feed (default 16)",
+  bufferSize:
+    "Events a meeting buffers for the recorder; past it media is shed (with a Dropped record) and sockets pause (default 1024)",
+  bufferBytes: "Bytes of frames a meeting buffers for the recorder, with the same policy (default 16 MiB)",
+  memoryBudget:
+    "Bytes of frames all meetings together buffer, past which the policy applies to all (default an eighth of the heap limit)"
+}
+
+// one flag per server limit, named as RecallServer's option and read from the variable RecallServer.layerConfig reads
+const limits = Object.fromEntries(ServeSettings.limitNames.map((name) => [
+  name,
+  Options.integer(ServeSettings.flagOf(name)).pipe(
+    Options.withDescription(`${limitDescriptions[name]} (env ${ServeSettings.variableOf(name)})`),
+    Options.withFallbackConfig(Config.integer(ServeSettings.variableOf(name))),
+    Options.optional
+  )
+])) as { readonly [K in ServeSettings.LimitName]: Options.Options<Option.Option<number>> }
+
+const logLevel = Options.choice("log-level", LogFormat.levels).pipe(
+  Options.withDescription(
+    "info shows meetings, warnings and errors; debug adds every connection (env CALLSTREAM_LOG_LEVEL)"
+  ),
+  Options.withFallbackConfig(Config.literal(...LogFormat.levels)("CALLSTREAM_LOG_LEVEL")),
+  Options.withDefault("info" as const)
+)
+
+const logFormat = Options.choice("log-format", LogFormat.formats).pipe(
+  Options.withDescription(
+    "pretty (the default on a terminal, with a live status line), logfmt (the default otherwise) or json, one line per event (env CALLSTREAM_LOG_FORMAT)"
+  ),
+  Options.withFallbackConfig(Config.literal(...LogFormat.formats)("CALLSTREAM_LOG_FORMAT")),
+  Options.optional
+)
+
+const otel = Options.text("otel").pipe(
+  Options.withDescription(
+    "Send traces over OTLP/HTTP to this endpoint, e.g. http://localhost:4318 (env OTEL_EXPORTER_OTLP_ENDPOINT)"
+  ),
+  Options.withFallbackConfig(Config.string("OTEL_EXPORTER_OTLP_ENDPOINT")),
+  Options.optional
+)
+
+/** What `serve` and `worker` take beside their own settings: the console and the traces. */
+const consoleOptions = { logLevel, logFormat, otel }
+
+/**
+ * Runs a command's program with its console (`Terminal`, the logger) and, given an endpoint, its traces. An
+ * endpoint that is not an http(s) URL is a `SettingsError`.
+ */
+const withConsole = (
+  options: {
+    readonly logLevel: LogFormat.Level
+    readonly logFormat: Option.Option<LogFormat.Format>
+    readonly otel: Option.Option<string>
+  },
+  serviceName: string
+) =>
+<A, E, R>(program: Effect.Effect<A, E, R>): Effect.Effect<A, E | SettingsError, Exclude<R, Terminal.Terminal>> =>
+  Option.isSome(options.otel) && Telemetry.tracesUrl(options.otel.value) === undefined
+    ? Effect.fail(
+      new SettingsError({
+        reason: "InvalidUrl",
+        message: "--otel (or OTEL_EXPORTER_OTLP_ENDPOINT) must be an http:// or https:// URL"
+      })
+    )
+    : program.pipe(
+      Effect.provide(Terminal.layer({
+        output: process.stdout,
+        level: options.logLevel,
+        format: Option.getOrUndefined(options.logFormat)
+      })),
+      Effect.provide(Telemetry.layer({ endpoint: options.otel, serviceName }))
+    )
+
+// the other commands log little: at info, in the format that suits where the output goes
+const withDefaultConsole = Effect.provide(Terminal.layer({ output: process.stdout, level: "info" }))
+
 /**
  * `callstream serve`: receive Recall bots and record every meeting into a folder, or with `--redis` publish every
  * meeting to Redis for workers to record.
@@ -135,13 +222,18 @@ export const serve = Command.make(
       Options.optional
     ),
     partitions,
-    redisPrefix
+    redisPrefix,
+    limits,
+    ...consoleOptions
   },
-  ({ partitions, redis, redisPrefix, ...raw }) =>
+  ({ logFormat, logLevel, otel, partitions, redis, redisPrefix, ...raw }) =>
     ServeSettings.resolve({
       ...raw,
       redis: Option.map(redis, (url) => ({ url, partitions, prefix: redisPrefix }))
-    }).pipe(Effect.flatMap(Serve.run))
+    }).pipe(
+      Effect.flatMap(Serve.run),
+      withConsole({ logFormat, logLevel, otel }, "callstream-serve")
+    )
 ).pipe(
   Command.withDescription(
     "Receive Recall.ai real-time events and record every meeting into --out (with --redis: publish them to Redis)"
@@ -168,9 +260,14 @@ export const worker = Command.make(
       ),
       Options.withFallbackConfig(Config.number("CALLSTREAM_LEASE_TTL")),
       Options.withDefault(10)
-    )
+    ),
+    ...consoleOptions
   },
-  ({ redisPrefix, ...raw }) => Worker.resolve({ ...raw, prefix: redisPrefix }).pipe(Effect.flatMap(Worker.run))
+  ({ logFormat, logLevel, otel, redisPrefix, ...raw }) =>
+    Worker.resolve({ ...raw, prefix: redisPrefix }).pipe(
+      Effect.flatMap(Worker.run),
+      withConsole({ logFormat, logLevel, otel }, "callstream-worker")
+    )
 ).pipe(
   Command.withDescription(
     "Record the meetings that `serve --redis` receivers publish into --out, the folders serve writes; workers share the work"
@@ -197,7 +294,7 @@ export const replay = Command.make(
       Options.optional
     )
   },
-  Replay.run
+  (options) => Replay.run(options).pipe(withDefaultConsole)
 ).pipe(Command.withDescription("Replay a tape to a websocket URL like Recall does (retries 30 x 3 s)"))
 
 /**
@@ -214,7 +311,7 @@ export const demo = Command.make(
       Options.optional
     )
   },
-  ({ out }) => Demo.run({ out: Option.getOrUndefined(out) })
+  ({ out }) => Demo.run({ out: Option.getOrUndefined(out) }).pipe(withDefaultConsole)
 ).pipe(Command.withDescription("Record a generated sample meeting through the real server and summarise it"))
 
 /**
@@ -231,7 +328,7 @@ export const inspect = Command.make(
     ),
     json: Options.boolean("json").pipe(Options.withDescription("Print the summary as JSON"))
   },
-  Inspect.run
+  (options) => Inspect.run(options).pipe(withDefaultConsole)
 ).pipe(Command.withDescription("Summarise a tape or a session folder: participants, talk time, audio, gaps, drops"))
 
 /**

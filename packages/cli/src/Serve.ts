@@ -1,39 +1,34 @@
 /**
  * `callstream serve`: the websocket server and the session recorder, wired together with a console.
  *
- * It prints the websocket URL to give Recall (with the token when it generated one, the only time that token is
- * shown), a line whenever a meeting starts or ends, and on a terminal a live status line. Ctrl-C shuts down
+ * It prints a header (the websocket URL to give Recall, with the token when it generated one, the only time that
+ * token is shown; how upgrades are authenticated; where the meetings go; the health and metrics URLs), then one
+ * line when a meeting starts and one when it ends, with its summary (duration, participants, utterances, seconds of
+ * audio, gaps, drops, folder). Warnings and errors always show; connections only at `--log-level debug`. On a
+ * terminal a live status line (sessions, connections, messages per second, audio, and drops when any) stays below
+ * the log; off a terminal every line is a structured log line (`--log-format logfmt|json`). Ctrl-C shuts down
  * gracefully: connections close with 1001, every accepted event is written, every session ends, and the last line
  * says where the files are.
  *
  * @since 0.1.0
  */
-import { Audio, Printable, type SessionEvent } from "@callstream/core"
 import { RecallServer } from "@callstream/server"
+import { SessionRecorder } from "@callstream/sinks"
 import type * as FileSystem from "@effect/platform/FileSystem"
-import type * as Path from "@effect/platform/Path"
-import type * as Chunk from "effect/Chunk"
-import * as Console from "effect/Console"
+import * as Path from "@effect/platform/Path"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
+import * as ConsoleText from "./internal/consoleText.js"
+import * as Meetings from "./internal/meetings.js"
 import { serveAndPublish } from "./internal/publishing.js"
 import { serveAndRecord } from "./internal/recording.js"
+import * as Terminal from "./internal/terminal.js"
 import * as ServeSettings from "./ServeSettings.js"
-
-/**
- * Counters the console shows, updated as events flow to the recorder.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Activity {
-  messages: number
-  audioSeconds: number
-}
 
 /**
  * The server options that follow from checked settings.
@@ -49,7 +44,8 @@ export const serverOptions = (settings: ServeSettings.ServeSettings): RecallServ
   signingSecret: Option.getOrUndefined(settings.signingSecret),
   allowUnauthenticated: settings.authMode === "none",
   sessionTimeout: Duration.seconds(settings.sessionTimeoutSeconds),
-  maxMessageBytes: settings.maxMessageBytes
+  maxMessageBytes: settings.maxMessageBytes,
+  ...settings.limits
 })
 
 /**
@@ -71,18 +67,18 @@ export const recallUrl = (url: string, settings: ServeSettings.ServeSettings): s
   }
 }
 
-const authLine = (settings: ServeSettings.ServeSettings): string => {
+const authOf = (settings: ServeSettings.ServeSettings): string => {
   switch (settings.authMode) {
     case "generated-token":
-      return "auth: generated query token (shown once, above); pass --token or CALLSTREAM_TOKEN to choose your own"
+      return "generated query token (shown once, above); pass --token or CALLSTREAM_TOKEN to choose your own"
     case "token":
-      return `auth: query token (${settings.tokens.length} accepted)`
+      return `query token (${settings.tokens.length} accepted)`
     case "signed":
-      return "auth: signed upgrades (webhook-* or svix-* headers)"
+      return "signed upgrades (webhook-* or svix-* headers)"
     case "both":
-      return "auth: query token and signed upgrades"
+      return "query token and signed upgrades"
     case "none":
-      return "auth: NONE. Anyone who can reach this port can send events. For local experiments only."
+      return "NONE. Anyone who can reach this port can send events. For local experiments only."
   }
 }
 
@@ -97,57 +93,32 @@ const httpUrl = (wsUrl: string, path: string): string => {
   return url.toString()
 }
 
-// counts every event of a chunk in place; only a meeting's start or end costs an Effect (its log line)
-const observe = (activity: Activity, destination: string) => (items: Chunk.Chunk<SessionEvent.SessionEvent>) => {
-  const logs: Array<Effect.Effect<void>> = []
-  for (const item of items) {
-    switch (item._tag) {
-      case "Message":
-        activity.messages++
-        if (item.event.event === "audio_mixed_raw.data") activity.audioSeconds += Audio.durationOf(item.event)
-        break
-      case "SessionStarted":
-        logs.push(
-          Effect.logInfo(`meeting started: ${Printable.text(item.session)}`).pipe(
-            Effect.annotateLogs({
-              session: Printable.text(item.session),
-              bot: Printable.text(item.botId ?? "none"),
-              recording: Printable.text(item.recordingId ?? "none")
-            })
-          )
-        )
-        break
-      case "SessionEnded":
-        logs.push(
-          Effect.logInfo(`meeting ended (${item.reason}): ${Printable.text(item.session)}, ${destination}`).pipe(
-            Effect.annotateLogs({ session: Printable.text(item.session), reason: item.reason })
-          )
-        )
-        break
-    }
-  }
-  return logs.length === 0 ? Effect.void : Effect.all(logs, { discard: true })
-}
-
-const statusLine = (server: RecallServer.RecallServer["Type"], activity: Activity) =>
+// the status line, redrawn every second until interrupted
+const showStatus = (server: RecallServer.RecallServer["Type"], meetings: Meetings.Meetings) =>
   Effect.gen(function*() {
-    let lastMessages = 0
-    let lastAt = Date.now()
+    const terminal = yield* Terminal.Terminal
+    let lastMessages = meetings.messages
+    let lastAt = yield* Clock.currentTimeMillis
     return yield* Effect.gen(function*() {
       const health = yield* server.health
-      const now = Date.now()
-      const rate = ((activity.messages - lastMessages) * 1000) / Math.max(1, now - lastAt)
-      lastMessages = activity.messages
+      const now = yield* Clock.currentTimeMillis
+      const messagesPerSecond = ((meetings.messages - lastMessages) * 1000) / Math.max(1, now - lastAt)
+      lastMessages = meetings.messages
       lastAt = now
-      process.stdout.write(
-        `\r\x1b[2Ksessions ${health.sessions}  connections ${health.connections}  ` +
-          `messages/s ${rate.toFixed(0)}  audio ${activity.audioSeconds.toFixed(1)} s`
-      )
+      yield* terminal.status(ConsoleText.statusLine({
+        sessions: health.sessions,
+        connections: health.connections,
+        paused: health.paused,
+        messagesPerSecond,
+        audioSeconds: meetings.audioSeconds,
+        drops: meetings.drops
+      }))
     }).pipe(Effect.repeat(Schedule.spaced("1 second")))
   })
 
 /**
- * Serves until interrupted (Ctrl-C), recording every session into `settings.out`.
+ * Serves until interrupted (Ctrl-C, SIGTERM), recording every session into `settings.out` (with `--redis`,
+ * publishing them), and tells the console (the `Terminal` the command provides) what happens.
  *
  * @since 0.1.0
  * @category running
@@ -157,19 +128,22 @@ export const run = (
 ): Effect.Effect<
   void,
   RecallServer.RecallServerError | ServeSettings.SettingsError,
-  FileSystem.FileSystem | Path.Path
+  FileSystem.FileSystem | Path.Path | Terminal.Terminal
 > =>
   Effect.gen(function*() {
-    const activity: Activity = { messages: 0, audioSeconds: 0 }
+    const terminal = yield* Terminal.Terminal
+    const path = yield* Path.Path
+    const meetings = new Meetings.Meetings()
     // with --redis, a receiver: the events go to Redis, and workers record them
-    const destination = Option.match(settings.redis, {
-      onNone: () => `files in ${settings.out}`,
-      onSome: (redis) => `published to Redis at ${redis.where}`
+    const where = Option.match(settings.redis, {
+      onNone: () => (session: string) => `files in ${path.join(settings.out, SessionRecorder.folderName(session))}`,
+      onSome: (redis) => () => `published to Redis at ${redis.where}`
     })
+    const observe = ConsoleText.announce(meetings, where)
     const { server, stop } = yield* Effect.suspend(() =>
       Option.isSome(settings.redis)
-        ? serveAndPublish(serverOptions(settings), settings.redis.value, observe(activity, destination))
-        : serveAndRecord(serverOptions(settings), settings.out, observe(activity, destination))
+        ? serveAndPublish(serverOptions(settings), settings.redis.value, observe)
+        : serveAndRecord(serverOptions(settings), settings.out, observe)
     ).pipe(
       Effect.mapError((error) =>
         error._tag === "RecallServerError" && portInUse(error) ?
@@ -182,32 +156,38 @@ export const run = (
       )
     )
 
-    yield* Console.log(
-      `callstream is listening. Give Recall this websocket URL:\n\n  ${recallUrl(server.address.url, settings)}\n\n${
-        authLine(settings)
-      }\n${
-        Option.isSome(settings.redis)
-          ? `publishing to Redis at ${settings.redis.value.where} (${settings.redis.value.partitions} partitions)`
-          : `recording into ${settings.out}`
-      }\nhealth: GET ${httpUrl(server.address.url, "/healthz")}, metrics: GET ${
-        httpUrl(server.address.url, "/metrics")
-      }\n`
-    )
-
-    const status = process.stdout.isTTY ? yield* Effect.forkDaemon(statusLine(server, activity)) : undefined
+    const header: ConsoleText.Header = {
+      url: recallUrl(server.address.url, settings),
+      auth: authOf(settings),
+      destination: Option.match(settings.redis, {
+        onNone: () => `recording into ${settings.out}`,
+        onSome: (redis) => `publishing to Redis at ${redis.where} (${redis.partitions} partitions)`
+      }),
+      health: httpUrl(server.address.url, "/healthz"),
+      metrics: httpUrl(server.address.url, "/metrics"),
+      limits: ServeSettings.limitNames.flatMap((name) => {
+        const value = settings.limits[name]
+        return value === undefined ? [] : [[ServeSettings.flagOf(name), value] as const]
+      }),
+      level: terminal.level
+    }
+    yield* terminal.announce(ConsoleText.header(header), "listening", ConsoleText.headerFields(header))
+    const status = terminal.hasStatus ? yield* Effect.forkDaemon(showStatus(server, meetings)) : undefined
 
     yield* Effect.never.pipe(
       Effect.onInterrupt(() =>
         Effect.gen(function*() {
-          if (status !== undefined) {
-            yield* Fiber.interrupt(status)
-            process.stdout.write("\r\x1b[2K")
-          }
-          yield* Console.log("shutting down: closing connections and finishing every file...")
+          if (status !== undefined) yield* Fiber.interrupt(status)
+          yield* terminal.clearStatus
+          yield* terminal.announce("shutting down: closing connections and finishing every file...", "shutting down")
           yield* stop
-          yield* Console.log(
-            `stopped after ${activity.messages} messages (${activity.audioSeconds.toFixed(1)} s of mixed audio). ` +
-              (Option.isSome(settings.redis) ? "Every event is in Redis" : `Recordings are in ${settings.out}`)
+          const where = Option.isSome(settings.redis) ? "Every event is in Redis" : `Recordings are in ${settings.out}`
+          yield* terminal.announce(
+            `stopped after ${meetings.messages} messages (${
+              meetings.audioSeconds.toFixed(1)
+            } s of mixed audio). ${where}`,
+            "stopped",
+            { messages: meetings.messages, audio_s: Math.round(meetings.audioSeconds * 10) / 10, where }
           )
         })
       )

@@ -1,8 +1,8 @@
 /**
  * The settings of `callstream serve`, checked before anything starts: flags first, `CALLSTREAM_*` environment
  * variables as the fallback, then the rules of the CLI contract (which authentication mode follows from which
- * secrets, what a signing secret looks like, where files go, and with `--redis` which Redis receives the events
- * instead of a folder).
+ * secrets, what a signing secret looks like, where files go, with `--redis` which Redis receives the events
+ * instead of a folder, and the server's limits: `--max-connections` and its kin, whole numbers of at least 1).
  *
  * @since 0.1.0
  */
@@ -40,6 +40,54 @@ export {
 export type AuthMode = "token" | "signed" | "both" | "generated-token" | "none"
 
 /**
+ * The server limits `serve` passes on, named as `RecallServer`'s options, so a setting has one name everywhere:
+ * `maxConnections` is the flag `--max-connections` and the variable `CALLSTREAM_MAX_CONNECTIONS`, as
+ * `RecallServer.layerConfig` reads it.
+ *
+ * @since 0.2.0
+ * @category limits
+ */
+export const limitNames = [
+  "maxConnections",
+  "maxConnectionsPerAddress",
+  "maxSessions",
+  "maxSessionsPerConnection",
+  "bufferSize",
+  "bufferBytes",
+  "memoryBudget"
+] as const
+
+/**
+ * @since 0.2.0
+ * @category limits
+ */
+export type LimitName = typeof limitNames[number]
+
+/**
+ * The limits given, each a whole number of at least 1; one left out keeps the server's default.
+ *
+ * @since 0.2.0
+ * @category limits
+ */
+export type Limits = { readonly [K in LimitName]?: number | undefined }
+
+/**
+ * The flag of a limit, without its dashes: `maxConnections` is `max-connections`.
+ *
+ * @since 0.2.0
+ * @category limits
+ */
+export const flagOf = (name: LimitName): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+
+/**
+ * The environment variable of a limit: `maxConnections` is `CALLSTREAM_MAX_CONNECTIONS`.
+ *
+ * @since 0.2.0
+ * @category limits
+ */
+export const variableOf = (name: LimitName): string => `CALLSTREAM_${flagOf(name).replace(/-/g, "_").toUpperCase()}`
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -59,6 +107,12 @@ export interface ServeSettings {
    * @since 0.2.0
    */
   readonly redis: Option.Option<RedisSettings.RedisSettings>
+  /**
+   * The server limits given; the others keep the server's defaults.
+   *
+   * @since 0.2.0
+   */
+  readonly limits: Limits
 }
 
 /**
@@ -83,6 +137,12 @@ export interface RawSettings {
    * @since 0.2.0
    */
   readonly redis?: Option.Option<RedisSettings.RawRedisSettings> | undefined
+  /**
+   * `--max-connections` and the other limits, each given or not.
+   *
+   * @since 0.2.0
+   */
+  readonly limits?: { readonly [K in LimitName]?: Option.Option<number> } | undefined
 }
 
 const WHSEC = /^whsec_[A-Za-z0-9+/]+={0,2}$/
@@ -130,6 +190,18 @@ export const resolve = (
     if (!Number.isInteger(raw.maxMessageBytes) || raw.maxMessageBytes < 1024) {
       return yield* fail("InvalidNumber", `--max-message-bytes must be a whole number of at least 1024`)
     }
+    const limits: { [K in LimitName]?: number } = {}
+    for (const name of limitNames) {
+      const value = raw.limits?.[name] ?? Option.none()
+      if (Option.isNone(value)) continue
+      if (!Number.isSafeInteger(value.value) || value.value < 1) {
+        return yield* fail(
+          "InvalidNumber",
+          `--${flagOf(name)} must be a whole number of at least 1, got ${value.value}`
+        )
+      }
+      limits[name] = value.value
+    }
     const tokens = Option.match(raw.token, {
       onNone: () => [],
       onSome: (token) =>
@@ -168,7 +240,8 @@ export const resolve = (
       out,
       sessionTimeoutSeconds: raw.sessionTimeout,
       maxMessageBytes: raw.maxMessageBytes,
-      redis
+      redis,
+      limits
     }
   })
 

@@ -11,14 +11,12 @@
  *
  * @since 0.2.0
  */
-import { EventSource, Printable, type SessionEvent } from "@callstream/core"
+import { EventSource } from "@callstream/core"
 import * as EventLog from "@callstream/redis/EventLog"
 import * as WorkerSource from "@callstream/redis/WorkerSource"
 import { SessionRecorder } from "@callstream/sinks"
 import type * as FileSystem from "@effect/platform/FileSystem"
-import type * as Path from "@effect/platform/Path"
-import type * as Chunk from "effect/Chunk"
-import * as Console from "effect/Console"
+import * as Path from "@effect/platform/Path"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -26,7 +24,10 @@ import * as Fiber from "effect/Fiber"
 import type * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as ConsoleText from "./internal/consoleText.js"
+import * as Meetings from "./internal/meetings.js"
 import { SettingsError } from "./internal/settingsError.js"
+import * as Terminal from "./internal/terminal.js"
 import * as RedisSettings from "./RedisSettings.js"
 import * as ServeSettings from "./ServeSettings.js"
 
@@ -88,19 +89,6 @@ export const resolve = (
     return { redis, out, sessionTimeoutSeconds: raw.sessionTimeout, leaseTtlSeconds: raw.leaseTtl }
   })
 
-// a line when a meeting starts or ends here; everything else passes untouched, a chunk at a time
-const announce = (out: string) => (items: Chunk.Chunk<SessionEvent.SessionEvent>): Effect.Effect<void> => {
-  const logs: Array<Effect.Effect<void>> = []
-  for (const item of items) {
-    if (item._tag === "SessionStarted") {
-      logs.push(Effect.logInfo(`meeting started: ${Printable.text(item.session)}`))
-    } else if (item._tag === "SessionEnded") {
-      logs.push(Effect.logInfo(`meeting ended (${item.reason}): ${Printable.text(item.session)}, files in ${out}`))
-    }
-  }
-  return logs.length === 0 ? Effect.void : Effect.all(logs, { discard: true })
-}
-
 /**
  * Records until interrupted (Ctrl-C, SIGTERM). An unreachable Redis is a `SettingsError` naming its host.
  *
@@ -109,8 +97,10 @@ const announce = (out: string) => (items: Chunk.Chunk<SessionEvent.SessionEvent>
  */
 export const run = (
   settings: WorkerSettings
-): Effect.Effect<void, SettingsError | EventLog.EventLogError, FileSystem.FileSystem | Path.Path> =>
+): Effect.Effect<void, SettingsError | EventLog.EventLogError, FileSystem.FileSystem | Path.Path | Terminal.Terminal> =>
   Effect.gen(function*() {
+    const terminal = yield* Terminal.Terminal
+    const path = yield* Path.Path
     const scope = yield* Scope.make()
     const started = Effect.gen(function*() {
       const log = yield* RedisSettings.connect(settings.redis)
@@ -124,26 +114,42 @@ export const run = (
       Scope.extend(scope),
       Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
     )
-    const announced = announce(settings.out)
+    const announced = ConsoleText.announce(
+      new Meetings.Meetings(),
+      (session) => `files in ${path.join(settings.out, SessionRecorder.folderName(session))}`
+    )
     const events = worker.events.pipe(Stream.mapChunksEffect((items) => Effect.as(announced(items), items)))
     const recording = yield* SessionRecorder.run({ directory: settings.out, onFlushed: worker.commit }).pipe(
       Effect.provideService(EventSource.EventSource, EventSource.make(events)),
       Effect.forkDaemon
     )
     const partitions = yield* worker.partitions
-    yield* Console.log(
+    yield* terminal.announce(
       `callstream worker ${worker.id} is recording from Redis at ${settings.redis.where} into ${settings.out}\n` +
         `partitions: ${partitions.length} of ${settings.redis.partitions} now ` +
-        `(a partition's lease lasts ${settings.leaseTtlSeconds} s); session timeout ${settings.sessionTimeoutSeconds} s\n`
+        `(a partition's lease lasts ${settings.leaseTtlSeconds} s); session timeout ${settings.sessionTimeoutSeconds} s\n`,
+      `callstream worker ${worker.id} is recording`,
+      {
+        worker: worker.id,
+        redis: settings.redis.where,
+        out: settings.out,
+        partitions: partitions.length,
+        of: settings.redis.partitions,
+        lease_ttl_s: settings.leaseTtlSeconds,
+        session_timeout_s: settings.sessionTimeoutSeconds
+      }
     )
     yield* Effect.never.pipe(
       Effect.onInterrupt(() =>
         Effect.gen(function*() {
-          yield* Console.log("shutting down: finishing every file and handing the partitions back...")
+          yield* terminal.announce(
+            "shutting down: finishing every file and handing the partitions back...",
+            "shutting down"
+          )
           // the recorder first (its last flush is acknowledged), then the worker releases its leases
           yield* Fiber.interrupt(recording)
           yield* Scope.close(scope, Exit.void)
-          yield* Console.log(`stopped. Recordings are in ${settings.out}`)
+          yield* terminal.announce(`stopped. Recordings are in ${settings.out}`, "stopped", { out: settings.out })
         })
       )
     )

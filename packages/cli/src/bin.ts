@@ -8,7 +8,6 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
-import * as Logger from "effect/Logger"
 import * as Predicate from "effect/Predicate"
 import * as Cli from "./Cli.js"
 
@@ -23,7 +22,7 @@ Cli.run(process.argv).pipe(
         Effect.zipRight(exitWith(Predicate.isTagged(error, "SettingsError") ? 2 : 1))
       )
   ),
+  // each command provides its console (the logger); see Cli
   Effect.provide(NodeContext.layer),
-  Effect.provide(process.stdout.isTTY ? Logger.pretty : Logger.logFmt),
   NodeRuntime.runMain({ disablePrettyLogger: true })
 )

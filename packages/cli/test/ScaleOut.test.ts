@@ -48,7 +48,9 @@ const receiver = (url: string) =>
     "--partitions",
     String(PARTITIONS),
     "--session-timeout",
-    "1"
+    "1",
+    "--log-level",
+    "debug"
   ])
 
 const worker = async (url: string, out: string): Promise<{ readonly run: Run; readonly id: string }> => {
@@ -216,7 +218,19 @@ describe.skipIf(!withRedis)("callstream serve --redis and callstream worker", ()
       const delivered: Array<Tape.TapeEntry> = [...before, ...after]
       assert.strictEqual(delivered.length, result.sent)
       const refOut = tmp()
-      const single = start(["serve", "--port", "0", "--token", TOKEN, "--out", refOut, "--session-timeout", "1"])
+      const single = start([
+        "serve",
+        "--port",
+        "0",
+        "--token",
+        TOKEN,
+        "--out",
+        refOut,
+        "--session-timeout",
+        "1",
+        "--log-level",
+        "debug"
+      ])
       const { url: singleUrl } = await servedUrl(single)
       const toSingle = { url: `${singleUrl}?token=${TOKEN}`, speed: Infinity }
       await Effect.runPromise(RecallSimulator.replay(before, toSingle))

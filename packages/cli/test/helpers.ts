@@ -27,7 +27,9 @@ afterEach(() => {
 
 /**
  * Starts `callstream ARGS` with only the given `CALLSTREAM_*` settings (none inherited from this process); it is
- * killed after the test if it is still running.
+ * killed after the test if it is still running. Its output is a pipe, so the console's default would be logfmt: these
+ * tests read what a person reads, the pretty format (without colours or a status line, which need a terminal),
+ * unless `env` sets `CALLSTREAM_LOG_FORMAT` itself.
  */
 export const start = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Run => {
   const inherited: Record<string, string> = {}
@@ -36,7 +38,7 @@ export const start = (args: ReadonlyArray<string>, env: Record<string, string> =
   }
   const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", bin, ...args], {
     cwd: root,
-    env: { ...inherited, ...env, NO_COLOR: "1" },
+    env: { ...inherited, CALLSTREAM_LOG_FORMAT: "pretty", ...env, NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "pipe"]
   })
   running.add(child)
@@ -112,4 +114,35 @@ export const wavSeconds = (file: string): number => {
   assert.strictEqual(bytes.readUInt16LE(34), 16, "16-bit")
   const dataAt = bytes.indexOf("data", 12, "ascii")
   return bytes.readUInt32LE(dataAt + 4) / 32000
+}
+
+/**
+ * The lines a terminal shows after `raw` was written to it, from an empty screen: `\r` returns to the start of the
+ * line, `\n` moves to the next, `ESC[2K` erases the line, colours (`ESC[...m`) are not text; lines never wrap.
+ */
+export const screenOf = (raw: string): Array<string> => {
+  const lines: Array<string> = [""]
+  let row = 0
+  let col = 0
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i]!
+    if (c === "\r") {
+      col = 0
+    } else if (c === "\n") {
+      row++
+      col = 0
+      if (lines.length <= row) lines.push("")
+    } else if (c === "\x1b") {
+      // eslint-disable-next-line no-control-regex
+      const sequence = /^\x1b\[([0-9;]*)([A-Za-z])/.exec(raw.slice(i))
+      if (sequence === null) continue
+      if (sequence[2] === "K" && sequence[1] === "2") lines[row] = ""
+      i += sequence[0].length - 1
+    } else {
+      const line = lines[row]!.padEnd(col)
+      lines[row] = line.slice(0, col) + c + line.slice(col + 1)
+      col++
+    }
+  }
+  return lines
 }

@@ -15,5 +15,6 @@ export class SettingsError extends Data.TaggedError("SettingsError")<{
     | "OutputNotWritable"
     | "InvalidRedisUrl"
     | "RedisUnreachable"
+    | "InvalidUrl"
   readonly message: string
 }> {}
