@@ -3,8 +3,13 @@ import type * as PlatformError from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import type * as Chunk from "effect/Chunk"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as DefaultServices from "effect/DefaultServices"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import type * as Scope from "effect/Scope"
+import * as Tracer from "effect/Tracer"
 import * as Crypto from "node:crypto"
 import * as AudioTimeline from "../AudioTimeline.js"
 import * as Exports from "../Exports.js"
@@ -88,6 +93,13 @@ export interface SessionWriter {
   readonly summary: () => SessionSummary.SessionSummary
 }
 
+/** A flush in which some writes failed: its span's status (what failed is kept and tried again). */
+class FlushFailed extends Data.TaggedError("FlushFailed")<{ readonly failures: number }> {
+  override get message(): string {
+    return `${this.failures} writes failed`
+  }
+}
+
 /** Media bytes kept for a file that cannot be written, before they are given up. */
 const MEDIA_RETAINED_BYTES = 256 * 1024
 
@@ -122,6 +134,9 @@ export const make = (
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const clock = yield* Effect.clock
+    // flushes are spanned only under a tracer that exports somewhere (not Effect's built-in one): decided once
+    const traced = (yield* FiberRef.get(FiberRef.currentTracerEnabled)) &&
+      (yield* Effect.tracer) !== Context.get(DefaultServices.liveServices, Tracer.Tracer)
     const dir = settings.directory
     const key = settings.session
     const who = `session ${Printable.text(key)}`
@@ -241,8 +256,10 @@ export const make = (
 
     // -- disk trouble ---------------------------------------------------------------
 
+    let writeFailures = 0
     const failed = (file: string, cause: unknown, now: number) =>
       Effect.suspend(() => {
+        writeFailures++
         RecorderMetrics.writeFailures.unsafeUpdate(1, [])
         if (!trouble.failed(file, now)) return Effect.void
         const text = errorText(cause)
@@ -508,7 +525,7 @@ export const make = (
           const streamJobs = Array.from(streams.values(), (stream) => [stream, stream.buffer.take()] as const)
           const batch = frames
           frames = []
-          return Effect.gen(function*() {
+          const work = Effect.gen(function*() {
             // 1. media
             for (const [track, runs] of wavJobs) yield* flushTrack(track, runs, now, force)
             for (const [stream, bytes] of streamJobs) yield* flushStream(stream, bytes, now, force)
@@ -569,8 +586,45 @@ export const make = (
             }
             yield* emitLogs
           })
+          if (!traced) return work
+          let bytes = (tapeBytes?.byteLength ?? 0) + (controlBytes?.byteLength ?? 0)
+          let files = (tapeBytes === undefined ? 0 : 1) + (controlBytes === undefined ? 0 : 1) + batch.length
+          for (const [, runs] of wavJobs) {
+            if (runs.length > 0) files++
+            for (const run of runs) bytes += run.samples.byteLength
+          }
+          for (const [, data] of streamJobs) {
+            if (data !== undefined) {
+              files++
+              bytes += data.byteLength
+            }
+          }
+          for (const frame of batch) bytes += frame.bytes.byteLength
+          return bytes === 0 && !force ? work : flushSpan(work, bytes, files, force)
         }).pipe(Effect.uninterruptible)
       )
+
+    // a flush that wrote something is a span; writes that failed make it an error
+    const flushSpan = (work: Effect.Effect<void>, bytes: number, files: number, final: boolean) =>
+      Effect.suspend(() => {
+        const before = writeFailures
+        return work.pipe(
+          Effect.zipRight(Effect.suspend(() => {
+            const failures = writeFailures - before
+            return failures === 0 ? Effect.void : Effect.fail(new FlushFailed({ failures }))
+          })),
+          Effect.withSpan("callstream.recorder.flush", {
+            root: true,
+            attributes: {
+              "callstream.session.key": Printable.text(key),
+              "callstream.flush.bytes": bytes,
+              "callstream.flush.files": files,
+              "callstream.flush.final": final
+            }
+          }),
+          Effect.catchTag("FlushFailed", () => Effect.void)
+        )
+      })
 
     // the next refresh waits until this one's work (files written, bytes rendered) times the live sessions fits in
     // the recorder's budget
