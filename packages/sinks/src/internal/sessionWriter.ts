@@ -100,6 +100,28 @@ class FlushFailed extends Data.TaggedError("FlushFailed")<{ readonly failures: n
   }
 }
 
+/** The bytes a flush hands to the disk, and the files they go to (what its span reports). */
+const sizeOf = (
+  logs: ReadonlyArray<Uint8Array | undefined>,
+  wavJobs: ReadonlyArray<readonly [unknown, ReadonlyArray<SampleRun>]>,
+  streamJobs: ReadonlyArray<readonly [unknown, Uint8Array | undefined]>,
+  frames: ReadonlyArray<{ readonly bytes: Uint8Array }>
+): { readonly bytes: number; readonly files: number } => {
+  let bytes = 0
+  let files = frames.length
+  for (const data of [...logs, ...streamJobs.map(([, data]) => data)]) {
+    if (data === undefined) continue
+    files++
+    bytes += data.byteLength
+  }
+  for (const [, runs] of wavJobs) {
+    if (runs.length > 0) files++
+    for (const run of runs) bytes += run.samples.byteLength
+  }
+  for (const frame of frames) bytes += frame.bytes.byteLength
+  return { bytes, files }
+}
+
 /** Media bytes kept for a file that cannot be written, before they are given up. */
 const MEDIA_RETAINED_BYTES = 256 * 1024
 
@@ -587,24 +609,12 @@ export const make = (
             yield* emitLogs
           })
           if (!traced) return work
-          let bytes = (tapeBytes?.byteLength ?? 0) + (controlBytes?.byteLength ?? 0)
-          let files = (tapeBytes === undefined ? 0 : 1) + (controlBytes === undefined ? 0 : 1) + batch.length
-          for (const [, runs] of wavJobs) {
-            if (runs.length > 0) files++
-            for (const run of runs) bytes += run.samples.byteLength
-          }
-          for (const [, data] of streamJobs) {
-            if (data !== undefined) {
-              files++
-              bytes += data.byteLength
-            }
-          }
-          for (const frame of batch) bytes += frame.bytes.byteLength
+          const { bytes, files } = sizeOf([tapeBytes, controlBytes], wavJobs, streamJobs, batch)
           return bytes === 0 && !force ? work : flushSpan(work, bytes, files, force)
         }).pipe(Effect.uninterruptible)
       )
 
-    // a flush that wrote something is a span; writes that failed make it an error
+    // a flush that writes something (and the last one) is a span; writes that failed make it an error
     const flushSpan = (work: Effect.Effect<void>, bytes: number, files: number, final: boolean) =>
       Effect.suspend(() => {
         const before = writeFailures
