@@ -9,6 +9,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as ConsoleText from "../src/internal/consoleText.js"
 import * as LogFormat from "../src/internal/logFormat.js"
 import * as Meetings from "../src/internal/meetings.js"
+import { parseLogfmt } from "./helpers.js"
 
 const entry = (overrides: Partial<LogFormat.Entry> = {}): LogFormat.Entry => ({
   date: new Date("2026-12-02T07:08:09.010Z"),
@@ -17,21 +18,6 @@ const entry = (overrides: Partial<LogFormat.Entry> = {}): LogFormat.Entry => ({
   annotations: [],
   ...overrides
 })
-
-/** A logfmt line read back: every `key=value` pair, values unquoted; the whole line must be pairs. */
-const parseLogfmt = (line: string): Record<string, string> => {
-  const fields: Record<string, string> = {}
-  const pair = /([^\s=]+)=("(?:[^"\\]|\\.)*"|[^\s"]*)(?: |$)/y
-  let at = 0
-  while (at < line.length) {
-    pair.lastIndex = at
-    const match = pair.exec(line)
-    if (match === null) throw new Error(`not logfmt at ${at}: ${line}`)
-    fields[match[1]!] = match[2]!.startsWith("\"") ? JSON.parse(match[2]!) : match[2]!
-    at = pair.lastIndex
-  }
-  return fields
-}
 
 describe("log lines", () => {
   const tricky = entry({

@@ -4,9 +4,12 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as Serve from "../src/Serve.js"
 import * as ServeSettings from "../src/ServeSettings.js"
+import { cli, servedUrl, start, upgradeStatus, waitFor } from "./helpers.js"
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "callstream-settings-"))
 
@@ -95,4 +98,82 @@ describe("ServeSettings.resolve", () => {
       assert.notInclude(printed, "hunter2-token")
       assert.notInclude(printed, secret)
     }).pipe(Effect.provide(NodeContext.layer)))
+})
+
+describe("the server's limits", () => {
+  it.effect("are passed on as given, each a whole number of at least 1 named by its flag", () =>
+    Effect.gen(function*() {
+      const settings = yield* ServeSettings.resolve(
+        raw({ limits: { maxConnections: Option.some(1), memoryBudget: Option.some(64 * 1024 * 1024) } })
+      )
+      assert.deepStrictEqual(settings.limits, { maxConnections: 1, memoryBudget: 64 * 1024 * 1024 })
+      const options = Serve.serverOptions(settings)
+      assert.strictEqual(options.maxConnections, 1)
+      assert.strictEqual(options.memoryBudget, 64 * 1024 * 1024)
+      assert.isUndefined(options.maxSessions, "a limit left out keeps the server's default")
+      for (const [name, value] of [["maxSessions", 0], ["bufferBytes", -5], ["bufferSize", 1.5]] as const) {
+        const error = yield* Effect.flip(ServeSettings.resolve(raw({ limits: { [name]: Option.some(value) } })))
+        assert.strictEqual(error.reason, "InvalidNumber")
+        assert.include(error.message, `--${ServeSettings.flagOf(name)} must be a whole number of at least 1`)
+      }
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it("are named as RecallServer.layerConfig reads them", () => {
+    assert.deepStrictEqual(
+      ServeSettings.limitNames.map((name) => [ServeSettings.flagOf(name), ServeSettings.variableOf(name)]),
+      [
+        ["max-connections", "CALLSTREAM_MAX_CONNECTIONS"],
+        ["max-connections-per-address", "CALLSTREAM_MAX_CONNECTIONS_PER_ADDRESS"],
+        ["max-sessions", "CALLSTREAM_MAX_SESSIONS"],
+        ["max-sessions-per-connection", "CALLSTREAM_MAX_SESSIONS_PER_CONNECTION"],
+        ["buffer-size", "CALLSTREAM_BUFFER_SIZE"],
+        ["buffer-bytes", "CALLSTREAM_BUFFER_BYTES"],
+        ["memory-budget", "CALLSTREAM_MEMORY_BUDGET"]
+      ]
+    )
+  })
+
+  it("serve --max-connections 1 keeps one connection open and answers a second upgrade 503", async () => {
+    const serve = start(["serve", "--port", "0", "--allow-unauthenticated", "--out", tmp(), "--max-connections", "1"])
+    const { port } = await servedUrl(serve)
+    await waitFor("the header's limits", () => serve.stdout.includes("limits: --max-connections 1") || undefined)
+    const first = net.connect(port, "127.0.0.1")
+    try {
+      const answer = await new Promise<string>((resolve, reject) => {
+        first.once("connect", () =>
+          first.write(
+            "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+          ))
+        first.once("data", (d) => resolve(d.toString().split("\r\n")[0]!))
+        first.once("error", reject)
+      })
+      assert.include(answer, "101")
+      assert.include(await upgradeStatus(port, ""), "503")
+    } finally {
+      first.destroy()
+    }
+    serve.child.kill("SIGINT")
+    assert.strictEqual(await serve.exited, 0)
+  })
+
+  it("a limit from the environment is checked like a flag, so is --otel; --help lists every limit with its variable", async () => {
+    const bad = await cli(["serve", "--port", "0", "--out", tmp()], { CALLSTREAM_MAX_SESSIONS: "0" })
+    assert.strictEqual(bad.code, 2)
+    assert.include(bad.stderr, "--max-sessions must be a whole number of at least 1, got 0")
+    assert.notInclude(bad.stdout, "listening")
+    const otel = await cli(["serve", "--port", "0", "--out", tmp(), "--otel", "ftp://collector:4318"])
+    assert.strictEqual(otel.code, 2)
+    assert.include(otel.stderr, "--otel (or OTEL_EXPORTER_OTLP_ENDPOINT) must be an http:// or https:// URL")
+    const help = await cli(["serve", "--help"])
+    for (const name of ServeSettings.limitNames) {
+      assert.include(help.stdout, `--${ServeSettings.flagOf(name)}`)
+      assert.include(help.stdout, ServeSettings.variableOf(name))
+    }
+    for (
+      const flag of ["--log-level", "--log-format", "--otel", "CALLSTREAM_LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT"]
+    ) {
+      assert.include(help.stdout, flag)
+    }
+  })
 })

@@ -29,16 +29,18 @@ afterEach(() => {
  * Starts `callstream ARGS` with only the given `CALLSTREAM_*` settings (none inherited from this process); it is
  * killed after the test if it is still running. Its output is a pipe, so the console's default would be logfmt: these
  * tests read what a person reads, the pretty format (without colours or a status line, which need a terminal),
- * unless `env` sets `CALLSTREAM_LOG_FORMAT` itself.
+ * unless `env` sets `CALLSTREAM_LOG_FORMAT` itself (to `""` to leave it unset, for the console's own default).
  */
 export const start = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Run => {
   const inherited: Record<string, string> = {}
   for (const [key, value] of Object.entries(process.env)) {
     if (value !== undefined && !key.startsWith("CALLSTREAM_")) inherited[key] = value
   }
+  const settings: Record<string, string> = { CALLSTREAM_LOG_FORMAT: "pretty", ...env }
+  if (settings.CALLSTREAM_LOG_FORMAT === "") delete settings.CALLSTREAM_LOG_FORMAT
   const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", bin, ...args], {
     cwd: root,
-    env: { ...inherited, CALLSTREAM_LOG_FORMAT: "pretty", ...env, NO_COLOR: "1" },
+    env: { ...inherited, ...settings, NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "pipe"]
   })
   running.add(child)
@@ -145,4 +147,36 @@ export const screenOf = (raw: string): Array<string> => {
     }
   }
   return lines
+}
+
+/** A logfmt line read back: every `key=value` pair, quoted values unescaped; a line that is not all pairs throws. */
+export const parseLogfmt = (line: string): Record<string, string> => {
+  const fields: Record<string, string> = {}
+  const pair = /([^\s=]+)=("(?:[^"\\]|\\.)*"|[^\s"]*)(?: |$)/y
+  let at = 0
+  while (at < line.length) {
+    pair.lastIndex = at
+    const match = pair.exec(line)
+    if (match === null) throw new Error(`not logfmt at ${at}: ${line}`)
+    fields[match[1]!] = match[2]!.startsWith("\"") ? JSON.parse(match[2]!) : match[2]!
+    at = pair.lastIndex
+  }
+  return fields
+}
+
+/**
+ * What a meeting's closing line must say, read from its raw messages: distinct participant ids in participant events,
+ * final utterances, seconds of mixed audio.
+ */
+export const meetingFigures = (entries: ReadonlyArray<{ readonly message: unknown }>) => {
+  const participants = new Set<number>()
+  let utterances = 0
+  let audioSeconds = 0
+  for (const { message } of entries) {
+    const m = message as { event: string; data: { data: { participant?: { id: number }; buffer?: string } } }
+    if (m.event.startsWith("participant_events.")) participants.add(m.data.data.participant!.id)
+    if (m.event === "transcript.data") utterances++
+    if (m.event === "audio_mixed_raw.data") audioSeconds += Buffer.from(m.data.data.buffer!, "base64").length / 32000
+  }
+  return { participants: participants.size, utterances, audioSeconds }
 }

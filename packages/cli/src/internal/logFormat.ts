@@ -51,7 +51,8 @@ export interface Entry {
   readonly fiber?: string | undefined
 }
 
-const textOf = (value: unknown): string => typeof value === "string" ? value : Inspectable.toStringUnknown(value, 0)
+const textOf = (value: unknown): string =>
+  typeof value === "string" ? value : value instanceof Error ? String(value) : Inspectable.toStringUnknown(value, 0)
 
 /** The entry an Effect logger is handed, with the fiber id only when asked for. */
 export const entryOf = (options: Logger.Logger.Options<unknown>, withFiber: boolean): Entry => {
