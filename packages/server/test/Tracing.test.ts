@@ -49,7 +49,8 @@ const startTraced = (options: RecallServer.Options = {}) =>
     const layer = RecallServer.layerTest({
       tokens: [Redacted.make(TOKEN)],
       signingSecret: SECRET,
-      sessionTimeout: "300 millis",
+      // long enough for the simulator to reconnect after a drop on a busy machine, short enough to wait for
+      sessionTimeout: "2 seconds",
       ...options
     }).pipe(Layer.provide(tracing), Layer.provide(Logger.minimumLogLevel(LogLevel.None)))
     const scope = yield* Scope.make()
