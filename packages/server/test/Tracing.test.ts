@@ -1,7 +1,7 @@
 import { Fixtures } from "@callstream/core"
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { assert, describe, it } from "@effect/vitest"
-import { SpanStatusCode } from "@opentelemetry/api"
+import { SpanKind, SpanStatusCode } from "@opentelemetry/api"
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import * as Context from "effect/Context"
 import * as DefaultServices from "effect/DefaultServices"
@@ -93,6 +93,7 @@ describe("tracing", () => {
         assert.strictEqual(span.attributes["client.address"], "127.0.0.1")
         assert.strictEqual(span.status.code, SpanStatusCode.OK)
         assert.isUndefined(parentOf(span), "each upgrade starts a trace")
+        assert.strictEqual(span.kind, SpanKind.SERVER)
       }
       const [rejected] = upgrades.filter((span) => span.attributes["callstream.upgrade.outcome"] === "unauthorized")
       assert.isDefined(rejected)
@@ -107,6 +108,7 @@ describe("tracing", () => {
         const parent = parentOf(connection)
         assert.isTrue(accepted.some((u) => u.spanContext().spanId === parent), "a connection is its upgrade's child")
         assert.strictEqual(connection.attributes["client.address"], "127.0.0.1")
+        assert.strictEqual(connection.kind, SpanKind.INTERNAL, "the server span is the upgrade")
         assert.isString(connection.attributes["callstream.connection.id"])
       }
       const dropped = connections.find((span) => span.attributes["websocket.close.code"] === 1006)

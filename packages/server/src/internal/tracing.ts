@@ -153,7 +153,7 @@ export class Tracing {
   /** Starts a connection's span, as a child of the upgrade that made it. */
   connectionOpened(connection: Connection): void {
     this.total(() => {
-      const span = this.start("callstream.connection", this.upgrading, "server", {
+      const span = this.start("callstream.connection", this.upgrading, "internal", {
         "callstream.connection.id": connection.id,
         "client.address": connection.remoteAddress === undefined ? undefined : Printable.text(connection.remoteAddress)
       })
