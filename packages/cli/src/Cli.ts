@@ -188,7 +188,7 @@ const withConsole = (
     )
     : program.pipe(
       Effect.provide(Terminal.layer({
-        output: process.stdout,
+        output: Terminal.stdout(),
         level: options.logLevel,
         format: Option.getOrUndefined(options.logFormat)
       })),
@@ -196,7 +196,7 @@ const withConsole = (
     )
 
 // the other commands log little: at info, in the format that suits where the output goes
-const withDefaultConsole = Effect.provide(Terminal.layer({ output: process.stdout, level: "info" }))
+const withDefaultConsole = Effect.provide(Terminal.layer({ output: Terminal.stdout(), level: "info" }))
 
 /**
  * `callstream serve`: receive Recall bots and record every meeting into a folder, or with `--redis` publish every

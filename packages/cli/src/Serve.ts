@@ -13,7 +13,6 @@
  * @since 0.1.0
  */
 import { RecallServer } from "@callstream/server"
-import { SessionRecorder } from "@callstream/sinks"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Clock from "effect/Clock"
@@ -136,7 +135,7 @@ export const run = (
     const meetings = new Meetings.Meetings()
     // with --redis, a receiver: the events go to Redis, and workers record them
     const where = Option.match(settings.redis, {
-      onNone: () => (session: string) => `files in ${path.join(settings.out, SessionRecorder.folderName(session))}`,
+      onNone: () => ConsoleText.filesIn(path, settings.out),
       onSome: (redis) => () => `published to Redis at ${redis.where}`
     })
     const observe = ConsoleText.announce(meetings, where)

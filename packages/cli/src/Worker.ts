@@ -114,10 +114,7 @@ export const run = (
       Scope.extend(scope),
       Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
     )
-    const announced = ConsoleText.announce(
-      new Meetings.Meetings(),
-      (session) => `files in ${path.join(settings.out, SessionRecorder.folderName(session))}`
-    )
+    const announced = ConsoleText.announce(new Meetings.Meetings(), ConsoleText.filesIn(path, settings.out))
     const events = worker.events.pipe(Stream.mapChunksEffect((items) => Effect.as(announced(items), items)))
     const recording = yield* SessionRecorder.run({ directory: settings.out, onFlushed: worker.commit }).pipe(
       Effect.provideService(EventSource.EventSource, EventSource.make(events)),

@@ -8,7 +8,7 @@ import { RecallSimulator } from "@callstream/server"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as path from "node:path"
-import { meetingFigures, parseLogfmt, type Run, servedUrl, start, tmp, waitFor } from "./helpers.js"
+import { meetingFigures, parseLogfmt, type Run, servedUrl, start, tmp, upgradeStatus, waitFor } from "./helpers.js"
 
 const TOKEN = "structured-token"
 const meeting = SampleMeeting.generate({ seed: 11, duration: 8 })
@@ -81,5 +81,19 @@ describe("callstream serve off a terminal", () => {
     assert.strictEqual(opened[0]!.level, "DEBUG")
     assert.match(String(opened[0]!.fiber), /^#\d+$/)
     assert.match(String(opened[0]!.remote), /^127\.0\.0\.1/)
+  })
+
+  it("a reader that goes away (serve | head) never takes the server down", async () => {
+    const serve = start(["serve", "--port", "0", "--allow-unauthenticated", "--out", tmp(), "--log-level", "debug"])
+    const { port } = await servedUrl(serve)
+    await waitFor("the header", () => serve.stdout.includes("recording into") || undefined)
+    serve.child.stdout!.destroy()
+    // each upgrade logs lines at debug, into a pipe nobody reads any more
+    for (let i = 0; i < 20; i++) assert.include(await upgradeStatus(port, ""), "101")
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`)
+    assert.strictEqual(health.status, 200)
+    assert.strictEqual(serve.child.exitCode, null, serve.stderr)
+    serve.child.kill("SIGINT")
+    assert.strictEqual(await serve.exited, 0, serve.stderr)
   })
 })

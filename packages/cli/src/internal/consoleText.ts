@@ -7,6 +7,8 @@
  */
 import * as Printable from "@callstream/core/Printable"
 import type * as SessionEvent from "@callstream/core/SessionEvent"
+import * as SessionRecorder from "@callstream/sinks/SessionRecorder"
+import type * as Path from "@effect/platform/Path"
 import type * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import type * as LogFormat from "./logFormat.js"
@@ -88,6 +90,10 @@ export const meetingEnded = (summary: Meetings.MeetingSummary, where: string): s
   `${summary.audioSeconds.toFixed(1)} s of audio, ${plural(summary.gaps, "gap")}, ${plural(summary.drops, "drop")}` +
   (summary.decodeFailures === 0 ? "" : `, ${plural(summary.decodeFailures, "bad frame")}`) +
   `; ${where}`
+
+/** Where a recorded meeting went, for its closing line: `files in OUT/<its folder>`. */
+export const filesIn = (path: Path.Path, out: string) => (session: string): string =>
+  `files in ${path.join(out, SessionRecorder.folderName(session))}`
 
 /** The fields of a meeting that ended. */
 export const meetingEndedFields = (

@@ -13,6 +13,12 @@ import type * as SessionEvent from "@callstream/core/SessionEvent"
 /** How many distinct participant ids a meeting's count follows; past it the count says "at least". */
 export const PARTICIPANT_LIMIT = 10_000
 
+/**
+ * How many live meetings are followed at once (a server holds 10 000 by default); a meeting that starts past it gets
+ * its start line but no figures and no closing line.
+ */
+export const MEETING_LIMIT = 100_000
+
 /** A meeting that ended, with its figures. */
 export interface MeetingSummary {
   readonly session: string
@@ -91,7 +97,7 @@ export class Meetings {
           break
         }
         case "SessionStarted":
-          this.live.set(item.session, live(item))
+          if (this.live.size < MEETING_LIMIT || this.live.has(item.session)) this.live.set(item.session, live(item))
           notices.push({ _tag: "Started", started: item })
           break
         case "Gap": {

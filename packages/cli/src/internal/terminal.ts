@@ -26,6 +26,18 @@ export interface Output {
   readonly columns?: number | undefined
 }
 
+const ignore = () => {}
+
+/**
+ * The process's stdout as the console's output. A reader that goes away (`callstream serve | head`) makes writes
+ * fail with EPIPE, reported as an `error` event that would end the process: with nobody reading there is nothing
+ * left to tell, so the event is taken and the command goes on.
+ */
+export const stdout = (): Output => {
+  if (!process.stdout.listeners("error").includes(ignore)) process.stdout.on("error", ignore)
+  return process.stdout
+}
+
 /** How the console behaves. */
 export interface Options {
   readonly output: Output
