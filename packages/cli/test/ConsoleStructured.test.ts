@@ -72,8 +72,8 @@ describe("callstream serve off a terminal", () => {
     assert.strictEqual(lines.at(-1)!.message, "stopped")
   })
 
-  it("json with --log-format json; at --log-level debug connections show, with fiber ids", async () => {
-    const { lines } = await served(JSON.parse, ["--log-format", "json", "--log-level", "debug"], {})
+  it("json with --log-format json; at debug (CALLSTREAM_LOG_LEVEL) connections show, with fiber ids", async () => {
+    const { lines } = await served(JSON.parse, ["--log-format", "json"], { CALLSTREAM_LOG_LEVEL: "debug" })
     assert.strictEqual(withMessage(lines, "meeting started").length, 1)
     assert.strictEqual(withMessage(lines, "meeting ended").length, 1)
     const opened = withMessage(lines, "Connection opened")
