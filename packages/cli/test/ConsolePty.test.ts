@@ -53,7 +53,7 @@ describe("callstream serve on a terminal", () => {
     const out = tmp()
     const serve = onTerminal(["serve", "--port", "0", "--token", TOKEN, "--out", out, "--session-timeout", "1"])
     // the status line is up before the bot connects, so every meeting line is written while it is shown
-    await waitFor("the status line", () => serve.raw().includes("messages/s") || undefined, 90_000)
+    await waitFor("the status line", () => serve.raw().includes("messages/s") || undefined, 120_000)
     const port = Number(/ws:\/\/127\.0\.0\.1:(\d+)\/ws/.exec(serve.raw())![1])
 
     const sent = await Effect.runPromise(
@@ -101,5 +101,5 @@ describe("callstream serve on a terminal", () => {
     assert.isFalse(screen.some((line) => line.includes("messages/s")), shown)
     assert.match(screen.at(-1)!, /^stopped after \d+ messages \([\d.]+ s of mixed audio\)\. Recordings are in /)
     assert.include(serve.raw(), "\x1b[", "a terminal gets colours and line erasing")
-  })
+  }, 180_000)
 })

@@ -70,7 +70,7 @@ describe("callstream serve off a terminal", () => {
     })
     assert.deepStrictEqual(withMessage(lines, "Connection"), [], "connection lines only at debug")
     assert.strictEqual(lines.at(-1)!.message, "stopped")
-  })
+  }, 120_000)
 
   it("json with --log-format json; at debug (CALLSTREAM_LOG_LEVEL) connections show, with fiber ids", async () => {
     const { lines } = await served(JSON.parse, ["--log-format", "json"], { CALLSTREAM_LOG_LEVEL: "debug" })
@@ -81,7 +81,7 @@ describe("callstream serve off a terminal", () => {
     assert.strictEqual(opened[0]!.level, "DEBUG")
     assert.match(String(opened[0]!.fiber), /^#\d+$/)
     assert.match(String(opened[0]!.remote), /^127\.0\.0\.1/)
-  })
+  }, 120_000)
 
   it("a reader that goes away (serve | head) never takes the server down", async () => {
     const serve = start(["serve", "--port", "0", "--allow-unauthenticated", "--out", tmp(), "--log-level", "debug"])
@@ -95,5 +95,5 @@ describe("callstream serve off a terminal", () => {
     assert.strictEqual(serve.child.exitCode, null, serve.stderr)
     serve.child.kill("SIGINT")
     assert.strictEqual(await serve.exited, 0, serve.stderr)
-  })
+  }, 120_000)
 })

@@ -155,9 +155,9 @@ describe("the server's limits", () => {
     }
     serve.child.kill("SIGINT")
     assert.strictEqual(await serve.exited, 0)
-  })
+  }, 180_000)
 
-  it("a limit from the environment is checked like a flag, so is --otel; --help lists every limit with its variable", async () => {
+  it("a limit from the environment is checked as a flag is, so is --otel; --help lists them", async () => {
     const bad = await cli(["serve", "--port", "0", "--out", tmp()], { CALLSTREAM_MAX_SESSIONS: "0" })
     assert.strictEqual(bad.code, 2)
     assert.include(bad.stderr, "--max-sessions must be a whole number of at least 1, got 0")
@@ -175,5 +175,5 @@ describe("the server's limits", () => {
     ) {
       assert.include(help.stdout, flag)
     }
-  })
+  }, 180_000)
 })
