@@ -1,12 +1,13 @@
 /**
  * Real-time load: N simulated Recall bots, one websocket connection each, sending like a meeting does (100 ms
  * mixed-audio chunks, a speech_on/off pair and a transcript every 2 s), from a generator process of their own,
- * against four servers started by this harness in the same run:
+ * against the servers started by this harness in the same run:
  *
  *   (a) `callstream serve`, recording every meeting into a temporary folder
  *   (b) `RecallServer` with a consumer that reads every event
  *   (c) a bare `ws` server: `JSON.parse` and base64 decode of audio
  *   (d) that bare server also recording: tape and PCM per session, one write per file every 250 ms
+ *   (e) scale-out: `serve --redis` and `callstream worker` on a local `redis-server` (skipped without one)
  *
  *   npm run bench:load                                    # 250 / 500 / 1,000 / 2,000 bots, 20 s each
  *   npm run bench:load -- --levels 50 --duration 10       # a quick look

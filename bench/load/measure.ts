@@ -196,11 +196,8 @@ export const measure = async (
       code,
       nodeArgs: options.profile === null
         ? []
-        : [
-          "--cpu-prof",
-          `--cpu-prof-dir=${Path.resolve(options.profile)}`,
-          `--cpu-prof-name=${target.id}-${bots}.cpuprofile`
-        ]
+        // one folder per server, Node's own file names: every thread (the main one, and a loader's) writes its own
+        : ["--cpu-prof", `--cpu-prof-dir=${Path.resolve(options.profile, `${target.id}-${bots}`)}`]
     })
     live.add(running.kill)
     generator = Generator.start()

@@ -36,7 +36,7 @@ export const usage = `npm run bench:load -- [flags]
   --levels 250,500,1000,2000   bots per load level
   --duration 20                seconds every bot sends after the ramp
   --ramp 5                     seconds over which connections open
-  --targets serve,library,bare,bare-recorder   (or a,b,c,d)
+  --targets serve,library,bare,bare-recorder,scale-out   (or a,b,c,d,e; scale-out needs redis-server)
   --soak                       one long run against serve: 500 bots for 600 s unless --levels/--duration say
                                otherwise, CPU and RSS over time
   --sample 30                  soak: seconds per row of the table over time (default: 20 rows)
@@ -48,7 +48,7 @@ export const usage = `npm run bench:load -- [flags]
   --write FILE                 where the Markdown section is appended (default BENCHMARKS.md)
   --no-write                   print only
   --ref REV                    run serve and RecallServer from the packages at a git revision (before/after)
-  --profile DIR                write a CPU profile of every server into DIR (<target>-<bots>.cpuprofile)
+  --profile DIR                write CPU profiles of every server into DIR/<target>-<bots>/ (one per thread)
   --keep                       keep the temporary folders (recordings, server logs)`
 
 export class UsageError extends Error {}

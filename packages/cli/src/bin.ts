@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+import * as TurnScheduler from "@callstream/server/TurnScheduler"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
@@ -24,5 +25,7 @@ Cli.run(process.argv).pipe(
   ),
   // each command provides its console (the logger); see Cli
   Effect.provide(NodeContext.layer),
+  // fibers yield to the event loop every few milliseconds, so a busy server still accepts new connections
+  Effect.withScheduler(TurnScheduler.make()),
   NodeRuntime.runMain({ disablePrettyLogger: true })
 )

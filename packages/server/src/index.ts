@@ -10,6 +10,7 @@
 import * as RecallServer from "./RecallServer.js"
 import * as RecallSimulator from "./RecallSimulator.js"
 import * as ServerMetrics from "./ServerMetrics.js"
+import * as TurnScheduler from "./TurnScheduler.js"
 import * as UpgradeAuth from "./UpgradeAuth.js"
 
 export {
@@ -36,6 +37,14 @@ export {
    * @category server
    */
   ServerMetrics,
+  /**
+   * An Effect `Scheduler` that gives fibers a few milliseconds of each event-loop turn, so a busy server still
+   * accepts connections and answers pings (`Effect.withScheduler(TurnScheduler.make())`).
+   *
+   * @since 0.2.0
+   * @category server
+   */
+  TurnScheduler,
   /**
    * How an upgrade proves it comes from Recall: query tokens, signed upgrades (Standard Webhooks), or both.
    *

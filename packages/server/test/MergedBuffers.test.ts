@@ -119,6 +119,32 @@ describe("EventBuffer", () => {
       yield* Fiber.join(fiber)
     }))
 
+  it.live("a reader that keeps finding items takes them for a slice, then lets the event loop come round", () =>
+    Effect.gen(function*() {
+      const buffer = new EventBuffer<number>(10, () => {})
+      for (let i = 0; i < 10_000; i++) buffer.offer(i)
+      buffer.end()
+      // each chunk of ten costs the reader 1 ms; a timer of the loop set now fires once the reader had its slice
+      let chunksWhenTimerFired = -1
+      let chunks = 0
+      setTimeout(() => (chunksWhenTimerFired = chunks), 0)
+      yield* buffer.stream.pipe(
+        Stream.runForEachChunk(() =>
+          Effect.sync(() => {
+            chunks++
+            const until = performance.now() + 1
+            while (performance.now() < until) {
+              // busy
+            }
+          })
+        )
+      )
+      assert.strictEqual(chunks, 1_000)
+      assert.isAtLeast(chunksWhenTimerFired, 1)
+      // about SLICE_MS chunks; without the slice all 1,000 are taken before the loop goes on
+      assert.isAtMost(chunksWhenTimerFired, 200)
+    }))
+
   it.effect("an urgent buffer hands every item over right after the current callback", () =>
     Effect.gen(function*() {
       const buffer = new EventBuffer<number>(Infinity, () => {}, true)

@@ -14,6 +14,9 @@ export interface Reader {
   readonly hurry: () => void
 }
 
+/** How long a reader may keep taking before it lets the event loop come round (see `Waker`). */
+export const SLICE_MS = 5
+
 /** Nobody reads the buffer yet: a reader that comes looks before it waits. */
 const NO_READER: Reader = { signal: () => {}, hurry: () => {} }
 
@@ -22,6 +25,11 @@ const NO_READER: Reader = { signal: () => {}, hurry: () => {} }
  * I/O callbacks, so every frame that any socket delivered in that turn reaches the reader as one chunk, for one
  * resumption of its fiber. A buffer that fills up during a turn hurries it: the reader then runs right after the
  * current callback, as it would between two socket reads, before any limit applies.
+ *
+ * A reader that keeps finding items takes them for at most `SLICE_MS` in a row; then it waits for the end of the
+ * turn, so the event loop comes round at least that often. That matters beyond fairness: Node (libuv) accepts one
+ * new connection per turn of the loop, so a turn that lasts long holds every new bot's opening handshake up (at
+ * 500 busy connections, turns of 300 ms let handshakes time out while the server had CPU to spare).
  */
 class Waker<A> implements Reader {
   private waiter: ((effect: Pull<A>) => void) | undefined
@@ -29,6 +37,10 @@ class Waker<A> implements Reader {
   private queued: ReturnType<typeof setImmediate> | undefined
   /** A wake-up is queued right after the current callback. */
   private soon = false
+  /** When the reader's current run of takes began (`performance.now()`), or -1 when it last waited for items. */
+  private sliceStart = -1
+  /** The reader had its slice and waits for the end of the turn: nothing hurries it. */
+  private yielding = false
 
   constructor(private readonly takeNow: () => Pull<A>) {}
 
@@ -38,7 +50,7 @@ class Waker<A> implements Reader {
   }
 
   readonly hurry = (): void => {
-    if (this.waiter === undefined || this.soon) return
+    if (this.waiter === undefined || this.soon || this.yielding) return
     if (this.queued !== undefined) {
       clearImmediate(this.queued)
       this.queued = undefined
@@ -50,22 +62,39 @@ class Waker<A> implements Reader {
   private readonly wake = (): void => {
     this.queued = undefined
     this.soon = false
+    this.yielding = false
     const waiter = this.waiter
     if (waiter === undefined) return
     this.waiter = undefined
+    this.sliceStart = performance.now()
     waiter(this.takeNow())
   }
 
-  /** Takes now when `ready`, otherwise waits for a signal. */
+  private wait(): Pull<A> {
+    return Effect.async<Chunk.Chunk<A>, Option.Option<never>>((resume) => {
+      this.waiter = resume
+      return Effect.sync(() => {
+        if (this.waiter === resume) this.waiter = undefined
+      })
+    })
+  }
+
+  /** Takes now when `ready` (and the reader has not used up its slice), otherwise waits for a signal. */
   take(ready: () => boolean): Pull<A> {
     return Effect.suspend(() => {
-      if (ready()) return this.takeNow()
-      return Effect.async<Chunk.Chunk<A>, Option.Option<never>>((resume) => {
-        this.waiter = resume
-        return Effect.sync(() => {
-          if (this.waiter === resume) this.waiter = undefined
-        })
-      })
+      if (!ready()) {
+        this.sliceStart = -1
+        return this.wait()
+      }
+      const now = performance.now()
+      if (this.sliceStart < 0) this.sliceStart = now
+      else if (now - this.sliceStart >= SLICE_MS) {
+        // let the loop come round (new connections, timers, other sockets) before taking more
+        this.yielding = true
+        this.queued ??= setImmediate(this.wake)
+        return this.wait()
+      }
+      return this.takeNow()
     })
   }
 }
