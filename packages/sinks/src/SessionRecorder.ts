@@ -19,20 +19,20 @@
  *
  * **How it writes.** A session's events are applied a chunk at a time, synchronously: the reducers are pure and no
  * event costs an Effect or a write of its own. What they produce is collected per file and written with one call
- * per file per flush: every `flushInterval` (default 500 ms) on one timer shared by all sessions of the recorder
+ * per file per flush: every `flushInterval` (default 1 s) on one timer shared by all sessions of the recorder
  * (sessions are spread over five slots of that interval, so a thousand sessions never flush in the same instant),
  * or at once when a session has `maxPendingBytes` (default 1 MiB) waiting. Each flush writes the media first (WAV
  * runs, H.264 appends, PNG files), then the tape and the control log: that is the commit point, after which
  * `onFlushed` hears the position reached. A WAV header is patched in the flush that keeps it at most
  * `patchInterval` (default 1 s) behind the audio received, and never declares bytes that were not written. The derived files (transcript, participants, chat, session.json) are rendered from the state
  * and rewritten only when their content changed, at most every `exportInterval` (default 2 s) and, when many
- * sessions are live, less often: all sessions together rewrite about `exportFilesPerSecond` (default 200) files and
- * render `exportBytesPerSecond` (default 8 MiB) per second at most, each session waiting after a refresh until its
+ * sessions are live, less often: all sessions together rewrite about `exportFilesPerSecond` (default 50) files and
+ * render `exportBytesPerSecond` (default 4 MiB) per second at most, each session waiting after a refresh until its
  * share allows the next (metric `callstream_recorder_export_interval_seconds`). With 1,000 live sessions whose
- * refreshes rewrite three files each, that is every 15 s; as sessions start at different times and wait different
+ * refreshes rewrite three files each, that is once a minute; as sessions start at different times and wait different
  * amounts, their refreshes spread out.
  *
- * **Restarts.** The tape is the write-ahead log. Every `checkpointInterval` (default 10 s), and when the session
+ * **Restarts.** The tape is the write-ahead log. Every `checkpointInterval` (default 30 s), and when the session
  * ends, `checkpoint.json` saves the whole state with the tape and control-log offsets it covers. A recorder that
  * finds a folder continues it: it cuts a line a kill left half-written, loads the checkpoint and replays the rest
  * of both logs, in their original order, through the same reducers, so the transcript, participants, chat and
@@ -114,26 +114,27 @@ export interface Options {
   readonly exportInterval?: Duration.DurationInput | undefined
   /**
    * About how many derived files and checkpoints the recorder rewrites per second, all live sessions together: a
-   * session's files are refreshed no more often than its share allows. Default 200.
+   * session's files are refreshed no more often than its share allows. Default 50: creating and renaming files is what costs most on a busy disk.
    *
    * @since 0.2.0
    */
   readonly exportFilesPerSecond?: number | undefined
   /**
    * About how many bytes of derived files and checkpoints the recorder renders per second, all live sessions
-   * together, as `exportFilesPerSecond` counts files. Default 8 MiB.
+   * together, as `exportFilesPerSecond` counts files. Default 4 MiB.
    *
    * @since 0.2.0
    */
   readonly exportBytesPerSecond?: number | undefined
   /**
-   * How often a session's collected output is written (one call per file). Default 500 ms.
+   * How often a session's collected output is written (one call per file). Default 1 s: a process killed outright loses at most
+   * that much of what it had received.
    *
    * @since 0.2.0
    */
   readonly flushInterval?: Duration.DurationInput | undefined
   /**
-   * How often `checkpoint.json` is saved while a session runs (a restart replays the logs from it). Default 10 s.
+   * How often `checkpoint.json` is saved while a session runs (a restart replays the logs from it). Default 30 s.
    *
    * @since 0.2.0
    */
@@ -200,16 +201,16 @@ export const wavName = (track: AudioTimeline.TrackKey): string => Layout.wavName
 const millis = (input: Duration.DurationInput | undefined, fallback: number): number =>
   input === undefined ? fallback : Duration.toMillis(Duration.decode(input))
 
-const flushIntervalOf = (options: Options): number => millis(options.flushInterval, 500)
+const flushIntervalOf = (options: Options): number => millis(options.flushInterval, 1_000)
 
 const settingsOf = (options: Options, session: SessionKey.SessionKey, directory: string): SessionWriter.Settings => ({
   session,
   directory,
   audio: options.audio,
   exportInterval: millis(options.exportInterval, 2_000),
-  exportBytesPerSecond: options.exportBytesPerSecond ?? 8 * 1024 * 1024,
-  exportFilesPerSecond: options.exportFilesPerSecond ?? 200,
-  checkpointInterval: millis(options.checkpointInterval, 10_000),
+  exportBytesPerSecond: options.exportBytesPerSecond ?? 4 * 1024 * 1024,
+  exportFilesPerSecond: options.exportFilesPerSecond ?? 50,
+  checkpointInterval: millis(options.checkpointInterval, 30_000),
   patchInterval: millis(options.patchInterval, 1_000),
   flushInterval: flushIntervalOf(options),
   maxOpenFiles: options.maxOpenFiles ?? 64,
