@@ -6,24 +6,23 @@
  * - a key that is already a safe name (letters, digits, `.`, `_`, `-`; 1 to 100 characters; not `.` or `..`) is
  *   its own name, so Recall's UUIDs read as they are;
  * - any other key gets a readable prefix (each run of other characters becomes one `_`, at most
- *   {@link PREFIX_LENGTH} characters), then `~`, then the first 10 hex digits of the SHA-256 of the key's UTF-8
+ *   {@link PREFIX_LENGTH} characters), then `~`, then the first 32 hex digits of the SHA-256 of the key's UTF-8
  *   bytes. `~` is outside the safe set, so no safe key can name the same folder; the hash tells apart the keys
  *   whose prefixes match.
  * - a key that is not even well-formed text (a lone UTF-16 surrogate, which JSON can carry) has no UTF-8 bytes of
  *   its own: its hash is taken over its UTF-16 code units instead, after `~~`, so it can share a name neither with
  *   another such key nor with a well-formed one.
  *
- * Names are pure ASCII, at most 100 bytes long (76 for a name made from a key that is not safe). The real key
- * lives in the folder's `session.json`. Ten hex digits are 40 bits: keys that are not safe names and share a
- * prefix would need to number about a million before two of them shared a name by chance, but someone who can
- * choose session keys can find such a pair on purpose with about as many tries.
+ * Names are pure ASCII, at most 100 bytes long (98 for a name made from a key that is not safe). The real key
+ * lives in the folder's `session.json`. 32 hex digits are 128 bits of the hash: two keys that share a prefix
+ * share a name neither by chance nor on purpose (finding such a pair takes about 2^64 tries).
  *
  * @example
  * ```ts
  * import { SessionFolder } from "@callstream/sinks"
  *
  * SessionFolder.nameOf("5f0c2a7e-4a51-4d0b-9c8e-6a3f1d2b9e10") // "5f0c2a7e-4a51-4d0b-9c8e-6a3f1d2b9e10"
- * SessionFolder.nameOf("a/b") // "a_b~" followed by 10 hex digits
+ * SessionFolder.nameOf("a/b") // "a_b~" followed by 32 hex digits
  * SessionFolder.nameOf("a_b") // "a_b"
  * ```
  *
@@ -53,7 +52,7 @@ export const PREFIX_LENGTH = 64
  * @since 0.2.0
  * @category constants
  */
-export const HASH_LENGTH = 10
+export const HASH_LENGTH = 32
 
 const SAFE = /^[A-Za-z0-9._-]+$/
 const UNSAFE_RUN = /[^A-Za-z0-9._-]+/g

@@ -12,7 +12,8 @@ import * as SessionRecorder from "../src/SessionRecorder.js"
 import { decode, person } from "./helpers.js"
 import { json, tempDir } from "./recording.js"
 
-const sha = (key: string) => Crypto.createHash("sha256").update(key, "utf8").digest("hex").slice(0, 10)
+const sha = (key: string) =>
+  Crypto.createHash("sha256").update(key, "utf8").digest("hex").slice(0, SessionFolder.HASH_LENGTH)
 
 /** What any file system takes as one ordinary entry of a folder. */
 const assertSafe = (name: string) => {
@@ -31,8 +32,9 @@ describe("SessionFolder.nameOf", () => {
     }
   })
 
-  it("gives any other key a readable prefix, ~ and 10 hex digits of its SHA-256", () => {
+  it("gives any other key a readable prefix, ~ and 32 hex digits of its SHA-256", () => {
     assert.strictEqual(SessionFolder.nameOf("a/b"), `a_b~${sha("a/b")}`)
+    assert.match(SessionFolder.nameOf("a/b"), /^a_b~[0-9a-f]{32}$/)
     assert.strictEqual(SessionFolder.nameOf("a\0b"), `a_b~${sha("a\0b")}`)
     assert.strictEqual(SessionFolder.nameOf("."), `.~${sha(".")}`)
     assert.strictEqual(SessionFolder.nameOf(".."), `..~${sha("..")}`)
