@@ -189,7 +189,9 @@ export interface TapeOptions {
 
 /**
  * Replays one tape file, line by line, paced by each entry's `at` divided by `speed` on the Effect `Clock`
- * (so `TestClock.adjust` drives it in tests). A message that does not decode becomes `DecodeFailed`.
+ * (so `TestClock.adjust` drives it in tests). A message that does not decode becomes `DecodeFailed`, and so does
+ * a line that is not a tape entry at all (the torn last line of a tape whose writer was killed, say): reported in
+ * the session of the line before it, and the replay goes on.
  *
  * @since 0.1.0
  * @category test layers
@@ -197,14 +199,25 @@ export interface TapeOptions {
 export const tapeEvents = (
   path: string,
   options?: TapeOptions
-): Stream.Stream<SessionEvent.SessionEvent, Tape.TapeError | PlatformError.PlatformError, FileSystem.FileSystem> => {
+): Stream.Stream<SessionEvent.SessionEvent, PlatformError.PlatformError, FileSystem.FileSystem> => {
   const speed = options?.speed ?? Infinity
   return Stream.unwrap(
     Effect.map(Clock.currentTimeMillis, (start) =>
       withSessions(
-        Tape.read(path).pipe(
-          Stream.mapEffect((entry) =>
+        Tape.readEither(path).pipe(
+          Stream.mapEffect((line) =>
             Effect.gen(function*() {
+              if (Either.isLeft(line)) {
+                const receivedAt = yield* Clock.currentTimeMillis
+                const error = new Decoder.DecodeError({
+                  reason: "InvalidJson",
+                  path: "",
+                  issue: `Tape line ${line.left.line} is not a tape entry`,
+                  bytes: 0
+                })
+                return { item: error, receivedAt }
+              }
+              const entry = line.right
               if (Number.isFinite(speed) && speed > 0) {
                 const due = start + (entry.at * 1000) / speed
                 const now = yield* Clock.currentTimeMillis

@@ -119,7 +119,27 @@ export const parse = (text: string): Either.Either<ReadonlyArray<TapeEntry>, Tap
 }
 
 /**
- * Reads a tape file as a Stream of entries, line by line (a tape of any size runs in constant memory).
+ * Reads a tape file as a Stream of its lines' entries, each one parsed or the error that says why it is not one: a
+ * bad line (the torn last line of a tape whose writer was killed, say) is reported where it is and the lines after
+ * it are still read. Only a file that cannot be read fails the Stream.
+ *
+ * @since 0.2.0
+ * @category reading
+ */
+export const readEither = (
+  path: string
+): Stream.Stream<Either.Either<TapeEntry, TapeError>, PlatformError.PlatformError, FileSystem.FileSystem> =>
+  Stream.unwrap(Effect.map(FileSystem.FileSystem, (fs) => fs.stream(path))).pipe(
+    Stream.decodeText(),
+    Stream.splitLines,
+    Stream.zipWithIndex,
+    Stream.filter(([line]) => line.trim() !== ""),
+    Stream.map(([line, index]) => parseLine(line, index + 1))
+  )
+
+/**
+ * Reads a tape file as a Stream of entries, line by line (a tape of any size runs in constant memory). Fails at
+ * the first line that is not an entry; {@link readEither} reads on past such lines.
  *
  * @since 0.1.0
  * @category reading
@@ -127,13 +147,7 @@ export const parse = (text: string): Either.Either<ReadonlyArray<TapeEntry>, Tap
 export const read = (
   path: string
 ): Stream.Stream<TapeEntry, TapeError | PlatformError.PlatformError, FileSystem.FileSystem> =>
-  Stream.unwrap(Effect.map(FileSystem.FileSystem, (fs) => fs.stream(path))).pipe(
-    Stream.decodeText(),
-    Stream.splitLines,
-    Stream.zipWithIndex,
-    Stream.filter(([line]) => line.trim() !== ""),
-    Stream.mapEffect(([line, index]) => parseLine(line, index + 1))
-  )
+  readEither(path).pipe(Stream.mapEffect((entry) => entry))
 
 /**
  * A Sink that appends entries to a tape file (created if missing), one write per chunk of entries.

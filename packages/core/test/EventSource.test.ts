@@ -283,6 +283,35 @@ describe("EventSource.fromTape", () => {
       assert.strictEqual(failed.error.event, "participant_events.join")
     }).pipe(Effect.provide(NodeContext.layer)))
 
+  it.scoped("a line that is not a tape entry, mid-tape or torn at the end, is a DecodeFailed and the replay goes on", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const file = yield* tempFile
+      const join = Tape.formatLine(0, wire("participant_events.join", 0))
+      const leave = Tape.formatLine(2, wire("participant_events.leave", 2))
+      // garbage between two entries, and the first half of an entry with no newline, as a killed writer leaves it
+      yield* fs.writeFileString(file, join + "not json at all\n" + leave + leave.slice(0, 40))
+      const items = yield* eventsOf(EventSource.fromTape(file))
+      assert.deepStrictEqual(items.map(describeItem), [
+        "bot-1 SessionStarted",
+        "bot-1 participant_events.join",
+        "bot-1 DecodeFailed",
+        "bot-1 participant_events.leave",
+        "bot-1 DecodeFailed",
+        "bot-1 SessionEnded"
+      ])
+      const failures = items.filter((item): item is SessionEvent.DecodeFailed => item._tag === "DecodeFailed")
+      assert.deepStrictEqual(failures.map((f) => [f.error.reason, f.error.issue]), [
+        ["InvalidJson", "Tape line 2 is not a tape entry"],
+        ["InvalidJson", "Tape line 4 is not a tape entry"]
+      ])
+      // Tape.readEither says the same per line; Tape.read stops at the first
+      const lines = Chunk.toReadonlyArray(yield* Stream.runCollect(Tape.readEither(file)))
+      assert.deepStrictEqual(lines.map(Either.isRight), [true, false, true, false])
+      const error = yield* Effect.flip(Stream.runDrain(Tape.read(file)))
+      assert.isTrue(error._tag === "TapeError" && error.line === 2)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
   it.scoped("paces entries by `at` / speed on the Clock", () =>
     Effect.gen(function*() {
       const file = yield* writeTape([0, 4, 10].map((at) => ({ at, message: wire("participant_events.speech_on", at) })))
@@ -303,13 +332,11 @@ describe("EventSource.fromTape", () => {
       assert.strictEqual((yield* Queue.take(queue))._tag, "SessionEnded")
     }).pipe(Effect.provide(NodeContext.layer)))
 
-  it.scoped("fails tapeEvents on a bad tape, and dies in the fromTape layer", () =>
+  it.scoped("fails tapeEvents on a tape that cannot be read, and dies in the fromTape layer", () =>
     Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      const file = yield* tempFile
-      yield* fs.writeFileString(file, "not json\n")
+      const file = (yield* tempFile) + ".missing"
       const error = yield* Effect.flip(Stream.runDrain(EventSource.tapeEvents(file)))
-      assert.strictEqual(error._tag, "TapeError")
+      assert.strictEqual(error._tag, "SystemError")
       const exit = yield* Effect.flatMap(EventSource.EventSource, (source) => Stream.runDrain(source.events)).pipe(
         Effect.provide(EventSource.fromTape(file)),
         Effect.exit
