@@ -75,6 +75,7 @@ describe("packed packages", () => {
     for (const p of packed) {
       const files = p.files.map((f) => f.path)
       const pkg = p.name.slice("@callstream/".length)
+      assert.include(files, "LICENSE", p.name)
       for (const module of modulesOf(pkg)) {
         for (const ext of [".js", ".js.map", ".d.ts"]) assert.include(files, `dist/${module}${ext}`, p.name)
       }
