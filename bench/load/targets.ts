@@ -299,7 +299,8 @@ const scaleOut: Target = {
       const worker = new Child([...cli, "worker", "--out", out, ...redisFlags], context, {
         cwd: context.code,
         log: "worker.log",
-        ready: /is recording from Redis/
+        // the worker says so on a line of its own, in either console format
+        ready: /callstream worker \S+ is recording/
       })
       children.push(...receivers, worker)
       const urls = await Promise.all(receivers.map((receiver) => receiver.listening(READY_TIMEOUT_MS)))
