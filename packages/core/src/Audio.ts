@@ -19,6 +19,7 @@
  * @since 0.1.0
  */
 import * as Either from "effect/Either"
+import * as Base64 from "./internal/base64.js"
 import * as Media from "./Media.js"
 import type * as RecallEvent from "./RecallEvent.js"
 
@@ -70,6 +71,40 @@ export const bytes = (event: RecallEvent.AudioEvent): Either.Either<Uint8Array, 
  */
 export const pcm = (event: RecallEvent.AudioEvent): Either.Either<Int16Array, Media.MediaError> =>
   Either.map(bytes(event), samplesOf)
+
+/**
+ * The samples of an audio chunk decoded into `scratch` instead of a buffer of their own: a view of `scratch`, valid
+ * until the next decode into it, for a consumer that copies them at once (the session recorder decodes every chunk
+ * this way, so a live meeting allocates nothing per chunk). A chunk that does not fit, or does not decode, takes
+ * {@link pcm}'s path, with its result or its error.
+ *
+ * @example
+ * ```ts
+ * import { Audio, Decoder } from "@callstream/core"
+ * import { Effect } from "effect"
+ *
+ * const scratch = Buffer.allocUnsafe(64 * 1024)
+ * const peak = (frame: string) =>
+ *   Effect.gen(function*() {
+ *     const event = yield* Decoder.decode(frame)
+ *     if (event.event !== "audio_mixed_raw.data") return 0
+ *     // read the samples before the next decode into scratch
+ *     const samples = yield* Audio.pcmInto(event, scratch)
+ *     return samples.reduce((peak, s) => Math.max(peak, Math.abs(s)), 0)
+ *   })
+ * ```
+ *
+ * @since 0.2.0
+ * @category decoding
+ */
+export const pcmInto = (
+  event: RecallEvent.AudioEvent,
+  scratch: Buffer
+): Either.Either<Int16Array, Media.MediaError> => {
+  const decoded = Base64.decodeInto(event.data.data.buffer, scratch)
+  if (decoded === undefined || decoded.byteLength % BYTES_PER_SAMPLE !== 0) return pcm(event)
+  return Either.right(samplesOf(decoded))
+}
 
 /**
  * How long a chunk plays, in seconds, from the base64 length alone (nothing is decoded).

@@ -29,6 +29,29 @@ describe("Audio", () => {
     assert.deepStrictEqual(Array.from(Either.getOrThrow(Audio.pcm(chunk))), [1, -2, 3])
   })
 
+  it("pcmInto decodes into a scratch buffer what pcm decodes, and takes pcm's path for what does not fit or decode", () => {
+    const scratch = Buffer.alloc(4096)
+    const tone = Fixtures.tone(440, 1, 0.1)
+    const chunk = decode("audio_mixed_raw.data", Fixtures.audio({ samples: tone, at: 1 }))
+    const samples = Either.getOrThrow(Audio.pcmInto(chunk, scratch))
+    assert.deepStrictEqual(Array.from(samples), Array.from(Either.getOrThrow(Audio.pcm(chunk))))
+    // a view of the scratch buffer, not a buffer of its own
+    assert.strictEqual(samples.buffer, scratch.buffer)
+    // too large for the scratch: decoded on its own
+    const long = decode("audio_mixed_raw.data", Fixtures.audio({ samples: Fixtures.tone(440, 0, 0.5) }))
+    const own = Either.getOrThrow(Audio.pcmInto(long, scratch))
+    assert.strictEqual(own.length, 8000)
+    assert.notStrictEqual(own.buffer, scratch.buffer)
+    // what pcm refuses, pcmInto refuses the same way
+    const good = Fixtures.pcmBase64(Fixtures.tone(330, 0, 0.01))
+    for (const buffer of [good.slice(0, -1), "abc$", "=AAA", good.replace(/\+/g, "-"), "AQID"]) {
+      const bad = decode("audio_mixed_raw.data", Fixtures.audio({ buffer }))
+      const into = Audio.pcmInto(bad, scratch)
+      const alone = Audio.pcm(bad)
+      assert.isTrue(Either.isLeft(into) && Either.isLeft(alone) && into.left.reason === alone.left.reason, buffer)
+    }
+  })
+
   it("takes an empty buffer as no samples", () => {
     const chunk = decode("audio_separate_raw.data", Fixtures.audio({ separate: true, buffer: "" }))
     assert.strictEqual(Either.getOrThrow(Audio.pcm(chunk)).length, 0)

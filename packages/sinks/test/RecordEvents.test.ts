@@ -1,5 +1,5 @@
 // SessionRecorder.recordEvents: every session of one flat Stream, through one consumer.
-import { SampleMeeting, type SessionEvent } from "@callstream/core"
+import { Fixtures, SampleMeeting, type SessionEvent, type Tape } from "@callstream/core"
 import { NodeContext } from "@effect/platform-node"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, it } from "@effect/vitest"
@@ -12,7 +12,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as SessionRecorder from "../src/SessionRecorder.js"
 import * as FailingFileSystem from "./failingFileSystem.js"
-import { json, readTape, sessionItems, tempDir } from "./recording.js"
+import { json, readTape, sessionItems, tempDir, wavOf } from "./recording.js"
 
 const meeting = (seed: number) => SampleMeeting.generate({ seed, duration: 12, separate: true })
 
@@ -187,6 +187,27 @@ describe("SessionRecorder.recordEvents", () => {
         assert.strictEqual(session.recorder.lostBytes, 0)
         assert.strictEqual(session.counts.messages, items.messages.length)
       }
+    }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
+
+  it.live("a chunk held back far ahead keeps its own samples while later chunks are decoded", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const out = path.join(dir, "out")
+      // 100 ms of 440 Hz at 0 s, then 100 ms of 880 Hz at 30 s (past maxAhead: held back), then 100 ms of
+      // 220 Hz right after it (the track goes on from the held chunk, so both are placed)
+      const chunk = (frequency: number, at: number): Tape.TapeEntry => ({
+        at,
+        message: Fixtures.audio({ samples: Fixtures.tone(frequency, at, 0.1), at })
+      })
+      const items = sessionItems([chunk(440, 0), chunk(880, 30), chunk(220, 30.1)], "ahead")
+      yield* SessionRecorder.recordEvents(Stream.fromIterable(items.all), {
+        directory: out,
+        audio: { maxAhead: 10 }
+      })
+      const samples = wavOf(path.join(out, "ahead", "audio", "mixed.wav")).samples
+      const at = (seconds: number) => Array.from(samples.subarray(seconds * 16_000, seconds * 16_000 + 1600))
+      assert.deepStrictEqual(at(30), Array.from(Fixtures.tone(880, 30, 0.1)))
+      assert.deepStrictEqual(at(30.1), Array.from(Fixtures.tone(220, 30.1, 0.1)))
     }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
 
   it.live("a session's tape keeps being written while its derived files are slow to write", () =>

@@ -29,3 +29,19 @@ export const decode = (base64: string): Uint8Array | undefined => {
   if (base64.indexOf("-") !== -1 || base64.indexOf("_") !== -1) return undefined
   return bytes
 }
+
+/**
+ * {@link decode} into `target` instead of a new buffer: the bytes are a view of `target`, valid until it is written
+ * again. `undefined` when the text is not padded standard base64, or when it does not fit in `target`.
+ *
+ * @internal
+ */
+export const decodeInto = (base64: string, target: Buffer): Uint8Array | undefined => {
+  if (base64.length % 4 !== 0) return undefined
+  const expected = decodedLength(base64)
+  if (expected > target.length) return undefined
+  const written = target.write(base64, 0, "base64")
+  if (written !== expected) return undefined
+  if (base64.indexOf("-") !== -1 || base64.indexOf("_") !== -1) return undefined
+  return target.subarray(0, written)
+}

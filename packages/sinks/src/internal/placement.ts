@@ -1,4 +1,4 @@
-import { Audio, EventStream, SessionKey } from "@callstream/core"
+import { Audio, EventStream, type RecallEvent, SessionKey } from "@callstream/core"
 import * as Either from "effect/Either"
 import type { AudioTimeline, Input, Options, Track, TrackKey, Write } from "../AudioTimeline.js"
 import * as NameRecord from "./nameRecord.js"
@@ -156,7 +156,15 @@ export class Placer {
   private readonly window: number
   private readonly snap: number
 
-  constructor(tracks: Readonly<Record<string, Track>>, private readonly options: Options | undefined) {
+  constructor(
+    tracks: Readonly<Record<string, Track>>,
+    private readonly options: Options | undefined,
+    /**
+     * How a chunk's samples are decoded. The samples may be a view of a buffer that the next decode reuses: the
+     * writes are handed over before that, and a chunk held back keeps a copy.
+     */
+    private readonly pcm: (event: RecallEvent.AudioEvent) => Either.Either<Int16Array, unknown> = Audio.pcm
+  ) {
     this.tracks = tracks
     for (const key in tracks) this.frontier = Math.max(this.frontier, tracks[key]!.frontier)
     this.ahead = offsetOf(options?.maxAhead ?? 10 * 60)
@@ -183,7 +191,7 @@ export class Placer {
       ? "mixed"
       : SessionKey.participantKey(event.data.data.participant)
     const track = NameRecord.get(this.tracks, key) ?? emptyTrack
-    const pcm = Audio.pcm(event)
+    const pcm = this.pcm(event)
     if (Either.isLeft(pcm)) {
       this.set(key, { ...track, invalid: track.invalid + 1 })
       return NO_WRITES
@@ -200,7 +208,7 @@ export class Placer {
           ...track,
           chunks: track.chunks + 1,
           droppedSamples: track.droppedSamples + samples.length,
-          ahead: { offset, samples }
+          ahead: { offset, samples: samples.slice() }
         })
         return NO_WRITES
       }
