@@ -37,15 +37,9 @@ describe("TurnScheduler", () => {
   it.live("a fiber that keeps yielding lets the event loop go on after a slice", () =>
     Effect.gen(function*() {
       const rounds = yield* roundsBeforeTimer(TurnScheduler.make(5), 1_000)
-      // about five rounds of 1 ms; far fewer than the default scheduler's 2,048 whatever the machine's speed
+      // about five rounds of 1 ms; Effect's default scheduler runs 2,048 rounds of microtasks before the timer can fire
       assert.isAtMost(rounds, 200)
       assert.isAtLeast(rounds, 1)
-    }))
-
-  it.live("(the same fiber on Effect's default scheduler holds the loop for 2,048 rounds of microtasks)", () =>
-    Effect.gen(function*() {
-      const rounds = yield* roundsBeforeTimer(Scheduler.defaultScheduler, 3_000)
-      assert.isAtLeast(rounds, 1_000)
     }))
 
   it.live("runs every task: a program on it completes as on the default scheduler", () =>
