@@ -6,13 +6,15 @@ import { fileURLToPath } from "node:url"
 import { BOT, ffprobe, ffprobeAvailable, sample, tempDir, wavOf, writeTape } from "./recording.js"
 
 const CHILD = fileURLToPath(new URL("./child/record-tape.ts", import.meta.url))
-const SPEED = 4
+const SPEED = 2
 const PATCH_MS = 250
-// the recorder's default: data reaches the file once per flush, and the header is patched in the first flush at
-// least PATCH_MS after the last patch
+// data reaches the file once per flush, and the header is patched in the first flush at least PATCH_MS after the
+// last patch (both given to the child, so the bound does not follow the recorder's defaults)
 const FLUSH_MS = 250
 // wall-clock slack for a loaded machine (a stalled event loop lets the source deliver a burst in one flush)
-const SLACK_MS = 1_500
+const SLACK_MS = 3_000
+// how much of the 30-s meeting is on disk before the kill
+const KILL_AFTER_S = 16
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -21,7 +23,16 @@ describe("a recorder killed mid-session", () => {
     const dir = tempDir()
     const tape = writeTape(dir, sample().entries)
     const out = path.join(dir, "out")
-    const child = spawn(process.execPath, ["--import", "tsx", CHILD, tape, out, String(SPEED), String(PATCH_MS)], {
+    const child = spawn(process.execPath, [
+      "--import",
+      "tsx",
+      CHILD,
+      tape,
+      out,
+      String(SPEED),
+      String(PATCH_MS),
+      String(FLUSH_MS)
+    ], {
       cwd: fileURLToPath(new URL("..", import.meta.url)),
       stdio: ["ignore", "ignore", "pipe"]
     })
@@ -29,10 +40,10 @@ describe("a recorder killed mid-session", () => {
     child.stderr.on("data", (chunk) => (stderr += chunk))
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_, signal) => resolve(signal)))
     const mixedPath = path.join(out, BOT, "audio", "mixed.wav")
-    // wait (bounded) until 12 s of the meeting are on disk, then kill without warning
+    // wait (bounded) until KILL_AFTER_S of the meeting are on disk, then kill without warning
     const deadline = Date.now() + 45_000
     while (Date.now() < deadline && child.exitCode === null) {
-      if (fs.existsSync(mixedPath) && fs.statSync(mixedPath).size > 44 + 32_000 * 12) break
+      if (fs.existsSync(mixedPath) && fs.statSync(mixedPath).size > 44 + 32_000 * KILL_AFTER_S) break
       await sleep(20)
     }
     assert.isNull(child.exitCode, `the recorder ended before it was killed: ${stderr}`)
@@ -41,7 +52,7 @@ describe("a recorder killed mid-session", () => {
 
     const files = fs.readdirSync(path.join(out, BOT, "audio")).filter((name) => name.endsWith(".wav"))
     assert.include(files, "mixed.wav")
-    // the bytes of meeting audio that arrive in a patch interval and a flush interval, plus the slack, at 4x
+    // the bytes of meeting audio that arrive in a patch interval and a flush interval, plus the slack, at SPEED
     const slack = 32_000 * SPEED * ((PATCH_MS + FLUSH_MS + SLACK_MS) / 1000)
     for (const name of files) {
       const file = path.join(out, BOT, "audio", name)
@@ -56,6 +67,6 @@ describe("a recorder killed mid-session", () => {
       }
     }
     const mixed = wavOf(mixedPath)
-    assert.isAbove(mixed.declared, 32_000 * 12 - slack, "the kill came after seconds of audio were declared")
+    assert.isAbove(mixed.declared, 32_000 * KILL_AFTER_S - slack, "the kill came after seconds of audio were declared")
   })
 })
