@@ -31,6 +31,7 @@
  */
 import { EventStream, type RecallEvent, SessionKey } from "@callstream/core"
 import * as Either from "effect/Either"
+import * as HashSet from "effect/HashSet"
 import * as Schema from "effect/Schema"
 import * as Sink from "effect/Sink"
 import * as Crypto from "node:crypto"
@@ -103,8 +104,11 @@ export interface Transcript {
   readonly partials: ReadonlyArray<Utterance>
   /** The latest name seen for each speaker key. */
   readonly names: Readonly<Record<string, string>>
-  /** The ids of the finals held (one per distinct final, see {@link idOf}). */
-  readonly ids: ReadonlySet<string>
+  /**
+   * The ids of the finals held (one per distinct final, see {@link idOf}): a persistent set, so adding a final
+   * shares the ids already held instead of copying them (a copy per final made a long meeting quadratic).
+   */
+  readonly ids: HashSet.HashSet<string>
 }
 
 /**
@@ -113,7 +117,7 @@ export interface Transcript {
  * @since 0.1.0
  * @category constructors
  */
-export const empty: Transcript = { finals: [], partials: [], names: {}, ids: new Set() }
+export const empty: Transcript = { finals: [], partials: [], names: {}, ids: HashSet.empty() }
 
 const ms = (seconds: number): number => Math.round(seconds * 1000)
 
@@ -168,7 +172,7 @@ const utteranceOf = (event: RecallEvent.TranscriptEvent, fallbackStart: number):
 const insertSorted = (list: ReadonlyArray<Utterance>, utterance: Utterance): ReadonlyArray<Utterance> => {
   let index = list.length
   while (index > 0 && list[index - 1]!.start > utterance.start) index--
-  return [...list.slice(0, index), utterance, ...list.slice(index)]
+  return index === list.length ? list.concat([utterance]) : list.slice(0, index).concat([utterance], list.slice(index))
 }
 
 const withName = (state: Transcript, participant: RecallEvent.Participant | undefined): Transcript => {
@@ -193,9 +197,8 @@ const latestStart = (state: Transcript): number => {
  */
 export const addFinal = (state: Transcript, utterance: Utterance): Transcript => {
   const id = idOf(utterance)
-  if (state.ids.has(id)) return state
-  const ids = new Set(state.ids)
-  ids.add(id)
+  if (HashSet.has(state.ids, id)) return state
+  const ids = HashSet.add(state.ids, id)
   const partials = state.partials.filter((partial) => partial.speaker !== utterance.speaker)
   const names = utterance.name !== null && NameRecord.get(state.names, utterance.speaker) === undefined
     ? NameRecord.set(state.names, utterance.speaker, utterance.name)
@@ -329,7 +332,7 @@ export const formatLine = (utterance: Utterance): string =>
 export const newFinals = (previous: Transcript, next: Transcript): ReadonlyArray<Utterance> =>
   next === previous || next.finals === previous.finals
     ? []
-    : next.finals.filter((u) => !previous.ids.has(u.id)).map((u) => ({ ...u, name: speakerName(next, u) }))
+    : next.finals.filter((u) => !HashSet.has(previous.ids, u.id)).map((u) => ({ ...u, name: speakerName(next, u) }))
 
 // a cue must last: players skip cues whose end is not after their start
 const cueEnd = (u: Utterance): number => Math.max(u.end, u.start + 0.001)
