@@ -65,4 +65,39 @@ describe("AppendBuffer", () => {
       assert.strictEqual(fs.readFileSync(target, "utf8"), "line 1\nline 2\nline 3\n")
       assert.strictEqual(buffer.committedItems, 3)
     }).pipe(Effect.provide(NodeContext.layer)))
+  it.scoped("a buffer that grew while a flush was late shrinks back once the flushes keep up, nothing lost", () =>
+    Effect.gen(function*() {
+      const files = yield* FileSystem.FileSystem
+      const dir = yield* files.makeTempDirectoryScoped()
+      const target = path.join(dir, "tape")
+      yield* files.writeFile(target, new Uint8Array(0))
+      const file = yield* files.open(target, { flag: "r+" })
+      const buffer = new AppendBuffer(0)
+      let expected = ""
+      const append = (part: string) => {
+        buffer.append(part, 1)
+        expected += part
+      }
+
+      // a flush that is late: 600 KB come while its view is out
+      append(text("a", 300))
+      const late = buffer.take()
+      append(text("b", 300))
+      const grown = buffer.capacity
+      assert.isAtLeast(grown, 600 * 1024)
+      yield* buffer.write(file, late)
+      // then flushes keep up: 30 KB before each, and a little while each is written, so something always waits
+      for (let i = 0; i < 100; i++) {
+        for (let j = 0; j < 3; j++) append(text(String.fromCharCode(99 + ((i + j) % 20)), 10))
+        const view = buffer.take()
+        append(String.fromCharCode(99 + (i % 20)).repeat(100))
+        yield* buffer.write(file, view)
+      }
+      const kept = buffer.capacity
+      yield* buffer.write(file, buffer.take())
+
+      assert.isAtMost(kept, 128 * 1024, `grew to ${grown} bytes, holds ${kept}`)
+      assert.strictEqual(fs.readFileSync(target, "utf8"), expected)
+      assert.strictEqual(buffer.committedItems, 402)
+    }).pipe(Effect.provide(NodeContext.layer)))
 })

@@ -51,22 +51,34 @@ export class AppendBuffer {
     this.stagedItems += items
   }
 
+  /** Bytes the buffer can hold before it has to make room. */
+  get capacity(): number {
+    return this.buffer.length
+  }
+
   private reserve(bytes: number): void {
     if (this.end + bytes <= this.buffer.length) return
-    const waiting = this.end - this.start
-    if (!this.viewOut && waiting + bytes <= this.buffer.length) {
-      // room at the front, where written bytes were: move what waits there
-      this.buffer.copyWithin(0, this.start, this.end)
-      this.end = waiting
-      this.start = 0
-      return
+    const needed = this.end - this.start + bytes
+    if (!this.viewOut && needed <= this.buffer.length) {
+      // room at the front, where written bytes were: move what waits there, unless the buffer is far larger than
+      // what waits (it grew while a flush was late): then it is replaced by one of a size to match, so one slow
+      // flush does not leave a session holding a large buffer for the rest of its meeting
+      if (this.buffer.length <= Math.max(SHRINK_ABOVE, needed * 4)) {
+        this.buffer.copyWithin(0, this.start, this.end)
+        this.end -= this.start
+        this.start = 0
+        return
+      }
     }
     // the bytes a write is taking stay where they are until it is done: the old buffer lives on in that view
-    const grown = Buffer.allocUnsafe(Math.max(FIRST_CAPACITY, Math.ceil((waiting + bytes) * 1.5)))
-    this.buffer.copy(grown, 0, this.start, this.end)
-    this.end = waiting
+    this.moveTo(Buffer.allocUnsafe(Math.max(FIRST_CAPACITY, Math.ceil(needed * 1.5))))
+  }
+
+  private moveTo(buffer: Buffer): void {
+    this.buffer.copy(buffer, 0, this.start, this.end)
+    this.end -= this.start
     this.start = 0
-    this.buffer = grown
+    this.buffer = buffer
   }
 
   /** Everything waiting, as one view (written by `write`; again, with more, by a later flush if that fails). */
@@ -85,9 +97,9 @@ export class AppendBuffer {
     this.stagedItems -= this.takenItems
     this.takenItems = 0
     if (this.start === this.end) {
-      // all written: start over, and give a buffer grown large (a disk that failed for a while) back
+      // all written: start over, and give a buffer grown large (a late flush, a disk that failed) back
       this.start = this.end = 0
-      if (this.buffer.length > LARGE) this.buffer = EMPTY
+      if (this.buffer.length > SHRINK_ABOVE) this.buffer = EMPTY
     }
   }
 
@@ -124,4 +136,5 @@ export class AppendBuffer {
 
 const EMPTY = Buffer.alloc(0)
 const FIRST_CAPACITY = 16 * 1024
-const LARGE = 1024 * 1024
+/** A buffer larger than this is replaced by a smaller one when at most a quarter of it is in use. */
+const SHRINK_ABOVE = 128 * 1024
