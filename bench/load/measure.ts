@@ -194,10 +194,13 @@ export const measure = async (
       dir,
       token: randomBytes(18).toString("base64url"),
       code,
-      nodeArgs: options.profile === null
-        ? []
+      nodeArgs: [
+        ...options.nodeArgs,
         // one folder per server, Node's own file names: every thread (the main one, and a loader's) writes its own
-        : ["--cpu-prof", `--cpu-prof-dir=${Path.resolve(options.profile, `${target.id}-${bots}`)}`]
+        ...(options.profile === null
+          ? []
+          : ["--cpu-prof", `--cpu-prof-dir=${Path.resolve(options.profile, `${target.id}-${bots}`)}`])
+      ]
     })
     live.add(running.kill)
     generator = Generator.start()

@@ -27,6 +27,8 @@ export interface Options {
   readonly ref: string | null
   /** Write a CPU profile of every server process into this folder. */
   readonly profile: string | null
+  /** Extra Node flags for every server process (e.g. a heap setting, or a signal for heap snapshots). */
+  readonly nodeArgs: ReadonlyArray<string>
   /** Keep the temporary folders (recordings, server logs). */
   readonly keep: boolean
 }
@@ -49,6 +51,7 @@ export const usage = `npm run bench:load -- [flags]
   --no-write                   print only
   --ref REV                    run serve and RecallServer from the packages at a git revision (before/after)
   --profile DIR                write CPU profiles of every server into DIR/<target>-<bots>/ (one per thread)
+  --node-args "FLAGS"          extra Node flags for every server process, e.g. "--heapsnapshot-signal=SIGUSR2"
   --keep                       keep the temporary folders (recordings, server logs)`
 
 export class UsageError extends Error {}
@@ -84,6 +87,7 @@ export const parse = (argv: ReadonlyArray<string>): Options => {
     "write",
     "no-write",
     "profile",
+    "node-args",
     "ref",
     "keep",
     "help"
@@ -126,6 +130,7 @@ export const parse = (argv: ReadonlyArray<string>): Options => {
     label: text("label") ?? (soak ? "soak" : "real-time load"),
     note: text("note") ?? null,
     profile: text("profile") ?? null,
+    nodeArgs: (text("node-args") ?? "").split(" ").filter((arg) => arg !== ""),
     ref: text("ref") ?? null,
     keep: flags.has("keep")
   }
