@@ -208,7 +208,7 @@ const settingsOf = (options: Options, session: SessionKey.SessionKey, directory:
   directory,
   audio: options.audio,
   exportInterval: millis(options.exportInterval, 2_000),
-  exportBytesPerSecond: options.exportBytesPerSecond ?? 4 * 1024 * 1024,
+  exportBytesPerSecond: options.exportBytesPerSecond ?? 1024 * 1024,
   exportFilesPerSecond: options.exportFilesPerSecond ?? 50,
   checkpointInterval: millis(options.checkpointInterval, 30_000),
   patchInterval: millis(options.patchInterval, 1_000),
