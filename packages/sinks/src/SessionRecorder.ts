@@ -27,10 +27,13 @@
  * `patchInterval` (default 1 s) behind the audio received, and never declares bytes that were not written. The derived files (transcript, participants, chat, session.json) are rendered from the state
  * and rewritten only when their content changed, at most every `exportInterval` (default 2 s) and, when many
  * sessions are live, less often: all sessions together rewrite about `exportFilesPerSecond` (default 50) files and
- * render `exportBytesPerSecond` (default 4 MiB) per second at most, each session waiting after a refresh until its
+ * render `exportBytesPerSecond` (default 1 MiB) per second at most, each session waiting after a refresh until its
  * share allows the next (metric `callstream_recorder_export_interval_seconds`). With 1,000 live sessions whose
  * refreshes rewrite three files each, that is once a minute; as sessions start at different times and wait different
- * amounts, their refreshes spread out.
+ * amounts, their refreshes spread out. A long meeting's files grow (its transcript holds every word), so its
+ * refreshes come further apart: at 500 sessions of 10 minutes, every few minutes. The bytes budget is what keeps a
+ * busy recorder's CPU flat as its meetings grow: at 4 MiB, 10-minute soaks at 500 sessions saturated a 2-core
+ * machine after about 6 minutes; at 1 MiB, the same soak held 60-90% of a core to the end.
  *
  * **Restarts.** The tape is the write-ahead log. Every `checkpointInterval` (default 30 s), and when the session
  * ends, `checkpoint.json` saves the whole state with the tape and control-log offsets it covers. A recorder that
@@ -121,7 +124,7 @@ export interface Options {
   readonly exportFilesPerSecond?: number | undefined
   /**
    * About how many bytes of derived files and checkpoints the recorder renders per second, all live sessions
-   * together, as `exportFilesPerSecond` counts files. Default 4 MiB.
+   * together, as `exportFilesPerSecond` counts files. Default 1 MiB.
    *
    * @since 0.2.0
    */

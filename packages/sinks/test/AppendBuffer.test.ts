@@ -65,6 +65,7 @@ describe("AppendBuffer", () => {
       assert.strictEqual(fs.readFileSync(target, "utf8"), "line 1\nline 2\nline 3\n")
       assert.strictEqual(buffer.committedItems, 3)
     }).pipe(Effect.provide(NodeContext.layer)))
+
   it.scoped("a buffer that grew while a flush was late shrinks back once the flushes keep up, nothing lost", () =>
     Effect.gen(function*() {
       const files = yield* FileSystem.FileSystem

@@ -71,14 +71,11 @@ export class AppendBuffer {
       }
     }
     // the bytes a write is taking stay where they are until it is done: the old buffer lives on in that view
-    this.moveTo(Buffer.allocUnsafe(Math.max(FIRST_CAPACITY, Math.ceil(needed * 1.5))))
-  }
-
-  private moveTo(buffer: Buffer): void {
-    this.buffer.copy(buffer, 0, this.start, this.end)
+    const replacement = Buffer.allocUnsafe(Math.max(FIRST_CAPACITY, Math.ceil(needed * 1.5)))
+    this.buffer.copy(replacement, 0, this.start, this.end)
     this.end -= this.start
     this.start = 0
-    this.buffer = buffer
+    this.buffer = replacement
   }
 
   /** Everything waiting, as one view (written by `write`; again, with more, by a later flush if that fails). */
