@@ -10,14 +10,19 @@ import { AppendBuffer } from "../src/internal/appendBuffer.js"
 
 const text = (char: string, kilobytes: number) => char.repeat(kilobytes * 1024)
 
+/** An empty file in a temporary folder (both gone with the scope), open for writing. */
+const emptyFile = Effect.gen(function*() {
+  const files = yield* FileSystem.FileSystem
+  const dir = yield* files.makeTempDirectoryScoped()
+  const target = path.join(dir, "tape")
+  yield* files.writeFile(target, new Uint8Array(0))
+  return { target, file: yield* files.open(target, { flag: "r+" }) }
+})
+
 describe("AppendBuffer", () => {
   it.scoped("a view taken for a flush keeps its bytes while more is appended, however the buffer makes room", () =>
     Effect.gen(function*() {
-      const files = yield* FileSystem.FileSystem
-      const dir = yield* files.makeTempDirectoryScoped()
-      const target = path.join(dir, "tape")
-      yield* files.writeFile(target, new Uint8Array(0))
-      const file = yield* files.open(target, { flag: "r+" })
+      const { file, target } = yield* emptyFile
       const buffer = new AppendBuffer(0)
 
       // a flush takes "a"; "b" comes while it is written: "b" waits behind the written bytes
@@ -39,11 +44,7 @@ describe("AppendBuffer", () => {
 
   it.scoped("a write that fails is written again over its own prefix, from where the file was known to end", () =>
     Effect.gen(function*() {
-      const files = yield* FileSystem.FileSystem
-      const dir = yield* files.makeTempDirectoryScoped()
-      const target = path.join(dir, "tape")
-      yield* files.writeFile(target, new Uint8Array(0))
-      const real = yield* files.open(target, { flag: "r+" })
+      const { file: real, target } = yield* emptyFile
       // writes half of what it is given, then fails, once
       let failures = 1
       const file: FileSystem.File = {
@@ -68,11 +69,7 @@ describe("AppendBuffer", () => {
 
   it.scoped("a buffer that grew while a flush was late shrinks back once the flushes keep up, nothing lost", () =>
     Effect.gen(function*() {
-      const files = yield* FileSystem.FileSystem
-      const dir = yield* files.makeTempDirectoryScoped()
-      const target = path.join(dir, "tape")
-      yield* files.writeFile(target, new Uint8Array(0))
-      const file = yield* files.open(target, { flag: "r+" })
+      const { file, target } = yield* emptyFile
       const buffer = new AppendBuffer(0)
       let expected = ""
       const append = (part: string) => {
