@@ -31,9 +31,11 @@
  * share allows the next (metric `callstream_recorder_export_interval_seconds`). With 1,000 live sessions whose
  * refreshes rewrite three files each, that is once a minute; as sessions start at different times and wait different
  * amounts, their refreshes spread out. A long meeting's files grow (its transcript holds every word), so its
- * refreshes come further apart: at 500 sessions of 10 minutes, every few minutes. The bytes budget is what keeps a
- * busy recorder's CPU flat as its meetings grow: at 4 MiB, 10-minute soaks at 500 sessions saturated a 2-core
- * machine after about 6 minutes; at 1 MiB, the same soak held 60-90% of a core to the end.
+ * refreshes come further apart: a 10-minute meeting with a final every 2 s renders about 900 KB per refresh
+ * (transcript.json with its words, the other transcript files, the checkpoint), so at 500 such sessions each one's
+ * files are refreshed about every 7 minutes by the end. The bytes budget is what keeps a
+ * busy recorder's CPU flat as its meetings grow: at 4 MiB, three 10-minute soaks at 500 sessions saturated a 2-core
+ * machine after 4 to 6 minutes; at 1 MiB, the same soak held 60-90% of a core to the end.
  *
  * **Restarts.** The tape is the write-ahead log. Every `checkpointInterval` (default 30 s), and when the session
  * ends, `checkpoint.json` saves the whole state with the tape and control-log offsets it covers. A recorder that
