@@ -26,6 +26,8 @@ import * as Upgrade from "./upgrade.js"
 
 /** TCP connections beyond the websocket limit, for health checks and metric scrapes while every slot is taken. */
 const HTTP_HEADROOM = 64
+/** Connections the kernel holds before they are accepted (Linux caps it at net.core.somaxconn, 4096 by default). */
+const LISTEN_BACKLOG = 4096
 
 /** Events one take from a buffer hands over at most. */
 const MAX_CHUNK = 4096
@@ -129,7 +131,9 @@ export const start = Effect.fnUntraced(function*(
   yield* Effect.async<void, Error>((resume) => {
     const onError = (cause: Error) => resume(Effect.fail(cause))
     server.once("error", onError)
-    server.listen(settings.port, settings.host, () => {
+    // a deep accept queue: bots that connect in a burst wait in it while a busy loop accepts one connection per
+    // turn, instead of having their SYNs dropped when Node's default of 511 fills (the kernel caps it at somaxconn)
+    server.listen({ port: settings.port, host: settings.host, backlog: LISTEN_BACKLOG }, () => {
       server.off("error", onError)
       resume(Effect.void)
     })
