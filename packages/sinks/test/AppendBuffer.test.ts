@@ -98,4 +98,17 @@ describe("AppendBuffer", () => {
       assert.strictEqual(fs.readFileSync(target, "utf8"), expected)
       assert.strictEqual(buffer.committedItems, 402)
     }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("a buffer that a steady stream fills every flush keeps its size between flushes", () =>
+    Effect.gen(function*() {
+      const { file, target } = yield* emptyFile
+      const buffer = new AppendBuffer(0)
+      // 300 KB a flush (a video stream), everything written each time
+      for (let i = 0; i < 5; i++) {
+        buffer.append(text(String.fromCharCode(97 + i), 300), 1)
+        yield* buffer.write(file, buffer.take())
+        assert.isAtLeast(buffer.capacity, 300 * 1024, `flush ${i}: the buffer was given up`)
+      }
+      assert.strictEqual(fs.statSync(target).size, 5 * 300 * 1024)
+    }).pipe(Effect.provide(NodeContext.layer)))
 })

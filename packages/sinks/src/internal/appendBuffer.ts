@@ -94,9 +94,10 @@ export class AppendBuffer {
     this.stagedItems -= this.takenItems
     this.takenItems = 0
     if (this.start === this.end) {
-      // all written: start over, and give a buffer grown large (a late flush, a disk that failed) back
+      // all written: start over, and give back a buffer far larger than what was written (it grew while a flush
+      // was late, or while the disk failed); one that a steady stream fills every flush stays
       this.start = this.end = 0
-      if (this.buffer.length > SHRINK_ABOVE) this.buffer = EMPTY
+      if (this.buffer.length > Math.max(SHRINK_ABOVE, bytes.byteLength * 4)) this.buffer = EMPTY
     }
   }
 
