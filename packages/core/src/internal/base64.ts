@@ -25,10 +25,12 @@ export const decodedLength = (base64: string): number => {
 export const decode = (base64: string): Uint8Array | undefined => {
   if (base64.length % 4 !== 0) return undefined
   const bytes = Buffer.from(base64, "base64")
-  if (bytes.byteLength !== decodedLength(base64)) return undefined
-  if (base64.indexOf("-") !== -1 || base64.indexOf("_") !== -1) return undefined
-  return bytes
+  return isStandard(base64, bytes.byteLength) ? bytes : undefined
 }
+
+// what the decoder wrote is all the text promises, and the text holds none of the URL-safe characters
+const isStandard = (base64: string, written: number): boolean =>
+  written === decodedLength(base64) && base64.indexOf("-") === -1 && base64.indexOf("_") === -1
 
 /**
  * {@link decode} into `target` instead of a new buffer: the bytes are a view of `target`, valid until it is written
@@ -37,11 +39,7 @@ export const decode = (base64: string): Uint8Array | undefined => {
  * @internal
  */
 export const decodeInto = (base64: string, target: Buffer): Uint8Array | undefined => {
-  if (base64.length % 4 !== 0) return undefined
-  const expected = decodedLength(base64)
-  if (expected > target.length) return undefined
+  if (base64.length % 4 !== 0 || decodedLength(base64) > target.length) return undefined
   const written = target.write(base64, 0, "base64")
-  if (written !== expected) return undefined
-  if (base64.indexOf("-") !== -1 || base64.indexOf("_") !== -1) return undefined
-  return target.subarray(0, written)
+  return isStandard(base64, written) ? target.subarray(0, written) : undefined
 }
