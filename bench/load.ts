@@ -22,6 +22,7 @@
  */
 import * as Fs from "node:fs/promises"
 import * as Code from "./load/code.js"
+import * as Compile from "./load/compile.js"
 import { killAll, measure, type Measurement } from "./load/measure.js"
 import * as Messages from "./load/messages.js"
 import { type Options, parse, usage, UsageError } from "./load/options.js"
@@ -45,6 +46,7 @@ const run = async (options: Options) => {
   Messages.check()
   const code = options.ref === null ? Code.current() : await Code.atRevision(options.ref)
   onInterrupt = code.remove
+  const programs = options.tsx ? Compile.sources(code.root) : await Compile.compiled(code.root)
   const startedAt = new Date()
   const measurements: Array<Measurement> = []
   const failures: Array<string> = []
@@ -54,7 +56,7 @@ const run = async (options: Options) => {
       console.error(`${bots} bots against (${target.letter}) ${target.id}...`)
       const began = Date.now()
       try {
-        const m = await measure(target, bots, options, code.root)
+        const m = await measure(target, bots, options, programs)
         progress(m, Date.now() - began)
         measurements.push(m)
       } catch (error) {
@@ -71,7 +73,7 @@ const run = async (options: Options) => {
   const section = render(measurements, options, {
     command,
     startedAt,
-    code: code.description,
+    code: `${code.description}, ${programs.description}`,
     note: options.note,
     failures
   })

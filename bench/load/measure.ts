@@ -11,6 +11,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { repo } from "./code.js"
+import type { Programs } from "./compile.js"
 import type { Options } from "./options.js"
 import { ProcSampler, type Sample } from "./proc.js"
 import type { FromGenerator, Plan, Result, Snapshot } from "./protocol.js"
@@ -183,7 +184,7 @@ export const measure = async (
   target: Target,
   bots: number,
   options: Options,
-  code: string
+  programs: Programs
 ): Promise<Measurement> => {
   const dir = await Fs.mkdtemp(Path.join(Os.tmpdir(), `callstream-load-${target.id}-${bots}-`))
   let running: Running | undefined
@@ -193,7 +194,7 @@ export const measure = async (
     running = await target.start({
       dir,
       token: randomBytes(18).toString("base64url"),
-      code,
+      programs,
       nodeArgs: [
         ...options.nodeArgs,
         // one folder per server, Node's own file names: every thread (the main one, and a loader's) writes its own

@@ -31,6 +31,8 @@ export interface Options {
   readonly nodeArgs: ReadonlyArray<string>
   /** Keep the temporary folders (recordings, server logs). */
   readonly keep: boolean
+  /** Run the servers from their TypeScript sources through tsx instead of compiled (see `compile.ts`). */
+  readonly tsx: boolean
 }
 
 export const usage = `npm run bench:load -- [flags]
@@ -52,7 +54,9 @@ export const usage = `npm run bench:load -- [flags]
   --ref REV                    run serve and RecallServer from the packages at a git revision (before/after)
   --profile DIR                write CPU profiles of every server into DIR/<target>-<bots>/ (one per thread)
   --node-args "FLAGS"          extra Node flags for every server process, e.g. "--heapsnapshot-signal=SIGUSR2"
-  --keep                       keep the temporary folders (recordings, server logs)`
+  --keep                       keep the temporary folders (recordings, server logs)
+  --tsx                        run the servers from their sources through tsx (file names in CPU profiles; each
+                               process then also carries tsx's loader thread) instead of compiled`
 
 export class UsageError extends Error {}
 
@@ -68,7 +72,7 @@ export const parse = (argv: ReadonlyArray<string>): Options => {
     const arg = argv[i]!
     if (!arg.startsWith("--")) throw new UsageError(`unexpected argument ${arg}`)
     const [name, inline] = arg.slice(2).split("=", 2) as [string, string | undefined]
-    const takesValue = !["soak", "no-write", "keep", "help"].includes(name)
+    const takesValue = !["soak", "no-write", "keep", "tsx", "help"].includes(name)
     if (!takesValue) flags.set(name, true)
     else flags.set(name, inline ?? argv[++i] ?? "")
   }
@@ -90,6 +94,7 @@ export const parse = (argv: ReadonlyArray<string>): Options => {
     "node-args",
     "ref",
     "keep",
+    "tsx",
     "help"
   ]
   for (const name of flags.keys()) if (!known.includes(name)) throw new UsageError(`unknown flag --${name}`)
@@ -132,6 +137,7 @@ export const parse = (argv: ReadonlyArray<string>): Options => {
     profile: text("profile") ?? null,
     nodeArgs: (text("node-args") ?? "").split(" ").filter((arg) => arg !== ""),
     ref: text("ref") ?? null,
-    keep: flags.has("keep")
+    keep: flags.has("keep"),
+    tsx: flags.has("tsx")
   }
 }

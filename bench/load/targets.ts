@@ -18,13 +18,12 @@ import { Redis } from "ioredis"
 import { type ChildProcess, spawn } from "node:child_process"
 import { createWriteStream } from "node:fs"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
 import { RedisServer } from "../../packages/redis/test/redisServer.js"
 import { repo } from "./code.js"
+import type { Programs } from "./compile.js"
 import { RESULT_PREFIX, type ServerCounts } from "./protocol.js"
 import { type SessionCounts, sessionCounts } from "./recordings.js"
 
-const here = Path.dirname(fileURLToPath(import.meta.url))
 
 /** What a target gets to start with. */
 export interface StartContext {
@@ -34,8 +33,8 @@ export interface StartContext {
   readonly token: string
   /** Node flags for the server processes (a CPU profile, say). */
   readonly nodeArgs: ReadonlyArray<string>
-  /** The repository root whose packages `serve` and `RecallServer` run from (see `code.ts`). */
-  readonly code: string
+  /** What runs: `serve`, `RecallServer` and the bare server, compiled or from sources (see `compile.ts`). */
+  readonly programs: Programs
 }
 
 /** How a target stopped, and what it counted. */
@@ -175,8 +174,6 @@ const stopAll = async (
   return { clean: exits.every((e) => e === "exit 0"), exits, stopMs, ...(await collect()) }
 }
 
-const tsx = ["--import", "tsx"]
-
 /**
  * A target that is one process: it prints its URL when it listens; bots present the token when `authenticated`;
  * `counted` reads its counts once it exited.
@@ -213,8 +210,8 @@ const serve: Target = {
   start: (context) => {
     const out = Path.join(context.dir, "recordings")
     const flags = ["--host", "127.0.0.1", "--port", "0", "--token", context.token, "--out", out]
-    return oneProcess(context, [Path.join(context.code, "packages/cli/bin/callstream.js"), "serve", ...flags], {
-      cwd: context.code,
+    return oneProcess(context, [...context.programs.cli, "serve", ...flags], {
+      cwd: context.programs.root,
       authenticated: true,
       recording: out,
       counted: async () => ({ counts: null, sessions: await sessionCounts(out) })
@@ -228,9 +225,9 @@ const library: Target = {
   letter: "b",
   label: "`RecallServer` + consumer",
   start: (context) =>
-    oneProcess(context, [...tsx, Path.join(here, "library-server.ts")], {
-      cwd: context.code,
-      env: { LOAD_TOKEN: context.token, LOAD_SERVER_MODULE: Path.join(context.code, "packages/server/src/index.ts") },
+    oneProcess(context, context.programs.libraryServer, {
+      cwd: context.programs.root,
+      env: { LOAD_TOKEN: context.token, LOAD_SERVER_MODULE: context.programs.serverModule },
       authenticated: true,
       recording: null,
       counted: ownCounts
@@ -244,7 +241,7 @@ const bare = (record: boolean): Target => ({
   label: record ? "bare recorder (tape + PCM, 250 ms batches)" : "bare `ws` + `JSON.parse` + base64",
   start: (context) => {
     const out = Path.join(context.dir, "recordings")
-    return oneProcess(context, [...tsx, Path.join(here, "bare-server.ts"), ...(record ? ["--record", out] : [])], {
+    return oneProcess(context, [...context.programs.bareServer, ...(record ? ["--record", out] : [])], {
       cwd: repo,
       authenticated: false,
       recording: record ? out : null,
@@ -282,7 +279,7 @@ const scaleOut: Target = {
     const out = Path.join(context.dir, "recordings")
     const redis = await RedisServer.start()
     const url = redis.url
-    const cli = [Path.join(context.code, "packages/cli/bin/callstream.js")]
+    const cli = context.programs.cli
     const children: Array<Child> = []
     const kill = () => {
       children.forEach((child) => child.kill())
@@ -294,10 +291,10 @@ const scaleOut: Target = {
         new Child(
           [...cli, "serve", "--host", "127.0.0.1", "--port", "0", "--token", context.token, ...redisFlags],
           context,
-          { cwd: context.code, log: `receiver-${i + 1}.log` }
+          { cwd: context.programs.root, log: `receiver-${i + 1}.log` }
         ))
       const worker = new Child([...cli, "worker", "--out", out, ...redisFlags], context, {
-        cwd: context.code,
+        cwd: context.programs.root,
         log: "worker.log",
         // the worker says so on a line of its own, in either console format
         ready: /callstream worker \S+ is recording/
