@@ -68,10 +68,13 @@ export const compiled = async (root: string): Promise<Programs> => {
       // only the workspace packages are bundled; everything else is imported from node_modules at run time
       name: "external-packages",
       setup: (build) => {
-        build.onResolve({ filter: /^[^./]/ }, (args) =>
-          args.path.startsWith("@callstream/") || Path.isAbsolute(args.path)
-            ? undefined
-            : { path: args.path, external: true })
+        build.onResolve(
+          { filter: /^[^./]/ },
+          (args) =>
+            args.path.startsWith("@callstream/") || Path.isAbsolute(args.path)
+              ? undefined
+              : { path: args.path, external: true }
+        )
       }
     }]
   })

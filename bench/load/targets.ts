@@ -24,7 +24,6 @@ import type { Programs } from "./compile.js"
 import { RESULT_PREFIX, type ServerCounts } from "./protocol.js"
 import { type SessionCounts, sessionCounts } from "./recordings.js"
 
-
 /** What a target gets to start with. */
 export interface StartContext {
   /** A fresh temporary folder for this run: output, logs. */
