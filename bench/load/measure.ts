@@ -60,8 +60,11 @@ export interface Measurement {
    * what its files held afterwards (see `stopped.clean`).
    */
   readonly received: number | null
-  /** Recording targets: sessions found, and how many of the bots' sessions miss messages. */
-  readonly sessions: { readonly found: number; readonly short: number } | null
+  /**
+   * Recording targets: sessions found, how many of the bots' sessions miss messages, and how many messages the
+   * server shed as media under its limits (the `Dropped` records each `session.json` counts).
+   */
+  readonly sessions: { readonly found: number; readonly short: number; readonly droppedMedia: number } | null
   readonly decodeFailures: number
   readonly cpu: Spread
   readonly rss: Spread
@@ -270,7 +273,8 @@ export const measure = async (
       received = stopped.sessions.reduce((n, s) => n + s.messages, 0)
       sessions = {
         found: stopped.sessions.length,
-        short: opened.filter((b) => (recorded.get(b.botId) ?? 0) < b.written).length
+        short: opened.filter((b) => (recorded.get(b.botId) ?? 0) < b.written).length,
+        droppedMedia: stopped.sessions.reduce((n, s) => n + s.droppedMedia, 0)
       }
     } else if (stopped.counts !== null) {
       received = stopped.counts.messages

@@ -33,6 +33,9 @@ const lost = (m: Measurement): string => {
   const share = m.sent === 0 ? 0 : (100 * n) / m.sent
   const parts = [n === 0 ? "0" : `${int(n)} (${share.toFixed(share < 1 ? 2 : 1)}%)`]
   if (m.sessions !== null && m.sessions.short > 0) parts.push(`${int(m.sessions.short)} sessions short`)
+  if (m.sessions !== null && m.sessions.droppedMedia > 0) {
+    parts.push(`${int(m.sessions.droppedMedia)} of them shed as media by the server (recorded as drops)`)
+  }
   if (m.sessions !== null && m.sessions.found < m.accepted) {
     parts.push(`${int(m.accepted - m.sessions.found)} sessions missing`)
   }
