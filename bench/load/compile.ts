@@ -70,10 +70,7 @@ export const compiled = async (root: string): Promise<Programs> => {
       setup: (build) => {
         build.onResolve(
           { filter: /^[^./]/ },
-          (args) =>
-            args.path.startsWith("@callstream/") || Path.isAbsolute(args.path)
-              ? undefined
-              : { path: args.path, external: true }
+          (args) => args.path.startsWith("@callstream/") ? undefined : { path: args.path, external: true }
         )
       }
     }]

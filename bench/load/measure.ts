@@ -200,7 +200,8 @@ export const measure = async (
       programs,
       nodeArgs: [
         ...options.nodeArgs,
-        // one folder per server, Node's own file names: every thread (the main one, and a loader's) writes its own
+        // one folder per server, Node's own file names: every thread (the main one, and tsx's loader under --tsx)
+        // writes its own
         ...(options.profile === null
           ? []
           : ["--cpu-prof", `--cpu-prof-dir=${Path.resolve(options.profile, `${target.id}-${bots}`)}`])
