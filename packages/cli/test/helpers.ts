@@ -77,8 +77,12 @@ export const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "callstream-cli-"
 
 /** The ws URL `serve` printed, and its port. */
 export const servedUrl = async (serve: Run): Promise<{ readonly url: string; readonly port: number }> => {
-  const match = await waitFor("the ws URL", () => /ws:\/\/127\.0\.0\.1:(\d+)\/ws/.exec(serve.stdout) ?? undefined)
-  return { url: match[0], port: Number(match[1]) }
+  // the whole line, not a prefix of it that arrived first: what follows the URL (the token hint) is then there too
+  const match = await waitFor(
+    "the ws URL",
+    () => /(ws:\/\/127\.0\.0\.1:(\d+)\/ws)[^\n]*\n/.exec(serve.stdout) ?? undefined
+  )
+  return { url: match[1]!, port: Number(match[2]) }
 }
 
 /** The status line of the answer to a websocket upgrade of `/ws<query>`, sent by hand. */
