@@ -53,8 +53,12 @@ export const compiled = async (root: string): Promise<Programs> => {
     "bare-server": Path.join(here, "bare-server.ts"),
     "library-server": Path.join(here, "library-server.ts")
   }
+  // serve's recorder thread: a module of its own, which `callstream` starts from beside itself (older revisions
+  // record in the main thread and have none)
+  const recorderWorker = Path.join(root, "packages/cli/src/internal/recorderWorker.ts")
+  const hasRecorderWorker = await Fs.access(recorderWorker).then(() => true, () => false)
   await esbuild.build({
-    entryPoints: entries,
+    entryPoints: hasRecorderWorker ? { ...entries, recorderWorker } : entries,
     outdir: out,
     outExtension: { ".js": ".mjs" },
     bundle: true,

@@ -231,7 +231,9 @@ export const serve = Command.make(
       ...raw,
       redis: Option.map(redis, (url) => ({ url, partitions, prefix: redisPrefix }))
     }).pipe(
-      Effect.flatMap(Serve.run),
+      Effect.flatMap((settings) =>
+        Serve.run(settings, { otel: Option.getOrUndefined(otel), serviceName: "callstream-serve" })
+      ),
       withConsole({ logFormat, logLevel, otel }, "callstream-serve")
     )
 ).pipe(

@@ -85,7 +85,8 @@ export const record = (options: DemoOptions = {}) =>
     const gaps: Array<SessionEvent.Gap> = []
     const { server, stop } = yield* serveAndRecord(
       { host: "127.0.0.1", port: 0, tokens: [token], shutdownTimeout: Duration.seconds(2) },
-      out,
+      // a 30 s meeting: recorded in this thread
+      (events) => SessionRecorder.recordEvents(events, { directory: out }),
       (items) =>
         Effect.sync(() => {
           for (const item of items) if (item._tag === "Gap") gaps.push(item)

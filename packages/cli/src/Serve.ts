@@ -25,6 +25,7 @@ import * as Schedule from "effect/Schedule"
 import * as ConsoleText from "./internal/consoleText.js"
 import * as Meetings from "./internal/meetings.js"
 import { serveAndPublish } from "./internal/publishing.js"
+import * as RecorderThread from "./internal/recorderThread.js"
 import { serveAndRecord } from "./internal/recording.js"
 import * as Terminal from "./internal/terminal.js"
 import * as ServeSettings from "./ServeSettings.js"
@@ -123,10 +124,15 @@ const showStatus = (server: RecallServer.RecallServer["Type"], meetings: Meeting
  * @category running
  */
 export const run = (
-  settings: ServeSettings.ServeSettings
+  settings: ServeSettings.ServeSettings,
+  telemetry?: {
+    /** The OTLP endpoint the recorder thread sends its spans to (see `Telemetry`). */
+    readonly otel?: string | undefined
+    readonly serviceName?: string | undefined
+  }
 ): Effect.Effect<
   void,
-  RecallServer.RecallServerError | ServeSettings.SettingsError,
+  RecallServer.RecallServerError | ServeSettings.SettingsError | RecorderThread.RecorderThreadError,
   FileSystem.FileSystem | Path.Path | Terminal.Terminal
 > =>
   Effect.gen(function*() {
@@ -139,10 +145,16 @@ export const run = (
       onSome: (redis) => () => `published to Redis at ${redis.where}`
     })
     const observe = ConsoleText.announce(meetings, where)
-    const { server, stop } = yield* Effect.suspend(() =>
+    const { broken, server, stop } = yield* Effect.suspend(() =>
       Option.isSome(settings.redis)
         ? serveAndPublish(serverOptions(settings), settings.redis.value, observe)
-        : serveAndRecord(serverOptions(settings), settings.out, observe)
+        : serveAndRecord(serverOptions(settings), (events) =>
+          RecorderThread.record(events, {
+            directory: settings.out,
+            logLevel: terminal.level,
+            otel: telemetry?.otel,
+            serviceName: telemetry?.serviceName ?? "callstream-serve"
+          }), observe)
     ).pipe(
       Effect.mapError((error) =>
         error._tag === "RecallServerError" && portInUse(error) ?
@@ -173,7 +185,16 @@ export const run = (
     yield* terminal.announce(ConsoleText.header(header), "listening", ConsoleText.headerFields(header))
     const status = terminal.hasStatus ? yield* Effect.forkDaemon(showStatus(server, meetings)) : undefined
 
-    yield* Effect.never.pipe(
+    yield* broken.pipe(
+      // the recorder stopped: nothing more can be recorded, so the server stops too, and the process exits with it
+      Effect.catchAll((error) =>
+        Effect.gen(function*() {
+          if (status !== undefined) yield* Fiber.interrupt(status)
+          yield* terminal.clearStatus
+          yield* stop
+          return yield* Effect.fail(error)
+        })
+      ),
       Effect.onInterrupt(() =>
         Effect.gen(function*() {
           if (status !== undefined) yield* Fiber.interrupt(status)

@@ -52,6 +52,8 @@ export const serveAndPublish = (
       stop: Scope.close(serverScope, Exit.void).pipe(
         Effect.zipRight(Fiber.join(publishing).pipe(Effect.ignore)),
         Effect.ensuring(Scope.close(logScope, Exit.void))
-      )
+      ),
+      // a publisher that stops is logged, and the server goes on (its sessions then back up and shed media)
+      broken: Effect.never
     }
   })

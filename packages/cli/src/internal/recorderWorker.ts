@@ -1,0 +1,123 @@
+/**
+ * The recorder thread of `callstream serve` (a `worker_threads` entry; see `recorderThread`, which starts it): the
+ * events the main thread posts are decoded again and recorded with `SessionRecorder.recordEvents`, on a thread of
+ * their own, so the work of the files (the reducers, the writes, the derived files, the collector's work on what
+ * the meetings hold) never holds up the main thread's sockets. Its logs and its recorder metrics go to the main
+ * thread, whose console and `/metrics` show them; its spans go to the OTLP endpoint, if any, from here.
+ *
+ * @internal
+ */
+import type * as SessionEvent from "@callstream/core/SessionEvent"
+import * as TurnScheduler from "@callstream/server/TurnScheduler"
+import { RecorderMetrics, SessionRecorder } from "@callstream/sinks"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as HashMap from "effect/HashMap"
+import * as Inspectable from "effect/Inspectable"
+import * as Logger from "effect/Logger"
+import * as Mailbox from "effect/Mailbox"
+import * as Metric from "effect/Metric"
+import * as MetricState from "effect/MetricState"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
+import { parentPort, workerData } from "node:worker_threads"
+import * as Telemetry from "../Telemetry.js"
+import * as LogFormat from "./logFormat.js"
+import * as ThreadMessages from "./threadMessages.js"
+
+const port = parentPort!
+const setup = workerData as ThreadMessages.Setup
+const post = (message: ThreadMessages.ToMain) => port.postMessage(message)
+
+const PREFIX = "callstream_recorder_"
+
+const levelOf = (label: string): LogFormat.Level => {
+  switch (label) {
+    case "WARN":
+      return "warning"
+    case "ERROR":
+    case "FATAL":
+      return "error"
+    case "INFO":
+      return "info"
+    default:
+      return "debug"
+  }
+}
+
+// every log line goes to the main thread, printed to strings (what a structured clone carries)
+const forwardingLogger = Logger.make(({ annotations, cause, logLevel, message }) =>
+  post({
+    _tag: "Log",
+    level: levelOf(logLevel.label),
+    message: (Array.isArray(message) ? message : [message]).map((part) =>
+      typeof part === "string" ? part : Inspectable.toStringUnknown(part)
+    ),
+    annotations: Array.from(
+      HashMap.toEntries(annotations),
+      ([key, value]) => [key, typeof value === "string" ? value : Inspectable.toStringUnknown(value)] as const
+    ),
+    cause: Cause.isEmpty(cause) ? undefined : Cause.pretty(cause)
+  })
+)
+
+// the recorder's metrics, as their cumulative values
+const reportMetrics = Effect.sync(() => {
+  const metrics: Array<ThreadMessages.MetricValue> = []
+  for (const pair of Metric.unsafeSnapshot()) {
+    const key = pair.metricKey
+    if (!key.name.startsWith(PREFIX)) continue
+    const state = pair.metricState
+    const common = {
+      name: key.name,
+      description: Option.getOrUndefined(key.description),
+      tags: key.tags.map((tag) => [tag.key, tag.value] as const)
+    }
+    if (MetricState.isCounterState(state)) metrics.push({ ...common, kind: "counter", value: Number(state.count) })
+    else if (MetricState.isGaugeState(state)) metrics.push({ ...common, kind: "gauge", value: Number(state.value) })
+  }
+  post({ _tag: "Metrics", metrics })
+})
+
+const program = Effect.gen(function*() {
+  const mailbox = yield* Mailbox.make<SessionEvent.SessionEvent>()
+  port.on("message", (message: ThreadMessages.ToRecorder) => {
+    if (message._tag === "End") {
+      mailbox.unsafeDone(Exit.void)
+      return
+    }
+    mailbox.unsafeOfferAll(message.items.map(ThreadMessages.eventOf))
+  })
+  // the credit goes back as the recorder takes the events: while it waits for its writes, the main thread waits too
+  const events = Mailbox.toStream(mailbox).pipe(
+    Stream.mapChunks((chunk) => {
+      let weight = 0
+      for (const event of chunk) weight += ThreadMessages.eventWeight(event)
+      post({ _tag: "Credit", weight })
+      return chunk
+    })
+  )
+  // the gauge of live sessions exists from the start, as it does on a recorder in the main thread
+  yield* Metric.set(RecorderMetrics.sessions, 0)
+  const reporting = yield* Effect.fork(Effect.repeat(reportMetrics, Schedule.spaced("1 second")))
+  yield* SessionRecorder.recordEvents(events, { directory: setup.directory })
+  yield* Fiber.interrupt(reporting)
+  yield* reportMetrics
+})
+
+Effect.runFork(
+  program.pipe(
+    Effect.provide(NodeContext.layer),
+    Effect.provide(Telemetry.layer({ endpoint: Option.fromNullable(setup.otel), serviceName: setup.serviceName })),
+    Effect.provide(Logger.replace(Logger.defaultLogger, forwardingLogger)),
+    Logger.withMinimumLogLevel(LogFormat.logLevelOf(setup.logLevel)),
+    Effect.withScheduler(TurnScheduler.make())
+  )
+).addObserver((exit) => {
+  post(Exit.isSuccess(exit) ? { _tag: "Done" } : { _tag: "Failed", cause: Cause.pretty(exit.cause) })
+  port.close()
+})

@@ -1,0 +1,106 @@
+/**
+ * What `serve`'s main thread and its recorder thread say to each other (see `recorderThread` and `recorderWorker`).
+ * Both ends are the same build of the same package, so the messages are plain objects for the structured clone of
+ * `postMessage`, not a wire format with versions: events go as the raw text the server kept (decoded again on the
+ * recorder thread, as a worker of a scale-out deployment decodes what a receiver published) and control events as
+ * their Schema encoding; logs as their parts, already printed; metrics as cumulative values.
+ *
+ * Flow control is by credit: the main thread counts the weight of what it posted and not yet heard back about,
+ * and stops reading the server's events past a bound; the recorder thread hands the weight back as its recorder
+ * takes the events.
+ *
+ * @internal
+ */
+import * as Decoder from "@callstream/core/Decoder"
+import * as SessionEvent from "@callstream/core/SessionEvent"
+import type { SessionKey } from "@callstream/core/SessionKey"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import type * as LogFormat from "./logFormat.js"
+
+/** What the recorder thread is started with (its `workerData`). */
+export interface Setup {
+  /** The folder of the session folders. */
+  readonly directory: string
+  readonly logLevel: LogFormat.Level
+  /** The OTLP endpoint the recorder's spans go to, if any. */
+  readonly otel: string | undefined
+  readonly serviceName: string
+}
+
+/** One event on its way to the recorder thread. */
+export type Item =
+  | { readonly s: SessionKey; readonly m: string; readonly t: number; readonly c?: string | undefined }
+  | { readonly k: typeof SessionEvent.ControlEvent.Encoded }
+
+/** Main thread to recorder thread. */
+export type ToRecorder =
+  | { readonly _tag: "Events"; readonly items: ReadonlyArray<Item> }
+  | { readonly _tag: "End" }
+
+/** A metric's value on the recorder thread: a counter's total or a gauge's value. */
+export interface MetricValue {
+  readonly name: string
+  readonly description: string | undefined
+  readonly tags: ReadonlyArray<readonly [string, string]>
+  readonly kind: "counter" | "gauge"
+  readonly value: number
+}
+
+/** Recorder thread to main thread. */
+export type ToMain =
+  /** The recorder took events of this weight: the main thread may send as much again. */
+  | { readonly _tag: "Credit"; readonly weight: number }
+  | {
+    readonly _tag: "Log"
+    readonly level: LogFormat.Level
+    readonly message: ReadonlyArray<string>
+    readonly annotations: ReadonlyArray<readonly [string, string]>
+    /** The cause, printed, when the log line has one. */
+    readonly cause: string | undefined
+  }
+  | { readonly _tag: "Metrics"; readonly metrics: ReadonlyArray<MetricValue> }
+  /** Every session is finished. */
+  | { readonly _tag: "Done" }
+  /** The recorder failed (a defect): nothing more is recorded. */
+  | { readonly _tag: "Failed"; readonly cause: string }
+
+const encodeControl = Schema.encodeSync(SessionEvent.ControlEvent)
+const decodeControl = Schema.decodeSync(SessionEvent.ControlEvent)
+
+/** The item an event travels as. */
+export const itemOf = (event: SessionEvent.SessionEvent): Item =>
+  event._tag === "Message"
+    ? {
+      s: event.session,
+      m: event.raw ?? Decoder.encodeJson(event.event),
+      t: event.receivedAt,
+      c: event.connectionId
+    }
+    : { k: encodeControl(event) }
+
+/**
+ * The event an item came from. The text was decoded on the main thread already; should it fail here (it cannot
+ * with the same build), it becomes the `DecodeFailed` the server would have made.
+ */
+export const eventOf = (item: Item): SessionEvent.SessionEvent => {
+  if ("k" in item) return decodeControl(item.k)
+  const decoded = Decoder.decodeEither(item.m)
+  return Either.isRight(decoded)
+    ? SessionEvent.message(item.s, decoded.right, item.t, { connectionId: item.c, raw: item.m })
+    : new SessionEvent.DecodeFailed({
+      session: item.s,
+      at: item.t,
+      error: decoded.left,
+      ...(item.c === undefined ? {} : { connectionId: item.c })
+    })
+}
+
+/**
+ * What an item counts for in flight, on both ends: the length of its text, or a flat 256 for a control event.
+ */
+export const weightOf = (item: Item): number => ("k" in item ? 256 : item.m.length)
+
+/** The weight of an event made from an item (see {@link weightOf}). */
+export const eventWeight = (event: SessionEvent.SessionEvent): number =>
+  event._tag === "Message" && event.raw !== undefined ? event.raw.length : 256
