@@ -164,6 +164,30 @@ export const encode = (
 }
 
 /**
+ * The event a message's raw text becomes again: the `Message` it was decoded to before, or, when it no longer
+ * decodes (it was written by a receiver of another version), the `DecodeFailed` a receiver would have made.
+ *
+ * @since 0.2.0
+ * @category wire format
+ */
+export const eventOfText = (
+  session: SessionKey,
+  text: string,
+  receivedAt: number,
+  connectionId: string | undefined
+): SessionEvent.SessionEvent => {
+  const decoded = Decoder.decodeEither(text)
+  return Either.isRight(decoded)
+    ? SessionEvent.message(session, decoded.right, receivedAt, { connectionId, raw: text })
+    : new SessionEvent.DecodeFailed({
+      session,
+      at: receivedAt,
+      error: decoded.left,
+      ...(connectionId === undefined ? {} : { connectionId })
+    })
+}
+
+/**
  * Reads an entry's text. A message whose raw text no longer decodes (a receiver of another version) becomes a
  * `DecodeFailed`, as it would have on a receiver.
  *
@@ -185,18 +209,9 @@ export const decode = (payload: string): Either.Either<LogEntry, ParseResult.Par
       seq: wire.q,
       previous: wire.p,
       counts: wire.n,
-      events: wire.i.map((item): SessionEvent.SessionEvent => {
-        if ("k" in item) return item.k
-        const decoded = Decoder.decodeEither(item.m)
-        return Either.isRight(decoded)
-          ? SessionEvent.message(session, decoded.right, item.t, { connectionId: item.c, raw: item.m })
-          : new SessionEvent.DecodeFailed({
-            session,
-            at: item.t,
-            error: decoded.left,
-            ...(item.c === undefined ? {} : { connectionId: item.c })
-          })
-      })
+      events: wire.i.map((item): SessionEvent.SessionEvent =>
+        "k" in item ? item.k : eventOfText(session, item.m, item.t, item.c)
+      )
     }
   })
 

@@ -5,8 +5,8 @@
  * connections and the answers to pings: Node accepts one connection per turn of its event loop, and a turn of a
  * saturated recorder lasts tens of milliseconds.
  *
- * Memory stays bounded by credit: at most `maxInFlight` of event text (see `ThreadMessages.weightOf`) is posted and
- * not yet taken by the recorder; past it, the main thread stops reading the Stream until the recorder takes more,
+ * Memory stays bounded by credit: once `maxInFlight` of event text (see `ThreadMessages.weightOf`) is posted and
+ * not yet taken by the recorder, the main thread stops reading the Stream until the recorder takes more,
  * and the server's own backpressure (paused sockets, media shed with `Dropped` records) does the rest, as when the
  * recorder shared the thread.
  *
@@ -27,7 +27,8 @@ import * as Metric from "effect/Metric"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Runtime from "effect/Runtime"
 import * as Stream from "effect/Stream"
-import { fileURLToPath } from "node:url"
+import { createRequire } from "node:module"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { Worker } from "node:worker_threads"
 import * as LogFormat from "./logFormat.js"
 import * as ThreadMessages from "./threadMessages.js"
@@ -59,7 +60,9 @@ const startThread = (setup: ThreadMessages.Setup): Worker => {
   const extension = here.slice(here.lastIndexOf("."))
   const entry = new URL(`./recorderWorker${extension}`, here)
   if (extension !== ".ts") return new Worker(entry, { workerData: setup })
-  const tsx = import.meta.resolve("tsx/esm/api")
+  // tsx's ESM API (its exports put it beside the CommonJS one `require.resolve` finds; `import.meta.resolve` is
+  // not there under every test runner)
+  const tsx = pathToFileURL(createRequire(here).resolve("tsx/esm/api").replace(/\.cjs$/, ".mjs")).href
   const tsconfig = fileURLToPath(new URL("../../tsconfig.json", here))
   const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => {
     tsx.register({ tsconfig: ${JSON.stringify(tsconfig)} })
@@ -92,7 +95,7 @@ export const record = <E, R>(
   Effect.scoped(Effect.gen(function*() {
     const maxInFlight = options.maxInFlight ?? 16 * 1024 * 1024
     const runtime = yield* Effect.runtime<never>()
-    const runFork = Runtime.runFork(runtime)
+    const runSync = Runtime.runSync(runtime)
     const finished = yield* Deferred.make<void, RecorderThreadError>()
     let failure: RecorderThreadError | undefined
     let inFlight = 0
@@ -117,7 +120,7 @@ export const record = <E, R>(
           return
         case "Log": {
           const parts = message.cause === undefined ? message.message : [...message.message, message.cause]
-          runFork(
+          runSync(
             Effect.logWithLevel(LogFormat.logLevelOf(message.level), ...parts).pipe(
               Effect.annotateLogs(Object.fromEntries(message.annotations))
             )
@@ -125,7 +128,7 @@ export const record = <E, R>(
           return
         }
         case "Metrics":
-          runFork(Effect.forEach(message.metrics, (value) => {
+          runSync(Effect.forEach(message.metrics, (value) => {
             if (value.kind === "gauge") return mirror(value, 0)
             const key = JSON.stringify([value.name, value.tags])
             const grown = value.value - (totals.get(key) ?? 0)
@@ -157,12 +160,15 @@ export const record = <E, R>(
       Effect.suspend(() => {
         if (failure !== undefined) return Effect.fail(failure)
         const items: Array<ThreadMessages.Item> = []
+        let weight = 0
         for (const event of chunk) {
           const item = ThreadMessages.itemOf(event)
-          inFlight += ThreadMessages.weightOf(item)
+          weight += ThreadMessages.weightOf(item)
           items.push(item)
         }
-        thread.postMessage({ _tag: "Events", items } satisfies ThreadMessages.ToRecorder)
+        if (items.length === 0) return Effect.void
+        inFlight += weight
+        thread.postMessage({ _tag: "Events", items, weight } satisfies ThreadMessages.ToRecorder)
         return inFlight <= maxInFlight ? Effect.void : waitForCredit
       })
 

@@ -85,19 +85,34 @@ const reportMetrics = Effect.sync(() => {
 
 const program = Effect.gen(function*() {
   const mailbox = yield* Mailbox.make<SessionEvent.SessionEvent>()
+  // the batches in the mailbox, oldest first: how many of their events are not taken yet, and their weight
+  const batches: Array<{ remaining: number; readonly weight: number }> = []
   port.on("message", (message: ThreadMessages.ToRecorder) => {
     if (message._tag === "End") {
       mailbox.unsafeDone(Exit.void)
       return
     }
+    if (message.items.length === 0) return
+    batches.push({ remaining: message.items.length, weight: message.weight })
     mailbox.unsafeOfferAll(message.items.map(ThreadMessages.eventOf))
   })
-  // the credit goes back as the recorder takes the events: while it waits for its writes, the main thread waits too
+  // a batch's weight goes back once the recorder took all its events: while the recorder waits for its writes, the
+  // main thread waits too
   const events = Mailbox.toStream(mailbox).pipe(
     Stream.mapChunks((chunk) => {
+      let taken = chunk.length
       let weight = 0
-      for (const event of chunk) weight += ThreadMessages.eventWeight(event)
-      post({ _tag: "Credit", weight })
+      while (taken > 0 && batches.length > 0) {
+        const oldest = batches[0]!
+        const part = Math.min(taken, oldest.remaining)
+        oldest.remaining -= part
+        taken -= part
+        if (oldest.remaining === 0) {
+          weight += oldest.weight
+          batches.shift()
+        }
+      }
+      if (weight > 0) post({ _tag: "Credit", weight })
       return chunk
     })
   )

@@ -14,7 +14,7 @@
 import * as Decoder from "@callstream/core/Decoder"
 import * as SessionEvent from "@callstream/core/SessionEvent"
 import type { SessionKey } from "@callstream/core/SessionKey"
-import * as Either from "effect/Either"
+import * as LogEntry from "@callstream/redis/LogEntry"
 import * as Schema from "effect/Schema"
 import type * as LogFormat from "./logFormat.js"
 
@@ -35,7 +35,8 @@ export type Item =
 
 /** Main thread to recorder thread. */
 export type ToRecorder =
-  | { readonly _tag: "Events"; readonly items: ReadonlyArray<Item> }
+  /** `weight`: what the items count for in flight (see {@link weightOf}), handed back once all are taken. */
+  | { readonly _tag: "Events"; readonly items: ReadonlyArray<Item>; readonly weight: number }
   | { readonly _tag: "End" }
 
 /** A metric's value on the recorder thread: a counter's total or a gauge's value. */
@@ -49,7 +50,7 @@ export interface MetricValue {
 
 /** Recorder thread to main thread. */
 export type ToMain =
-  /** The recorder took events of this weight: the main thread may send as much again. */
+  /** The recorder took every event of batches of this weight: the main thread may send as much again. */
   | { readonly _tag: "Credit"; readonly weight: number }
   | {
     readonly _tag: "Log"
@@ -83,24 +84,8 @@ export const itemOf = (event: SessionEvent.SessionEvent): Item =>
  * The event an item came from. The text was decoded on the main thread already; should it fail here (it cannot
  * with the same build), it becomes the `DecodeFailed` the server would have made.
  */
-export const eventOf = (item: Item): SessionEvent.SessionEvent => {
-  if ("k" in item) return decodeControl(item.k)
-  const decoded = Decoder.decodeEither(item.m)
-  return Either.isRight(decoded)
-    ? SessionEvent.message(item.s, decoded.right, item.t, { connectionId: item.c, raw: item.m })
-    : new SessionEvent.DecodeFailed({
-      session: item.s,
-      at: item.t,
-      error: decoded.left,
-      ...(item.c === undefined ? {} : { connectionId: item.c })
-    })
-}
+export const eventOf = (item: Item): SessionEvent.SessionEvent =>
+  "k" in item ? decodeControl(item.k) : LogEntry.eventOfText(item.s, item.m, item.t, item.c)
 
-/**
- * What an item counts for in flight, on both ends: the length of its text, or a flat 256 for a control event.
- */
+/** What an item counts for in flight: the length of its text, or a flat 256 for a control event. */
 export const weightOf = (item: Item): number => ("k" in item ? 256 : item.m.length)
-
-/** The weight of an event made from an item (see {@link weightOf}). */
-export const eventWeight = (event: SessionEvent.SessionEvent): number =>
-  event._tag === "Message" && event.raw !== undefined ? event.raw.length : 256
