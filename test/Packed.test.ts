@@ -205,4 +205,43 @@ import("@callstream/server/internal/router")
       assert.isTrue(fs.existsSync(path.join(out, session!, file)), file)
     }
   })
+
+  it("serve records on its recorder thread from the installed files", () => {
+    // serve's recorder runs on a thread whose entry is a file of its own in dist/: a meeting sent to an installed
+    // serve must come out whole
+    const out = path.join(work, "served")
+    fs.writeFileSync(
+      path.join(app, "serve-a-meeting.mjs"),
+      `import { SampleMeeting } from "@callstream/core"
+import { spawn } from "node:child_process"
+import WebSocket from "ws"
+
+const serve = spawn(process.execPath, ["node_modules/.bin/callstream", "serve", "--port", "0", "--token", "t0ken",
+  "--out", ${JSON.stringify(out)}], { stdio: ["ignore", "pipe", "inherit"] })
+let output = ""
+const url = await new Promise((resolve) => serve.stdout.on("data", (data) => {
+  output += data
+  const found = /ws:\\/\\/[^\\s?"]+/.exec(output)
+  if (found !== null && output.includes("\\n", found.index)) resolve(found[0])
+}))
+const meeting = SampleMeeting.generate({ seed: 3, duration: 6, separate: true })
+const socket = new WebSocket(url + "?token=t0ken")
+await new Promise((resolve) => socket.on("open", resolve))
+for (const entry of meeting.entries) socket.send(JSON.stringify(entry.message))
+await new Promise((resolve) => {
+  socket.on("close", resolve)
+  socket.close(1000)
+})
+serve.kill("SIGINT")
+const code = await new Promise((resolve) => serve.on("exit", resolve))
+console.log(JSON.stringify({ code, sent: meeting.entries.length }))
+`
+    )
+    const result = JSON.parse(node(["serve-a-meeting.mjs"], app).trim().split("\n").pop()!)
+    assert.strictEqual(result.code, 0)
+    const [session] = fs.readdirSync(out)
+    const summary = JSON.parse(fs.readFileSync(path.join(out, session!, "session.json"), "utf8"))
+    assert.strictEqual(summary.counts.messages, result.sent)
+    assert.isTrue(fs.existsSync(path.join(out, session!, "audio", "mixed.wav")))
+  })
 })
