@@ -10,6 +10,11 @@
  * gracefully: connections close with 1001, every accepted event is written, every session ends, and the last line
  * says where the files are.
  *
+ * The recorder runs on a thread of its own (`worker_threads`): the main thread accepts connections, answers pings
+ * and decodes, and a recorder behind its work never holds those up; it falls behind alone, and the server's buffer
+ * policy (paused sockets, then media shed with `Dropped` records) bounds what waits for it. Its logs show here as
+ * the others do, and its `callstream_recorder_*` metrics on `/metrics`.
+ *
  * @since 0.1.0
  */
 import { RecallServer } from "@callstream/server"

@@ -17,6 +17,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as HashMap from "effect/HashMap"
 import * as Inspectable from "effect/Inspectable"
+import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Mailbox from "effect/Mailbox"
 import * as Metric from "effect/Metric"
@@ -27,6 +28,7 @@ import * as Stream from "effect/Stream"
 import { parentPort, workerData } from "node:worker_threads"
 import * as Telemetry from "../Telemetry.js"
 import * as LogFormat from "./logFormat.js"
+import * as SyncFiles from "./syncFiles.js"
 import * as ThreadMessages from "./threadMessages.js"
 
 const port = parentPort!
@@ -126,7 +128,7 @@ const program = Effect.gen(function*() {
 
 Effect.runFork(
   program.pipe(
-    Effect.provide(NodeContext.layer),
+    Effect.provide(Layer.provideMerge(SyncFiles.layer, NodeContext.layer)),
     Effect.provide(Telemetry.layer({ endpoint: Option.fromNullable(setup.otel), serviceName: setup.serviceName })),
     Effect.provide(Logger.replace(Logger.defaultLogger, forwardingLogger)),
     Logger.withMinimumLogLevel(LogFormat.logLevelOf(setup.logLevel)),

@@ -1,0 +1,56 @@
+// The recorder thread's FileSystem: open files that read and write synchronously, as Node's FileSystem would.
+import { NodeContext } from "@effect/platform-node"
+import * as PlatformError from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as SyncFiles from "../src/internal/syncFiles.js"
+
+const layer = Layer.provideMerge(SyncFiles.layer, NodeContext.layer)
+const tempFile = (content: string) => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "callstream-sync-")), "file")
+  fs.writeFileSync(file, content)
+  return file
+}
+
+describe("SyncFiles", () => {
+  it.effect("writes at the position a seek set, appends with flag a, reads and truncates as Node's files do", () =>
+    Effect.gen(function*() {
+      const files = yield* FileSystem.FileSystem
+      const file = tempFile("hello world")
+      yield* Effect.scoped(Effect.gen(function*() {
+        const handle = yield* files.open(file, { flag: "r+" })
+        yield* handle.seek(6, "start")
+        yield* handle.writeAll(new TextEncoder().encode("there"))
+        yield* handle.writeAll(new TextEncoder().encode("!"))
+        yield* handle.seek(0, "start")
+        const start = yield* handle.readAlloc(5)
+        assert.strictEqual(new TextDecoder().decode(Option.getOrThrow(start)), "hello")
+        yield* handle.truncate(5)
+        assert.isTrue(Option.isNone(yield* handle.readAlloc(5)), "nothing past the end")
+      }))
+      assert.strictEqual(fs.readFileSync(file, "utf8"), "hello")
+      yield* Effect.scoped(Effect.gen(function*() {
+        const handle = yield* files.open(file, { flag: "a" })
+        yield* handle.writeAll(new TextEncoder().encode(", again"))
+      }))
+      assert.strictEqual(fs.readFileSync(file, "utf8"), "hello, again")
+    }).pipe(Effect.provide(layer)))
+
+  it.effect("a write that fails is a SystemError naming the method, as with Node's FileSystem", () =>
+    Effect.gen(function*() {
+      const files = yield* FileSystem.FileSystem
+      const file = tempFile("read only")
+      const error = yield* Effect.scoped(
+        Effect.flatMap(files.open(file, { flag: "r" }), (handle) => handle.writeAll(new Uint8Array([1, 2, 3])))
+      ).pipe(Effect.flip)
+      assert.instanceOf(error, PlatformError.SystemError)
+      assert.strictEqual(error.method, "writeAll")
+      assert.strictEqual(fs.readFileSync(file, "utf8"), "read only")
+    }).pipe(Effect.provide(layer)))
+})
