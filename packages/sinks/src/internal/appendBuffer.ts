@@ -95,9 +95,11 @@ export class AppendBuffer {
     this.takenItems = 0
     if (this.start === this.end) {
       // all written: start over, and give back a buffer far larger than what was written (it grew while a flush
-      // was late, or while the disk failed); one that a steady stream fills every flush stays
+      // was late, or while the disk failed, or the file gets a line now and then, as a control log does: 16 KiB
+      // held per session for that added up to 8 MB at 500 sessions); one that a steady stream fills every flush
+      // stays
       this.start = this.end = 0
-      if (this.buffer.length > Math.max(SHRINK_ABOVE, bytes.byteLength * 4)) this.buffer = EMPTY
+      if (this.buffer.length > bytes.byteLength * 4) this.buffer = EMPTY
     }
   }
 
