@@ -198,6 +198,7 @@ export const measure = async (
       dir,
       token: randomBytes(18).toString("base64url"),
       programs,
+      serveArgs: options.serveArgs,
       nodeArgs: [
         ...options.nodeArgs,
         // one folder per server, Node's own file names: every thread (the main one, and tsx's loader under --tsx)

@@ -29,6 +29,8 @@ export interface Options {
   readonly profile: string | null
   /** Extra Node flags for every server process (e.g. a heap setting, or a signal for heap snapshots). */
   readonly nodeArgs: ReadonlyArray<string>
+  /** Extra flags for `callstream serve` (target a), e.g. `--recorder-threads 2`. */
+  readonly serveArgs: ReadonlyArray<string>
   /** Keep the temporary folders (recordings, server logs). */
   readonly keep: boolean
   /** Run the servers from their TypeScript sources through tsx instead of compiled (see `compile.ts`). */
@@ -54,6 +56,7 @@ export const usage = `npm run bench:load -- [flags]
   --ref REV                    run serve and RecallServer from the packages at a git revision (before/after)
   --profile DIR                write CPU profiles of every server into DIR/<target>-<bots>/ (one per thread)
   --node-args "FLAGS"          extra Node flags for every server process, e.g. "--heapsnapshot-signal=SIGUSR2"
+  --serve-args "FLAGS"         extra flags for callstream serve (a), e.g. "--recorder-threads 2"
   --keep                       keep the temporary folders (recordings, server logs)
   --tsx                        run the servers from their sources through tsx (file names in CPU profiles; each
                                process then also carries tsx's loader thread) instead of compiled`
@@ -92,6 +95,7 @@ export const parse = (argv: ReadonlyArray<string>): Options => {
     "no-write",
     "profile",
     "node-args",
+    "serve-args",
     "ref",
     "keep",
     "tsx",
@@ -136,6 +140,7 @@ export const parse = (argv: ReadonlyArray<string>): Options => {
     note: text("note") ?? null,
     profile: text("profile") ?? null,
     nodeArgs: (text("node-args") ?? "").split(" ").filter((arg) => arg !== ""),
+    serveArgs: (text("serve-args") ?? "").split(" ").filter((arg) => arg !== ""),
     ref: text("ref") ?? null,
     keep: flags.has("keep"),
     tsx: flags.has("tsx")

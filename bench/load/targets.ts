@@ -32,6 +32,8 @@ export interface StartContext {
   readonly token: string
   /** Node flags for the server processes (a CPU profile, say). */
   readonly nodeArgs: ReadonlyArray<string>
+  /** Extra flags for `callstream serve`. */
+  readonly serveArgs: ReadonlyArray<string>
   /** What runs: `serve`, `RecallServer` and the bare server, compiled or from sources (see `compile.ts`). */
   readonly programs: Programs
 }
@@ -208,7 +210,7 @@ const serve: Target = {
   label: "`callstream serve` (recording)",
   start: (context) => {
     const out = Path.join(context.dir, "recordings")
-    const flags = ["--host", "127.0.0.1", "--port", "0", "--token", context.token, "--out", out]
+    const flags = ["--host", "127.0.0.1", "--port", "0", "--token", context.token, "--out", out, ...context.serveArgs]
     return oneProcess(context, [...context.programs.cli, "serve", ...flags], {
       cwd: context.programs.root,
       authenticated: true,

@@ -94,6 +94,14 @@ const maxMessageBytes = Options.integer("max-message-bytes").pipe(
   Options.withDefault(16 * 1024 * 1024)
 )
 
+const recorderThreads = Options.integer("recorder-threads").pipe(
+  Options.withDescription(
+    "Threads that record, each taking whole meetings; more use more cores (default 1; env CALLSTREAM_RECORDER_THREADS)"
+  ),
+  Options.withFallbackConfig(Config.integer("CALLSTREAM_RECORDER_THREADS")),
+  Options.withDefault(1)
+)
+
 const redisUrl = Options.redacted("redis").pipe(
   Options.withDescription(
     "Redis URL, redis://[user:password@]host[:port][/db] (or rediss://); never printed (env CALLSTREAM_REDIS)"
@@ -217,6 +225,7 @@ export const serve = Command.make(
     out,
     sessionTimeout,
     maxMessageBytes,
+    recorderThreads,
     redis: redisUrl.pipe(
       Options.withDescription("Publish every event to this Redis instead of recording (a receiver; see worker)"),
       Options.optional

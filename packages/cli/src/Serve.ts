@@ -13,7 +13,8 @@
  * The recorder runs on a thread of its own (`worker_threads`): the main thread accepts connections, answers pings
  * and decodes, and a recorder behind its work never holds those up; it falls behind alone, and the server's buffer
  * policy (paused sockets, then media shed with `Dropped` records) bounds what waits for it. Its logs show here as
- * the others do, and its `callstream_recorder_*` metrics on `/metrics`.
+ * the others do, and its `callstream_recorder_*` metrics on `/metrics`. `--recorder-threads N` spreads the
+ * meetings over N recorder threads (by a hash of the session key), for machines with cores to spare.
  *
  * @since 0.1.0
  */
@@ -155,6 +156,7 @@ export const run = (
         ? serveAndPublish(serverOptions(settings), settings.redis.value, observe)
         : serveAndRecord(serverOptions(settings), (events) =>
           RecorderThread.record(events, {
+            threads: settings.recorderThreads,
             directory: settings.out,
             logLevel: terminal.level,
             otel: telemetry?.otel,

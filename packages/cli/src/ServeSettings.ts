@@ -102,6 +102,12 @@ export interface ServeSettings {
   readonly sessionTimeoutSeconds: number
   readonly maxMessageBytes: number
   /**
+   * Threads that record (`--recorder-threads`), each taking whole meetings.
+   *
+   * @since 0.2.0
+   */
+  readonly recorderThreads: number
+  /**
    * Where a receiver publishes instead of recording (`--redis`); `None` records into `out`.
    *
    * @since 0.2.0
@@ -131,6 +137,12 @@ export interface RawSettings {
   readonly out: string
   readonly sessionTimeout: number
   readonly maxMessageBytes: number
+  /**
+   * `--recorder-threads`; default 1.
+   *
+   * @since 0.2.0
+   */
+  readonly recorderThreads?: number | undefined
   /**
    * `--redis` and its companions: given, the server publishes to Redis and `out` is not used.
    *
@@ -167,6 +179,9 @@ export const generateToken = (): Redacted.Redacted<string> =>
 
 const fail = (reason: SettingsError["reason"], message: string) => Effect.fail(new SettingsError({ reason, message }))
 
+/** More recorder threads than this is a mistake, not a machine. */
+const MAX_RECORDER_THREADS = 64
+
 /**
  * Checks raw settings and resolves the authentication mode. The output folder is created if missing and must be
  * writable. Tokens may be given comma-separated, to accept several while rotating.
@@ -189,6 +204,13 @@ export const resolve = (
     }
     if (!Number.isInteger(raw.maxMessageBytes) || raw.maxMessageBytes < 1024) {
       return yield* fail("InvalidNumber", `--max-message-bytes must be a whole number of at least 1024`)
+    }
+    const recorderThreads = raw.recorderThreads ?? 1
+    if (!Number.isInteger(recorderThreads) || recorderThreads < 1 || recorderThreads > MAX_RECORDER_THREADS) {
+      return yield* fail(
+        "InvalidNumber",
+        `--recorder-threads must be a whole number from 1 to ${MAX_RECORDER_THREADS}, got ${recorderThreads}`
+      )
     }
     const limits: { [K in LimitName]?: number } = {}
     for (const name of limitNames) {
@@ -240,6 +262,7 @@ export const resolve = (
       out,
       sessionTimeoutSeconds: raw.sessionTimeout,
       maxMessageBytes: raw.maxMessageBytes,
+      recorderThreads,
       redis,
       limits
     }

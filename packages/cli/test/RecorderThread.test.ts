@@ -1,12 +1,15 @@
 // serve's recorder thread: what it records, how little it lets in flight, and what it tells the main thread.
 import { Decoder, SampleMeeting, SessionEvent, SessionKey } from "@callstream/core"
+import { LogEntry } from "@callstream/redis"
 import { RecorderMetrics, SessionRecorder } from "@callstream/sinks"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
 import * as Metric from "effect/Metric"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -86,6 +89,45 @@ describe("RecorderThread.record", () => {
           const sent = events.filter((event) => event.session === session && event._tag === "Message").length
           assert.strictEqual(summary.counts.messages, sent)
         }
+      }).pipe(Effect.provide(NodeContext.layer)),
+    60_000
+  )
+
+  it.live(
+    "with two threads, each records whole meetings, and together they record what one thread records",
+    () =>
+      Effect.gen(function*() {
+        // two meetings whose keys hash to different threads
+        assert.notStrictEqual(
+          LogEntry.partitionOf(SessionKey.make("bot-a"), 2),
+          LogEntry.partitionOf(SessionKey.make("bot-b"), 2)
+        )
+        const a = sessionEvents(1, "bot-a")
+        const b = sessionEvents(2, "bot-b")
+        const events = a.flatMap((event, i) => (i < b.length ? [event, b[i]!] : [event])).concat(b.slice(a.length))
+        const one = tempDir()
+        const two = tempDir()
+        const source = () => Stream.fromIterable(events).pipe(Stream.rechunk(8))
+        yield* RecorderThread.record(source(), options(one))
+        // the gauge of sessions adds up across threads, and never counts more sessions than there are
+        let most = 0
+        const watch = yield* Effect.fork(
+          Effect.repeat(
+            Effect.map(Metric.value(RecorderMetrics.sessions), (state) => (most = Math.max(most, state.value))),
+            Schedule.spaced("20 millis")
+          )
+        )
+        yield* RecorderThread.record(source(), { ...options(two), threads: 2, maxInFlight: 1024 })
+        yield* Fiber.interrupt(watch)
+        for (const session of ["bot-a", "bot-b"]) {
+          for (const file of ["events.jsonl", "transcript.json", path.join("audio", "mixed.wav")]) {
+            assert.isTrue(
+              fs.readFileSync(path.join(two, session, file)).equals(fs.readFileSync(path.join(one, session, file))),
+              `${session}/${file}`
+            )
+          }
+        }
+        assert.isAtMost(most, 2)
       }).pipe(Effect.provide(NodeContext.layer)),
     60_000
   )

@@ -19,6 +19,7 @@
  * @internal
  */
 import type * as SessionEvent from "@callstream/core/SessionEvent"
+import * as LogEntry from "@callstream/redis/LogEntry"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -49,8 +50,13 @@ export class RecorderThreadError extends Data.TaggedError("RecorderThreadError")
 
 /** @internal */
 export interface Options extends ThreadMessages.Setup {
-  /** Weight of events posted and not yet taken by the recorder, past which the Stream is not read. Default 16 MiB. */
+  /**
+   * Weight of events posted to one thread and not yet taken by its recorder, past which the Stream is not read.
+   * Default 16 MiB.
+   */
   readonly maxInFlight?: number | undefined
+  /** Recorder threads, each recording the sessions whose key hashes to it. Default 1. */
+  readonly threads?: number | undefined
 }
 
 // The entry has this module's extension: `.ts` from the sources (loaded through tsx, registered in the thread
@@ -84,7 +90,22 @@ const mirror = (value: ThreadMessages.MetricValue, delta: number): Effect.Effect
 }
 
 /**
- * Records `events` on a recorder thread until the Stream ends and every session is finished.
+ * One recorder thread as the main thread sees it: what is in flight to it, and who waits for its credit.
+ */
+interface Lane {
+  readonly index: number
+  thread: Worker | undefined
+  inFlight: number
+  credit: Deferred.Deferred<void> | undefined
+  done: boolean
+}
+
+// gauges whose values add up across threads (the others are settings each thread chooses alike: the largest shows)
+const ADDITIVE_GAUGES = new Set(["callstream_recorder_sessions_current"])
+
+/**
+ * Records `events` on `threads` recorder threads (default 1), each taking whole sessions (by a hash of the session
+ * key), until the Stream ends and every session is finished.
  *
  * @internal
  */
@@ -94,29 +115,33 @@ export const record = <E, R>(
 ): Effect.Effect<void, E | RecorderThreadError, R> =>
   Effect.scoped(Effect.gen(function*() {
     const maxInFlight = options.maxInFlight ?? 16 * 1024 * 1024
+    const threads = Math.max(1, options.threads ?? 1)
     const runtime = yield* Effect.runtime<never>()
     const runSync = Runtime.runSync(runtime)
     const finished = yield* Deferred.make<void, RecorderThreadError>()
     let failure: RecorderThreadError | undefined
-    let inFlight = 0
-    let credit: Deferred.Deferred<void> | undefined
-    const release = () => {
-      if (credit !== undefined) Deferred.unsafeDone(credit, Exit.void)
-      credit = undefined
+    const lanes: Array<Lane> = Array.from(
+      { length: threads },
+      (_, index) => ({ index, thread: undefined, inFlight: 0, credit: undefined, done: false })
+    )
+    const release = (lane: Lane) => {
+      if (lane.credit !== undefined) Deferred.unsafeDone(lane.credit, Exit.void)
+      lane.credit = undefined
     }
     const fail = (error: RecorderThreadError) => {
       failure ??= error
       Deferred.unsafeDone(finished, Exit.fail(failure))
-      release()
+      lanes.forEach(release)
     }
-    // last seen totals of the thread's counters, to add what they grew by
-    const totals = new Map<string, number>()
+    // last seen values of each thread's metrics: counters add what they grew by, gauges are combined
+    const seen = new Map<string, number>()
+    const gauges = new Map<string, Array<number>>()
 
-    const onMessage = (message: ThreadMessages.ToMain): void => {
+    const onMessage = (lane: Lane) => (message: ThreadMessages.ToMain): void => {
       switch (message._tag) {
         case "Credit":
-          inFlight -= message.weight
-          if (inFlight <= maxInFlight / 2) release()
+          lane.inFlight -= message.weight
+          if (lane.inFlight <= maxInFlight / 2) release(lane)
           return
         case "Log": {
           const parts = message.cause === undefined ? message.message : [...message.message, message.cause]
@@ -129,15 +154,25 @@ export const record = <E, R>(
         }
         case "Metrics":
           runSync(Effect.forEach(message.metrics, (value) => {
-            if (value.kind === "gauge") return mirror(value, 0)
             const key = JSON.stringify([value.name, value.tags])
-            const grown = value.value - (totals.get(key) ?? 0)
-            totals.set(key, value.value)
+            if (value.kind === "gauge") {
+              let values = gauges.get(key)
+              if (values === undefined) gauges.set(key, values = new Array<number>(threads).fill(0))
+              values[lane.index] = value.value
+              const combined = ADDITIVE_GAUGES.has(value.name)
+                ? values.reduce((a, b) => a + b, 0)
+                : Math.max(...values)
+              return mirror({ ...value, value: combined }, 0)
+            }
+            const laneKey = `${lane.index}:${key}`
+            const grown = value.value - (seen.get(laneKey) ?? 0)
+            seen.set(laneKey, value.value)
             return grown > 0 ? mirror(value, grown) : Effect.void
           }, { discard: true }))
           return
         case "Done":
-          Deferred.unsafeDone(finished, Exit.void)
+          lane.done = true
+          if (lanes.every((other) => other.done)) Deferred.unsafeDone(finished, Exit.void)
           return
         case "Failed":
           fail(new RecorderThreadError({ reason: "Failed", detail: message.cause }))
@@ -145,48 +180,62 @@ export const record = <E, R>(
       }
     }
 
-    const thread = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const thread = startThread(options)
-        thread.on("message", onMessage)
-        thread.on("error", (error) => fail(new RecorderThreadError({ reason: "Failed", detail: String(error) })))
-        thread.on("exit", (code) => fail(new RecorderThreadError({ reason: "Exited", detail: `exit code ${code}` })))
-        return thread
-      }),
-      (thread) => Effect.promise(() => thread.terminate())
-    )
+    for (const lane of lanes) {
+      lane.thread = yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          const thread = startThread(options)
+          thread.on("message", onMessage(lane))
+          thread.on("error", (error) => fail(new RecorderThreadError({ reason: "Failed", detail: String(error) })))
+          thread.on("exit", (code) => {
+            if (!lane.done) fail(new RecorderThreadError({ reason: "Exited", detail: `exit code ${code}` }))
+          })
+          return thread
+        }),
+        (thread) => Effect.promise(() => thread.terminate())
+      )
+    }
 
     const post = (chunk: Iterable<SessionEvent.SessionEvent>): Effect.Effect<void, RecorderThreadError> =>
       Effect.suspend(() => {
         if (failure !== undefined) return Effect.fail(failure)
-        const items: Array<ThreadMessages.Item> = []
-        let weight = 0
+        const items: Array<Array<ThreadMessages.Item>> = lanes.map(() => [])
+        const weights: Array<number> = lanes.map(() => 0)
         for (const event of chunk) {
           const item = ThreadMessages.itemOf(event)
-          weight += ThreadMessages.weightOf(item)
-          items.push(item)
+          const index = threads === 1 ? 0 : LogEntry.partitionOf(event.session, threads)
+          items[index]!.push(item)
+          weights[index]! += ThreadMessages.weightOf(item)
         }
-        if (items.length === 0) return Effect.void
-        inFlight += weight
-        thread.postMessage({ _tag: "Events", items, weight } satisfies ThreadMessages.ToRecorder)
-        return inFlight <= maxInFlight ? Effect.void : waitForCredit
+        for (const lane of lanes) {
+          const batch = items[lane.index]!
+          if (batch.length === 0) continue
+          const weight = weights[lane.index]!
+          lane.inFlight += weight
+          lane.thread!.postMessage({ _tag: "Events", items: batch, weight } satisfies ThreadMessages.ToRecorder)
+        }
+        return lanes.some((lane) => lane.inFlight > maxInFlight) ? waitForCredit : Effect.void
       })
 
-    // until the recorder took half of what is in flight (or the thread failed)
-    const waitForCredit: Effect.Effect<void, RecorderThreadError> = Effect.flatMap(
-      Deferred.make<void>(),
-      (wait) =>
-        Effect.suspend(() => {
-          if (failure === undefined && inFlight > maxInFlight / 2) {
-            credit = wait
-            return Deferred.await(wait)
-          }
-          return Effect.void
-        })
-    ).pipe(Effect.zipRight(Effect.suspend(() => failure === undefined ? Effect.void : Effect.fail(failure))))
+    // until every recorder over its bound took half of what is in flight to it (or a thread failed)
+    const waitForCredit: Effect.Effect<void, RecorderThreadError> = Effect.forEach(lanes, (lane) =>
+      Effect.flatMap(
+        Deferred.make<void>(),
+        (wait) =>
+          Effect.suspend(() => {
+            if (failure === undefined && lane.inFlight > maxInFlight / 2) {
+              lane.credit = wait
+              return Deferred.await(wait)
+            }
+            return Effect.void
+          })
+      ), { discard: true }).pipe(
+        Effect.zipRight(Effect.suspend(() => failure === undefined ? Effect.void : Effect.fail(failure)))
+      )
 
     const feeding = Stream.runForEachChunk(events, post).pipe(
-      Effect.zipRight(Effect.sync(() => thread.postMessage({ _tag: "End" } satisfies ThreadMessages.ToRecorder))),
+      Effect.zipRight(Effect.sync(() => {
+        for (const lane of lanes) lane.thread!.postMessage({ _tag: "End" } satisfies ThreadMessages.ToRecorder)
+      })),
       Effect.zipRight(Deferred.await(finished))
     )
     // a thread that fails fails the recording at once, not when the Stream next has events
