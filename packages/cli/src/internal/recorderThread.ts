@@ -183,7 +183,12 @@ export const record = <E, R>(
     for (const lane of lanes) {
       lane.thread = yield* Effect.acquireRelease(
         Effect.sync(() => {
-          const thread = startThread(options)
+          const thread = startThread({
+            directory: options.directory,
+            logLevel: options.logLevel,
+            otel: options.otel,
+            serviceName: options.serviceName
+          })
           thread.on("message", onMessage(lane))
           thread.on("error", (error) => fail(new RecorderThreadError({ reason: "Failed", detail: String(error) })))
           thread.on("exit", (code) => {

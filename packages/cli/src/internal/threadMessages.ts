@@ -11,7 +11,6 @@
  *
  * @internal
  */
-import * as Decoder from "@callstream/core/Decoder"
 import * as SessionEvent from "@callstream/core/SessionEvent"
 import type { SessionKey } from "@callstream/core/SessionKey"
 import * as LogEntry from "@callstream/redis/LogEntry"
@@ -28,10 +27,8 @@ export interface Setup {
   readonly serviceName: string
 }
 
-/** One event on its way to the recorder thread. */
-export type Item =
-  | { readonly s: SessionKey; readonly m: string; readonly t: number; readonly c?: string | undefined }
-  | { readonly k: typeof SessionEvent.ControlEvent.Encoded }
+/** One event on its way to the recorder thread: its item in a Redis batch (see `LogEntry.itemOf`), and its session. */
+export type Item = LogEntry.Item & { readonly s: SessionKey }
 
 /** Main thread to recorder thread. */
 export type ToRecorder =
@@ -66,19 +63,11 @@ export type ToMain =
   /** The recorder failed (a defect): nothing more is recorded. */
   | { readonly _tag: "Failed"; readonly cause: string }
 
-const encodeControl = Schema.encodeSync(SessionEvent.ControlEvent)
 const decodeControl = Schema.decodeSync(SessionEvent.ControlEvent)
 
 /** The item an event travels as. */
 export const itemOf = (event: SessionEvent.SessionEvent): Item =>
-  event._tag === "Message"
-    ? {
-      s: event.session,
-      m: event.raw ?? Decoder.encodeJson(event.event),
-      t: event.receivedAt,
-      c: event.connectionId
-    }
-    : { k: encodeControl(event) }
+  Object.assign(LogEntry.itemOf(event), { s: event.session })
 
 /**
  * The event an item came from. The text was decoded on the main thread already; should it fail here (it cannot
