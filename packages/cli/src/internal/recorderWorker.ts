@@ -7,11 +7,11 @@
  *
  * @internal
  */
-import type * as SessionEvent from "@callstream/core/SessionEvent"
 import * as TurnScheduler from "@callstream/server/TurnScheduler"
 import { RecorderMetrics, SessionRecorder } from "@callstream/sinks"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -86,7 +86,7 @@ const reportMetrics = Effect.sync(() => {
 })
 
 const program = Effect.gen(function*() {
-  const mailbox = yield* Mailbox.make<SessionEvent.SessionEvent>()
+  const mailbox = yield* Mailbox.make<ThreadMessages.Item>()
   // the batches in the mailbox, oldest first: how many of their events are not taken yet, and their weight
   const batches: Array<{ remaining: number; readonly weight: number }> = []
   port.on("message", (message: ThreadMessages.ToRecorder) => {
@@ -96,10 +96,11 @@ const program = Effect.gen(function*() {
     }
     if (message.items.length === 0) return
     batches.push({ remaining: message.items.length, weight: message.weight })
-    mailbox.unsafeOfferAll(message.items.map(ThreadMessages.eventOf))
+    mailbox.unsafeOfferAll(message.items)
   })
   // a batch's weight goes back once the recorder took all its events: while the recorder waits for its writes, the
-  // main thread waits too
+  // main thread waits too. Items are decoded as the recorder takes them, not as they arrive: what waits in the
+  // mailbox is their text alone, and the decoded events live only while they are applied
   const events = Mailbox.toStream(mailbox).pipe(
     Stream.mapChunks((chunk) => {
       let taken = chunk.length
@@ -115,7 +116,7 @@ const program = Effect.gen(function*() {
         }
       }
       if (weight > 0) post({ _tag: "Credit", weight })
-      return chunk
+      return Chunk.map(chunk, ThreadMessages.eventOf)
     })
   )
   // the gauge of live sessions exists from the start, as it does on a recorder in the main thread

@@ -26,7 +26,11 @@ export class AppendBuffer {
   // view that is not written at all, its file in trouble, keeps the buffer in place until the next write)
   private viewOut = false
 
-  constructor(public committed: number, public committedItems = 0) {}
+  /**
+   * `firstCapacity` is the size of the buffer the first append allocates: a file that gets a line now and then (a
+   * control log) starts small, one that gets a steady stream (the tape) starts at a size that needs few growths.
+   */
+  constructor(public committed: number, public committedItems = 0, private readonly firstCapacity = FIRST_CAPACITY) {}
 
   /** Bytes waiting. */
   get pending(): number {
@@ -71,7 +75,7 @@ export class AppendBuffer {
       }
     }
     // the bytes a write is taking stay where they are until it is done: the old buffer lives on in that view
-    const replacement = Buffer.allocUnsafe(Math.max(FIRST_CAPACITY, Math.ceil(needed * 1.5)))
+    const replacement = Buffer.allocUnsafe(Math.max(this.firstCapacity, Math.ceil(needed * 1.5)))
     this.buffer.copy(replacement, 0, this.start, this.end)
     this.end -= this.start
     this.start = 0
@@ -94,12 +98,13 @@ export class AppendBuffer {
     this.stagedItems -= this.takenItems
     this.takenItems = 0
     if (this.start === this.end) {
-      // all written: start over, and give back a buffer far larger than what was written (it grew while a flush
-      // was late, or while the disk failed, or the file gets a line now and then, as a control log does: 16 KiB
-      // held per session for that added up to 8 MB at 500 sessions); one that a steady stream fills every flush
-      // stays
+      // all written: start over, and give back a large buffer far larger than what was written (it grew while a
+      // flush was late, or while the disk failed). Up to `SHRINK_ABOVE` it stays: a tape's share of a flush varies
+      // when the recorder is busy, and giving its buffer back whenever one flush wrote a quarter of it had it
+      // regrown (allocated and copied) several times a second at 1,000 sessions. A file that gets a line now and
+      // then starts small instead (see `firstCapacity`)
       this.start = this.end = 0
-      if (this.buffer.length > bytes.byteLength * 4) this.buffer = EMPTY
+      if (this.buffer.length > Math.max(SHRINK_ABOVE, bytes.byteLength * 4)) this.buffer = EMPTY
     }
   }
 

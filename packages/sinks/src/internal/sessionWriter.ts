@@ -146,6 +146,16 @@ const errorText = (cause: unknown): string =>
 
 const digest = (text: string): string => Crypto.createHash("sha1").update(text).digest("base64")
 
+/** A fraction in [0, 1) that a session key picks, the same every time (32-bit FNV-1a over its UTF-16 units). */
+const fractionOf = (key: string): number => {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193)
+  }
+  return (hash >>> 0) / 2 ** 32
+}
+
 /** @internal */
 export const make = (
   settings: Settings,
@@ -170,7 +180,8 @@ export const make = (
     yield* fs.writeFile(controlPath, new Uint8Array(0), { flag: "a" })
     const tapeFile = yield* fs.open(tapePath, { flag: "r+" })
     const tape = new AppendBuffer(restored.offsets.tape.bytes, restored.offsets.tape.lines)
-    const control = new AppendBuffer(restored.offsets.control.bytes, restored.offsets.control.lines)
+    // a control log gets a line now and then: its buffer starts small (a tape's 16 KiB at every session added up)
+    const control = new AppendBuffer(restored.offsets.control.bytes, restored.offsets.control.lines, 1024)
     const lineOf = lineMaker(restored.tapeAt)
     let tapeLines = restored.offsets.tape.lines
 
@@ -461,10 +472,21 @@ export const make = (
 
     let exported: Exports.Snapshot | undefined
     const hashes = new Map<string, string>()
-    let nextExportAt = 0
+    // when the next refresh is due; none yet: the first one is placed at the first flush (see `firstRefreshAt`)
+    let nextExportAt: number | undefined
     let checkpointed: SessionState.Snapshot | undefined
     let lastCheckpointAt = clock.unsafeCurrentTimeMillis()
     let checkpointCounts = ""
+
+    // A session's first refresh writes every derived file. When sessions start together (a server's ramp: 1,000 bots
+    // in a few seconds) and the budget's interval for that much is longer than `exportInterval`, the first refreshes
+    // are spread over that interval, each session at a point its key picks; otherwise (few sessions) it is due at
+    // once. Unspread, a ramp of 1,000 sessions rendered and wrote 7,000 files within its first seconds, over 100 s of
+    // the files-per-second budget, while the recorder was busiest opening the sessions' files.
+    const firstRefreshAt = (now: number, live: number): number => {
+      const spread = (Exports.FILES.length * Math.max(1, live) * 1000) / settings.exportFilesPerSecond
+      return spread <= settings.exportInterval ? now : now + Math.floor(fractionOf(key) * spread)
+    }
 
     const writeExports = (snapshot: SessionState.Snapshot, now: number, force: boolean) =>
       Effect.gen(function*() {
@@ -594,6 +616,7 @@ export const make = (
             // 3. derived files and the checkpoint, when due: the last flush waits for them; otherwise they are
             // written beside the next flushes (a session's media and tape never wait for its derived files), and
             // a refresh still going when the next one is due lets that one pass
+            nextExportAt ??= firstRefreshAt(now, live)
             const refresh = force || now >= nextExportAt
             const exportDue = refresh && (force || snapshot.summary !== exported?.summary)
             const checkpointDue = committed && refresh &&
