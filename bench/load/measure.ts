@@ -7,7 +7,6 @@ import { type ChildProcess, fork } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { rmSync } from "node:fs"
 import * as Fs from "node:fs/promises"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { repo } from "./code.js"
@@ -182,6 +181,37 @@ const within = (samples: ReadonlyArray<Sample>, from: number, to: number) =>
 const live = new Set<() => void>()
 export const killAll = (): void => live.forEach((kill) => kill())
 
+/**
+ * Where the runs' folders go: `--dir`, or a folder in the checkout. Not the system's temporary folder: there, on the
+ * machine these benchmarks were first run on, creating a file had become ~0.9 ms of kernel time (against 0.03 ms
+ * elsewhere on the same disk), which a recorder creating a dozen files per meeting pays in full.
+ */
+export const runsFolder = async (options: Options): Promise<string> => {
+  const dir = options.dir ?? Path.join(repo, "node_modules", ".callstream-load-runs")
+  await Fs.mkdir(dir, { recursive: true })
+  return dir
+}
+
+/**
+ * The kernel time of creating a file in `dir` (and removing it), in ms: the median of `count`. How fast a file
+ * system takes new files changes a recorder's cost at the start of its meetings; reported with the machine's noise.
+ */
+export const fileCreateMs = async (dir: string, count = 200): Promise<number> => {
+  const probe = await Fs.mkdtemp(Path.join(dir, "probe-"))
+  const times: Array<number> = []
+  try {
+    for (let i = 0; i < count; i++) {
+      const before = process.cpuUsage()
+      const file = Path.join(probe, `file-${i}`)
+      await Fs.writeFile(file, "x")
+      times.push(process.cpuUsage(before).system / 1000)
+    }
+  } finally {
+    await Fs.rm(probe, { recursive: true, force: true })
+  }
+  return median(times)
+}
+
 /** Runs `target` under `bots` bots. */
 export const measure = async (
   target: Target,
@@ -189,7 +219,7 @@ export const measure = async (
   options: Options,
   programs: Programs
 ): Promise<Measurement> => {
-  const dir = await Fs.mkdtemp(Path.join(Os.tmpdir(), `callstream-load-${target.id}-${bots}-`))
+  const dir = await Fs.mkdtemp(Path.join(await runsFolder(options), `callstream-load-${target.id}-${bots}-`))
   let running: Running | undefined
   let generator: Generator | undefined
   let sampler: ProcSampler | undefined

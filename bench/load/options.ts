@@ -33,6 +33,8 @@ export interface Options {
   readonly serveArgs: ReadonlyArray<string>
   /** Keep the temporary folders (recordings, server logs). */
   readonly keep: boolean
+  /** The folder each run's recordings and server logs go in (a folder of its own per run); null: the default. */
+  readonly dir: string | null
   /** Run the servers from their TypeScript sources through tsx instead of compiled (see `compile.ts`). */
   readonly tsx: boolean
 }
@@ -58,6 +60,9 @@ export const usage = `npm run bench:load -- [flags]
   --node-args "FLAGS"          extra Node flags for every server process, e.g. "--heapsnapshot-signal=SIGUSR2"
   --serve-args "FLAGS"         extra flags for callstream serve (a), e.g. "--recorder-threads 2"
   --keep                       keep the temporary folders (recordings, server logs)
+  --dir DIR                    where each run's folder (recordings, server logs) is made (default
+                               node_modules/.callstream-load-runs in the checkout, the file system a user's
+                               recordings folder would be on)
   --tsx                        run the servers from their sources through tsx (file names in CPU profiles; each
                                process then also carries tsx's loader thread) instead of compiled`
 
@@ -98,6 +103,7 @@ export const parse = (argv: ReadonlyArray<string>): Options => {
     "serve-args",
     "ref",
     "keep",
+    "dir",
     "tsx",
     "help"
   ]
@@ -143,6 +149,7 @@ export const parse = (argv: ReadonlyArray<string>): Options => {
     serveArgs: (text("serve-args") ?? "").split(" ").filter((arg) => arg !== ""),
     ref: text("ref") ?? null,
     keep: flags.has("keep"),
+    dir: text("dir") ?? null,
     tsx: flags.has("tsx")
   }
 }

@@ -146,6 +146,8 @@ export const render = (
     /** Which version of the packages `serve` and `RecallServer` ran. */
     readonly code: string
     readonly note: string | null
+    /** Kernel time of creating one file in the runs' folder before the runs, in ms (see `fileCreateMs`). */
+    readonly fileCreateMs: number
     /** Measurements that could not be made, one line each. */
     readonly failures: ReadonlyArray<string>
   }
@@ -167,7 +169,9 @@ export const render = (
     `steady phase (after the ramp and a settling time, until sending stops); RSS likewise.`,
     "",
     `Machine noise: other processes on the machine used ${pct(median(others))} of a core (median over runs; ` +
-    `up to ${pct(max(others))} in one run) while this ran.${context.note === null ? "" : ` ${context.note}`}`,
+    `up to ${pct(max(others))} in one run) while this ran. Creating a file in the folder the servers recorded ` +
+    `into took ${context.fileCreateMs.toFixed(2)} ms of kernel time (median of 200, before the runs).` +
+    `${context.note === null ? "" : ` ${context.note}`}`,
     ""
   ]
   if (options.soak) {
