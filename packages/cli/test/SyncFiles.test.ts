@@ -53,4 +53,23 @@ describe("SyncFiles", () => {
       assert.strictEqual(error.method, "writeAll")
       assert.strictEqual(fs.readFileSync(file, "utf8"), "read only")
     }).pipe(Effect.provide(layer)))
+
+  it.effect("exists answers as Node's FileSystem does: true, false when not there, an error when it cannot tell", () =>
+    Effect.gen(function*() {
+      const file = tempFile("here")
+      const paths = [file, path.join(path.dirname(file), "missing"), path.join(file, "inside-a-file")]
+      const node = yield* Effect.provide(FileSystem.FileSystem, NodeContext.layer)
+      const sync = yield* FileSystem.FileSystem
+      const answers = (files: FileSystem.FileSystem) =>
+        Effect.forEach(paths, (p) =>
+          files.exists(p).pipe(
+            Effect.map(String),
+            Effect.catchAll((error) =>
+              Effect.succeed(error._tag === "SystemError" ? `SystemError ${error.reason}` : error._tag)
+            )
+          ))
+      const expected = yield* answers(node)
+      assert.deepStrictEqual(expected, ["true", "false", "SystemError BadResource"])
+      assert.deepStrictEqual(yield* answers(sync), expected)
+    }).pipe(Effect.provide(layer)))
 })

@@ -10,6 +10,8 @@ import * as LogLevel from "effect/LogLevel"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as SessionWriter from "../src/internal/sessionWriter.js"
+import * as SessionFolder from "../src/SessionFolder.js"
 import * as SessionRecorder from "../src/SessionRecorder.js"
 import * as FailingFileSystem from "./failingFileSystem.js"
 import { json, readTape, sessionItems, tempDir, wavOf } from "./recording.js"
@@ -249,5 +251,58 @@ describe("SessionRecorder.recordEvents", () => {
       assert.isAbove(seen[1]!, seen[0]! + 10, `tape lines went from ${seen[0]} to ${seen[1]} meanwhile`)
       assert.strictEqual(readTape(tape).length, items.messages.length)
       assert.strictEqual(json(path.join(out, "slowfiles", "session.json")).counts.messages, items.messages.length)
+    }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
+
+  /**
+   * Two sessions' events; once the second one's tape is on disk (it has flushed) and a little longer, whether its
+   * `session.json` is there yet, and how many messages its final `session.json` counts.
+   */
+  const firstRefresh = (key: string, options: Partial<SessionRecorder.Options>) =>
+    Effect.gen(function*() {
+      const out = path.join(tempDir(), "out")
+      const other = sessionItems(meeting(1).entries, "other").all
+      const items = sessionItems(meeting(2).entries, key)
+      const folder = path.join(out, SessionFolder.nameOf(items.key))
+      const tape = path.join(folder, "events.jsonl")
+      const summary = path.join(folder, "session.json")
+      let early = false
+      const look = Effect.gen(function*() {
+        for (let i = 0; i < 200 && !(fs.existsSync(tape) && fs.statSync(tape).size > 0); i++) {
+          yield* Effect.sleep("50 millis")
+        }
+        // some flushes later (the refresh, when due, is written beside the flush that found it due)
+        for (let i = 0; i < 40 && !fs.existsSync(summary); i++) yield* Effect.sleep("50 millis")
+        early = fs.existsSync(summary)
+        return [other.at(-1)!, items.end]
+      })
+      const events = Stream.concat(
+        Stream.fromIterable(interleave(other.slice(0, -1), items.all.slice(0, -1))),
+        Stream.flattenIterables(Stream.fromEffect(look))
+      )
+      yield* SessionRecorder.recordEvents(events, {
+        directory: out,
+        flushInterval: "50 millis",
+        exportInterval: "500 millis",
+        ...options
+      })
+      return { early, counted: json(summary).counts.messages, messages: items.messages.length }
+    })
+
+  it.live("a session's first refresh is at its first flush when few sessions share the budget", () =>
+    Effect.gen(function*() {
+      // 7 files x 2 sessions at 50 files a second fit in the 500 ms export interval
+      const seen = yield* firstRefresh("bot", {})
+      assert.isTrue(seen.early, "session.json not written within 2 s of the first flush")
+      assert.strictEqual(seen.counted, seen.messages)
+    }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
+
+  it.live("when the budget's interval is longer, a session's first refresh waits for the turn its key picks", () =>
+    Effect.gen(function*() {
+      // at 0.7 files a second, 2 sessions' 7 files take 20 s of budget: a key in its second half waits 10 s or more
+      const late = Array.from({ length: 100 }, (_, i) => `late-${i}`).find((key) => SessionWriter.fractionOf(key) >= 0.5)!
+      const seen = yield* firstRefresh(late, { exportFilesPerSecond: 0.7 })
+      assert.isFalse(seen.early, "session.json written at the first flushes")
+      // the last flush writes it whatever the budget
+      assert.strictEqual(seen.counted, seen.messages)
     }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
 })

@@ -3,7 +3,8 @@
  * many times a second: tape appends, WAV runs and header patches) are synchronous. On the main thread a blocking
  * write would hold every socket up; on the recorder thread nothing else waits for it, and each write then costs one
  * system call, where an asynchronous one also costs a hop to libuv's thread pool and back, a semaphore, and a
- * fiber's suspension and resumption (at 500 sessions, about 1,500 writes a second). Opening, creating and renaming
+ * fiber's suspension and resumption (at 500 sessions, about 1,500 writes a second). Whether a file exists is asked
+ * synchronously as well (a lookup, with no error built when it is not there). Opening, creating and renaming
  * files stay asynchronous: creating a file is the slow part of a derived file's refresh (about a millisecond on
  * the benchmark machine's ext4), and on the thread pool it overlaps the recorder's own work. A slow disk holds only
  * the recorder up: the main thread stops sending it events and applies the server's own policy.
@@ -38,24 +39,37 @@ const reasonOf = (code: unknown): PlatformError.SystemErrorReason => {
   }
 }
 
+const errorOf = (method: string, pathOrDescriptor: string | number, error: unknown): PlatformError.SystemError => {
+  const e = error as NodeJS.ErrnoException
+  return new PlatformError.SystemError({
+    reason: reasonOf(e.code),
+    module: "FileSystem",
+    method,
+    pathOrDescriptor,
+    syscall: e.syscall,
+    description: e.message,
+    cause: error
+  })
+}
+
 const attempt = <A>(
   method: string,
   pathOrDescriptor: string | number,
   run: () => A
 ): Effect.Effect<A, PlatformError.PlatformError> =>
-  Effect.try({
-    try: run,
-    catch: (error) => {
-      const e = error as NodeJS.ErrnoException
-      return new PlatformError.SystemError({
-        reason: reasonOf(e.code),
-        module: "FileSystem",
-        method,
-        pathOrDescriptor,
-        syscall: e.syscall,
-        description: e.message,
-        cause: error
-      })
+  Effect.try({ try: run, catch: (error) => errorOf(method, pathOrDescriptor, error) })
+
+// a lookup: "no" is an answer, not an error built and dropped (Node's `exists` makes a `SystemError` for every file
+// that is not there, which a recorder asks about each WAV track it starts)
+const exists = (path: string): Effect.Effect<boolean, PlatformError.PlatformError> =>
+  Effect.suspend(() => {
+    try {
+      NFS.accessSync(path)
+      return Effect.succeed(true)
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === "ENOENT"
+        ? Effect.succeed(false)
+        : Effect.fail(errorOf("exists", path, error))
     }
   })
 
@@ -142,6 +156,7 @@ export const layer: Layer.Layer<FileSystem.FileSystem, never, FileSystem.FileSys
   FileSystem.FileSystem,
   Effect.map(FileSystem.FileSystem, (node): FileSystem.FileSystem => ({
     ...node,
+    exists,
     open: (path, options) =>
       Effect.map(node.open(path, options), (file) => new SyncFile(file, options?.flag?.startsWith("a") ?? false))
   }))

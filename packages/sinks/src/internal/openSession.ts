@@ -14,7 +14,7 @@ import * as SessionSummary from "../SessionSummary.js"
 import { replaceFile } from "./files.js"
 import type * as FlushScheduler from "./flushScheduler.js"
 import * as Layout from "./layout.js"
-import { restore } from "./restore.js"
+import * as Restore from "./restore.js"
 import * as SessionWriter from "./sessionWriter.js"
 
 /**
@@ -42,8 +42,22 @@ export const open = (
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const folder = path.join(directory, SessionFolder.nameOf(key))
-    yield* fs.makeDirectory(path.join(folder, Layout.AUDIO), { recursive: true })
-    const restored = yield* restore(folder, key, audio)
+    // a folder made here is new (the usual case: a meeting's first run), one that is there already may hold an
+    // earlier run to continue
+    const made = yield* fs.makeDirectory(folder).pipe(
+      Effect.as(true),
+      Effect.catchIf(
+        (error) => error._tag === "SystemError" && error.reason === "AlreadyExists",
+        () => Effect.succeed(false)
+      ),
+      // the recorder's own folder is gone (removed while it runs): made again with the session's
+      Effect.catchIf(
+        (error) => error._tag === "SystemError" && error.reason === "NotFound",
+        () => Effect.as(fs.makeDirectory(folder, { recursive: true }), true)
+      )
+    )
+    yield* fs.makeDirectory(path.join(folder, Layout.AUDIO), { recursive: !made })
+    const restored = made ? Restore.fresh(key) : yield* Restore.restore(folder, key, audio)
     if (restored.from !== "new folder") {
       yield* Metric.incrementBy(RecorderMetrics.replayedLines, restored.replayedLines)
       yield* Effect.logInfo(

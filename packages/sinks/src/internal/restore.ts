@@ -44,7 +44,26 @@ export interface Restored {
    */
   readonly from: "new folder" | "checkpoint" | "logs" | "derived files"
   readonly replayedLines: number
+  /** The folder was made just now: none of its files exist, so they can be created without looking first. */
+  readonly fresh: boolean
 }
+
+/**
+ * Where a session starts in a folder made just now: nothing to look for. A meeting's start costs no probe of files
+ * that cannot be there (each a failed system call, and an error built and dropped).
+ *
+ * @internal
+ */
+export const fresh = (session: SessionKey.SessionKey): Restored => ({
+  snapshot: SessionState.empty(session),
+  offsets: { tape: { bytes: 0, lines: 0 }, control: { bytes: 0, lines: 0 } },
+  counts: zeroCounts,
+  tapeAt: 0,
+  missingAudio: [],
+  from: "new folder",
+  replayedLines: 0,
+  fresh: true
+})
 
 const zeroCounts: Checkpoint.RecorderCounts = { handlesClosed: 0, writeFailures: 0, lostBytes: 0 }
 
@@ -219,6 +238,7 @@ export const restore = (
       tapeAt: tapeAt ?? (tapeSize > 0 ? yield* TapeRecorder.lastAt(tapePath) : 0),
       missingAudio,
       from,
-      replayedLines
+      replayedLines,
+      fresh: false
     } satisfies Restored
   })

@@ -146,8 +146,13 @@ const errorText = (cause: unknown): string =>
 
 const digest = (text: string): string => Crypto.createHash("sha1").update(text).digest("base64")
 
-/** A fraction in [0, 1) that a session key picks, the same every time (32-bit FNV-1a over its UTF-16 units). */
-const fractionOf = (key: string): number => {
+/**
+ * A fraction in [0, 1) that a session key picks, the same every time (32-bit FNV-1a over its UTF-16 units): where in
+ * the budget's interval the session's first refresh falls.
+ *
+ * @internal
+ */
+export const fractionOf = (key: string): number => {
   let hash = 0x811c9dc5
   for (let i = 0; i < key.length; i++) {
     hash ^= key.charCodeAt(i)
@@ -174,11 +179,12 @@ export const make = (
     const who = `session ${Printable.text(key)}`
     const controlPath = path.join(dir, ControlLog.FILE)
 
-    // the logs exist from the start (an empty control log marks a folder of this format)
+    // the logs exist from the start (an empty control log marks a folder of this format); in a folder made just
+    // now the tape is created as it is opened
     const tapePath = path.join(dir, TAPE)
-    yield* fs.writeFile(tapePath, new Uint8Array(0), { flag: "a" })
+    if (!restored.fresh) yield* fs.writeFile(tapePath, new Uint8Array(0), { flag: "a" })
     yield* fs.writeFile(controlPath, new Uint8Array(0), { flag: "a" })
-    const tapeFile = yield* fs.open(tapePath, { flag: "r+" })
+    const tapeFile = yield* fs.open(tapePath, { flag: restored.fresh ? "wx+" : "r+" })
     const tape = new AppendBuffer(restored.offsets.tape.bytes, restored.offsets.tape.lines)
     // a control log gets a line now and then: its buffer starts small (a tape's 16 KiB at every session added up)
     const control = new AppendBuffer(restored.offsets.control.bytes, restored.offsets.control.lines, 1024)
