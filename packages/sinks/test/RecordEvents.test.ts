@@ -299,7 +299,9 @@ describe("SessionRecorder.recordEvents", () => {
   it.live("when the budget's interval is longer, a session's first refresh waits for the turn its key picks", () =>
     Effect.gen(function*() {
       // at 0.7 files a second, 2 sessions' 7 files take 20 s of budget: a key in its second half waits 10 s or more
-      const late = Array.from({ length: 100 }, (_, i) => `late-${i}`).find((key) => SessionWriter.fractionOf(key) >= 0.5)!
+      const late = Array.from({ length: 100 }, (_, i) => `late-${i}`).find((key) =>
+        SessionWriter.fractionOf(key) >= 0.5
+      )!
       const seen = yield* firstRefresh(late, { exportFilesPerSecond: 0.7 })
       assert.isFalse(seen.early, "session.json written at the first flushes")
       // the last flush writes it whatever the budget
