@@ -30,7 +30,9 @@
  * render `exportBytesPerSecond` (default 1 MiB) per second at most, each session waiting after a refresh until its
  * share allows the next (metric `callstream_recorder_export_interval_seconds`). With 1,000 live sessions whose
  * refreshes rewrite three files each, that is once a minute; as sessions start at different times and wait different
- * amounts, their refreshes spread out. A long meeting's files grow (its transcript holds every word), so its
+ * amounts, their refreshes spread out. A session's first refresh, which writes every file, is placed the same way:
+ * when its files times the live sessions do not fit the budget within `exportInterval`, it comes at a point of that
+ * longer interval its key picks, so sessions that start together do not all write their files at once. A long meeting's files grow (its transcript holds every word), so its
  * refreshes come further apart: a 10-minute meeting with a final every 2 s renders about 900 KB per refresh
  * (transcript.json with its words, the other transcript files, the checkpoint), so at 500 such sessions each one's
  * files are refreshed about every 7 minutes by the end. The bytes budget is what keeps a
