@@ -39,6 +39,22 @@ export const make = (id: string): SessionKey => id as SessionKey
  */
 export const MAX_LENGTH = 1024
 
+/**
+ * A 32-bit FNV-1a hash of a key, over its UTF-16 code units: the same on every machine, process and version. What
+ * decides a session's partition in a scale-out deployment, and where in a recorder's budget its first refresh falls.
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const hash = (key: string): number => {
+  let h = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return h >>> 0
+}
+
 const field = (value: unknown, key: string): unknown =>
   typeof value === "object" && value !== null ? (value as Record<string, unknown>)[key] : undefined
 

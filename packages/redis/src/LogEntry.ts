@@ -23,7 +23,7 @@
 import * as Decoder from "@callstream/core/Decoder"
 import * as RecallEvent from "@callstream/core/RecallEvent"
 import * as SessionEvent from "@callstream/core/SessionEvent"
-import { SessionKey } from "@callstream/core/SessionKey"
+import { hash, SessionKey } from "@callstream/core/SessionKey"
 import * as Either from "effect/Either"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -226,14 +226,7 @@ export const decode = (payload: string): Either.Either<LogEntry, ParseResult.Par
  * @since 0.2.0
  * @category partitions
  */
-export const partitionOf = (session: SessionKey, partitions: number): number => {
-  let hash = 0x811c9dc5
-  for (let i = 0; i < session.length; i++) {
-    hash ^= session.charCodeAt(i)
-    hash = Math.imul(hash, 0x01000193)
-  }
-  return (hash >>> 0) % partitions
-}
+export const partitionOf = (session: SessionKey, partitions: number): number => hash(session) % partitions
 
 /**
  * The kind an event counts as: shed-able `audio` or `video`, or `other` (never shed).

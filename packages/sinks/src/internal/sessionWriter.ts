@@ -1,4 +1,4 @@
-import { Printable, type SessionEvent, type SessionKey } from "@callstream/core"
+import { Printable, type SessionEvent, SessionKey } from "@callstream/core"
 import type * as PlatformError from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
@@ -147,19 +147,12 @@ const errorText = (cause: unknown): string =>
 const digest = (text: string): string => Crypto.createHash("sha1").update(text).digest("base64")
 
 /**
- * A fraction in [0, 1) that a session key picks, the same every time (32-bit FNV-1a over its UTF-16 units): where in
- * the budget's interval the session's first refresh falls.
+ * A fraction in [0, 1) that a session key picks, the same every time (see `SessionKey.hash`): where in the budget's
+ * interval the session's first refresh falls.
  *
  * @internal
  */
-export const fractionOf = (key: string): number => {
-  let hash = 0x811c9dc5
-  for (let i = 0; i < key.length; i++) {
-    hash ^= key.charCodeAt(i)
-    hash = Math.imul(hash, 0x01000193)
-  }
-  return (hash >>> 0) / 2 ** 32
-}
+export const fractionOf = (key: string): number => SessionKey.hash(key) / 2 ** 32
 
 /** @internal */
 export const make = (
