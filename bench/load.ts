@@ -23,7 +23,7 @@
 import * as Fs from "node:fs/promises"
 import * as Code from "./load/code.js"
 import * as Compile from "./load/compile.js"
-import { fileCreateMs, killAll, measure, type Measurement, runsFolder } from "./load/measure.js"
+import { killAll, measure, type Measurement } from "./load/measure.js"
 import * as Messages from "./load/messages.js"
 import { type Options, parse, usage, UsageError } from "./load/options.js"
 import { render } from "./load/report.js"
@@ -47,7 +47,6 @@ const run = async (options: Options) => {
   const code = options.ref === null ? Code.current() : await Code.atRevision(options.ref)
   onInterrupt = code.remove
   const programs = options.tsx ? Compile.sources(code.root) : await Compile.compiled(code.root)
-  const createMs = await fileCreateMs(await runsFolder(options))
   const startedAt = new Date()
   const measurements: Array<Measurement> = []
   const failures: Array<string> = []
@@ -76,7 +75,6 @@ const run = async (options: Options) => {
     startedAt,
     code: `${code.description}, ${programs.description}`,
     note: options.note,
-    fileCreateMs: createMs,
     failures
   })
   console.log(section)

@@ -79,6 +79,8 @@ export interface Measurement {
   readonly lateness: Result["lateness"]
   /** Median CPU of every other process on the machine during the steady phase, % of one core. */
   readonly others: number
+  /** Kernel time of creating a file in the run's folder, just before the run, in ms (see `fileCreateMs`). */
+  readonly fileCreateMs: number
   readonly steadySeconds: number
   readonly stopped: Stopped
   readonly series: ReadonlyArray<Point>
@@ -186,30 +188,26 @@ export const killAll = (): void => live.forEach((kill) => kill())
  * machine these benchmarks were first run on, creating a file had become ~0.9 ms of kernel time (against 0.03 ms
  * elsewhere on the same disk), which a recorder creating a dozen files per meeting pays in full.
  */
-export const runsFolder = async (options: Options): Promise<string> => {
+const runsFolder = async (options: Options): Promise<string> => {
   const dir = options.dir ?? Path.join(repo, "node_modules", ".callstream-load-runs")
   await Fs.mkdir(dir, { recursive: true })
   return dir
 }
 
 /**
- * The kernel time of creating a file in `dir` (and removing it), in ms: the median of `count`. How fast a file
- * system takes new files changes a recorder's cost at the start of its meetings; reported with the machine's noise.
+ * The kernel time of creating a file in `dir`, in ms: the mean over `count` files (the process's system time over
+ * all of them: one file is below the clock's resolution). How fast a file system takes new files changes a
+ * recorder's cost at the start of its meetings; measured before each run, reported with the noise.
  */
-export const fileCreateMs = async (dir: string, count = 200): Promise<number> => {
+const fileCreateMs = async (dir: string, count = 500): Promise<number> => {
   const probe = await Fs.mkdtemp(Path.join(dir, "probe-"))
-  const times: Array<number> = []
   try {
-    for (let i = 0; i < count; i++) {
-      const before = process.cpuUsage()
-      const file = Path.join(probe, `file-${i}`)
-      await Fs.writeFile(file, "x")
-      times.push(process.cpuUsage(before).system / 1000)
-    }
+    const before = process.cpuUsage()
+    for (let i = 0; i < count; i++) await Fs.writeFile(Path.join(probe, `file-${i}`), "x")
+    return process.cpuUsage(before).system / 1000 / count
   } finally {
     await Fs.rm(probe, { recursive: true, force: true })
   }
-  return median(times)
 }
 
 /** Runs `target` under `bots` bots. */
@@ -220,6 +218,7 @@ export const measure = async (
   programs: Programs
 ): Promise<Measurement> => {
   const dir = await Fs.mkdtemp(Path.join(await runsFolder(options), `callstream-load-${target.id}-${bots}-`))
+  const createMs = await fileCreateMs(dir)
   let running: Running | undefined
   let generator: Generator | undefined
   let sampler: ProcSampler | undefined
@@ -342,6 +341,7 @@ export const measure = async (
       harnessCpu: median(steady.map((s) => s.cpu.harness!)),
       lateness: played.lateness,
       others: median(steady.map((s) => s.others)),
+      fileCreateMs: createMs,
       steadySeconds: (played.sendEndedAt - steadyFrom) / 1000,
       stopped,
       series: samples.filter((s) => s.at <= played.sendEndedAt).map((s) => {

@@ -65,8 +65,19 @@ const mainRow = (m: Measurement, all: ReadonlyArray<Measurement>) =>
   } | ${m.lag === null ? "-" : pair(m.lag, seconds)} |`
 
 const SIDE_HEADER = "| bots | server | generator CPU median / max | send lateness p99 / max | harness CPU | " +
-  "other processes' CPU | stop after SIGTERM | RSS peak to exit | pings answered |\n" +
-  "| ---: | --- | --- | --- | ---: | ---: | --- | ---: | --- |"
+  "other processes' CPU | file create | stop after SIGTERM | RSS peak to exit | pings answered |\n" +
+  "| ---: | --- | --- | --- | ---: | ---: | ---: | --- | ---: | --- |"
+
+const createMs = (value: number) => `${value.toFixed(2)} ms`
+
+/** The file-creation cost over the runs: one figure, or the range. */
+const creates = (measurements: ReadonlyArray<Measurement>): string => {
+  const values = measurements.map((m) => m.fileCreateMs)
+  if (values.length === 0) return "-"
+  const lo = Math.min(...values)
+  const hi = Math.max(...values)
+  return createMs(lo) === createMs(hi) ? createMs(lo) : `${createMs(lo)} to ${createMs(hi)}`
+}
 
 /**
  * The generator's own health: saturated when it used most of a core, behind when its sends were late for another
@@ -78,9 +89,11 @@ const generatorNote = (m: Measurement) =>
 const sideRow = (m: Measurement) =>
   `| ${int(m.bots)} | (${m.target.letter}) | ${pair(m.generatorCpu, pct)}${generatorNote(m)} | ${
     ms(m.lateness.p99)
-  } / ${ms(m.lateness.max)} | ${pct(m.harnessCpu)} | ${pct(m.others)} | ${seconds(m.stopped.stopMs / 1000)}${
-    m.stopped.clean ? "" : ` (${m.stopped.exits.join(", ")})`
-  } | ${mb(m.rssPeak)} | ${int(m.ping.answered)} of ${int(m.ping.sent)} |`
+  } / ${ms(m.lateness.max)} | ${pct(m.harnessCpu)} | ${pct(m.others)} | ${createMs(m.fileCreateMs)} | ${
+    seconds(m.stopped.stopMs / 1000)
+  }${m.stopped.clean ? "" : ` (${m.stopped.exits.join(", ")})`} | ${mb(m.rssPeak)} | ${int(m.ping.answered)} of ${
+    int(m.ping.sent)
+  } |`
 
 const SPARKS = "▁▂▃▄▅▆▇█"
 const sparkline = (values: ReadonlyArray<number>): string => {
@@ -146,8 +159,6 @@ export const render = (
     /** Which version of the packages `serve` and `RecallServer` ran. */
     readonly code: string
     readonly note: string | null
-    /** Kernel time of creating one file in the runs' folder before the runs, in ms (see `fileCreateMs`). */
-    readonly fileCreateMs: number
     /** Measurements that could not be made, one line each. */
     readonly failures: ReadonlyArray<string>
   }
@@ -170,8 +181,8 @@ export const render = (
     "",
     `Machine noise: other processes on the machine used ${pct(median(others))} of a core (median over runs; ` +
     `up to ${pct(max(others))} in one run) while this ran. Creating a file in the folder the servers recorded ` +
-    `into took ${context.fileCreateMs.toFixed(2)} ms of kernel time (median of 200, before the runs).` +
-    `${context.note === null ? "" : ` ${context.note}`}`,
+    `into took ${creates(measurements)} of kernel time (mean over 500 files before each run; every run's in the ` +
+    `second table).${context.note === null ? "" : ` ${context.note}`}`,
     ""
   ]
   if (options.soak) {
