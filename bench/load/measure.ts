@@ -184,9 +184,11 @@ const live = new Set<() => void>()
 export const killAll = (): void => live.forEach((kill) => kill())
 
 /**
- * Where the runs' folders go: `--dir`, or a folder in the checkout. Not the system's temporary folder: there, on the
- * machine these benchmarks were first run on, creating a file had become ~0.9 ms of kernel time (against 0.03 ms
- * elsewhere on the same disk), which a recorder creating a dozen files per meeting pays in full.
+ * Where the runs' folders go: `--dir`, or a folder in the checkout, on the file system a user's recordings folder
+ * would be on, rather than the system's temporary folder, which other programs (and test suites) fill. How fast the
+ * file system creates files is measured before each run either way (see `fileCreateMs`): a recorder creates five
+ * files as each meeting starts, and on the machine these benchmarks were first run on that cost moved between 0.05
+ * and 0.9 ms of kernel time a file within the hour.
  */
 const runsFolder = async (options: Options): Promise<string> => {
   const dir = options.dir ?? Path.join(repo, "node_modules", ".callstream-load-runs")
