@@ -77,10 +77,11 @@ export const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "callstream-cli-"
 
 /** The ws URL `serve` printed, and its port. */
 export const servedUrl = async (serve: Run): Promise<{ readonly url: string; readonly port: number }> => {
-  // the whole line, not a prefix of it that arrived first: what follows the URL (the token hint) is then there too
+  // the whole line, not a prefix of it that arrived first: what follows the URL (the token hint) is then there too;
+  // and the header's line, not the server's "Listening on" log line, which comes first and has no token hint
   const match = await waitFor(
     "the ws URL",
-    () => /(ws:\/\/127\.0\.0\.1:(\d+)\/ws)[^\n]*\n/.exec(serve.stdout) ?? undefined
+    () => /^(?!.*Listening on).*?(ws:\/\/127\.0\.0\.1:(\d+)\/ws)[^\n]*\n/m.exec(serve.stdout) ?? undefined
   )
   return { url: match[1]!, port: Number(match[2]) }
 }
