@@ -32,8 +32,8 @@
  * refreshes rewrite three files each, that is once a minute; as sessions start at different times and wait different
  * amounts, their refreshes spread out. A session's first refresh, which writes every file, is placed the same way:
  * when its files times the live sessions do not fit the budget within `exportInterval`, it comes at a point of that
- * longer interval its key picks, so sessions that start together do not all write their files at once. A long meeting's files grow (its transcript holds every word), so its
- * refreshes come further apart: a 10-minute meeting with a final every 2 s renders about 900 KB per refresh
+ * longer interval its key picks, so sessions that start together do not all write their files at once. A long
+ * meeting's files grow (its transcript holds every word), so its refreshes come further apart: a 10-minute meeting with a final every 2 s renders about 900 KB per refresh
  * (transcript.json with its words, the other transcript files, the checkpoint), so at 500 such sessions each one's
  * files are refreshed about every 7 minutes by the end. The bytes budget is what keeps a
  * busy recorder's CPU flat as its meetings grow: at 4 MiB, three 10-minute soaks at 500 sessions saturated a 2-core

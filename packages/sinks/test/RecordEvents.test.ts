@@ -288,10 +288,14 @@ describe("SessionRecorder.recordEvents", () => {
       return { early, counted: json(summary).counts.messages, messages: items.messages.length }
     })
 
-  it.live("a session's first refresh is at its first flush when few sessions share the budget", () =>
+  // a key whose turn comes in the second half of the budget's interval
+  const late = Array.from({ length: 100 }, (_, i) => `late-${i}`).find((key) => SessionWriter.fractionOf(key) >= 0.5)!
+
+  it.live("a session's first refresh is at its first flush when its sessions' files fit in the export interval", () =>
     Effect.gen(function*() {
-      // 7 files x 2 sessions at 50 files a second fit in the 500 ms export interval
-      const seen = yield* firstRefresh("bot", {})
+      // at 1.4 files a second, 2 sessions' 7 files take 10 s of budget, within the 12 s export interval: the late
+      // key's refresh is due at once (placed in the budget's interval instead, it would wait 2.5 s or more)
+      const seen = yield* firstRefresh(late, { exportFilesPerSecond: 1.4, exportInterval: "12 seconds" })
       assert.isTrue(seen.early, "session.json not written within 2 s of the first flush")
       assert.strictEqual(seen.counted, seen.messages)
     }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
@@ -299,9 +303,6 @@ describe("SessionRecorder.recordEvents", () => {
   it.live("when the budget's interval is longer, a session's first refresh waits for the turn its key picks", () =>
     Effect.gen(function*() {
       // at 0.7 files a second, 2 sessions' 7 files take 20 s of budget: a key in its second half waits 10 s or more
-      const late = Array.from({ length: 100 }, (_, i) => `late-${i}`).find((key) =>
-        SessionWriter.fractionOf(key) >= 0.5
-      )!
       const seen = yield* firstRefresh(late, { exportFilesPerSecond: 0.7 })
       assert.isFalse(seen.early, "session.json written at the first flushes")
       // the last flush writes it whatever the budget

@@ -98,11 +98,11 @@ export class AppendBuffer {
     this.stagedItems -= this.takenItems
     this.takenItems = 0
     if (this.start === this.end) {
-      // all written: start over, and give back a large buffer far larger than what was written (it grew while a
-      // flush was late, or while the disk failed). Up to `SHRINK_ABOVE` it stays: a tape's share of a flush varies
-      // when the recorder is busy, and giving its buffer back whenever one flush wrote a quarter of it had it
-      // regrown (allocated and copied) several times a second at 1,000 sessions. A file that gets a line now and
-      // then starts small instead (see `firstCapacity`)
+      // all written: start over, and give back a buffer over `SHRINK_ABOVE` that is far larger than what was
+      // written (it grew while a flush was late, or while the disk failed). A smaller one stays: a tape's share of a
+      // flush varies when the recorder is busy, and giving its buffer back whenever one flush wrote a quarter of it
+      // had it regrown (allocated and copied) several times a second at 1,000 sessions. A file that gets a line now
+      // and then starts small instead (see `firstCapacity`)
       this.start = this.end = 0
       if (this.buffer.length > Math.max(SHRINK_ABOVE, bytes.byteLength * 4)) this.buffer = EMPTY
     }
