@@ -69,15 +69,8 @@ const json = (value: unknown): string => JSON.stringify(value, null, 2) + "\n"
  * @since 0.1.0
  * @category rendering
  */
-export const render = (snapshot: Snapshot): Record<(typeof FILES)[number], string> => ({
-  "transcript.json": json(Transcript.toJson(snapshot.transcript)),
-  "transcript.txt": Transcript.toText(snapshot.transcript),
-  "transcript.srt": Transcript.toSrt(snapshot.transcript),
-  "transcript.vtt": Transcript.toVtt(snapshot.transcript),
-  "participants.json": json(Participants.toJson(snapshot.participants)),
-  "chat.json": json(Participants.chatToJson(snapshot.participants)),
-  "session.json": json({ ...snapshot.summary, ...snapshot.extra })
-})
+export const render = (snapshot: Snapshot): Record<(typeof FILES)[number], string> =>
+  renderFiles(snapshot, FILES) as Record<(typeof FILES)[number], string>
 
 /**
  * The name of one of the files.
@@ -88,32 +81,57 @@ export const render = (snapshot: Snapshot): Record<(typeof FILES)[number], strin
 export type FileName = (typeof FILES)[number]
 
 /**
- * The files whose content may differ between two snapshots, rendered; all of them when there is no `previous`.
- * A file is left out when the parts of the state it is rendered from are the same objects in both.
+ * The files whose content may differ between two snapshots: all of them when there is no `previous`. A file is
+ * left out when the parts of the state it is rendered from are the same objects in both.
  *
  * @since 0.2.0
  * @category rendering
  */
-export const renderChanged = (previous: Snapshot | undefined, next: Snapshot): Partial<Record<FileName, string>> => {
-  if (previous === undefined) return render(next)
-  const out: Partial<Record<FileName, string>> = {}
+export const changedFiles = (previous: Snapshot | undefined, next: Snapshot): ReadonlyArray<FileName> => {
+  if (previous === undefined) return FILES
+  const out: Array<FileName> = []
   const t = next.transcript
   const p = next.participants
-  if (t !== previous.transcript) out["transcript.json"] = json(Transcript.toJson(t))
+  if (t !== previous.transcript) out.push("transcript.json")
   if (t.finals !== previous.transcript.finals || t.names !== previous.transcript.names) {
-    out["transcript.txt"] = Transcript.toText(t)
-    out["transcript.srt"] = Transcript.toSrt(t)
-    out["transcript.vtt"] = Transcript.toVtt(t)
+    out.push("transcript.txt", "transcript.srt", "transcript.vtt")
   }
-  if (p.roster !== previous.participants.roster || p.at !== previous.participants.at) {
-    out["participants.json"] = json(Participants.toJson(p))
-  }
-  if (p.chat !== previous.participants.chat) out["chat.json"] = json(Participants.chatToJson(p))
-  if (next.summary !== previous.summary || next.extra !== previous.extra) {
-    out["session.json"] = json({ ...next.summary, ...next.extra })
-  }
+  if (p.roster !== previous.participants.roster || p.at !== previous.participants.at) out.push("participants.json")
+  if (p.chat !== previous.participants.chat) out.push("chat.json")
+  if (next.summary !== previous.summary || next.extra !== previous.extra) out.push("session.json")
   return out
 }
+
+const renderers: Record<FileName, (snapshot: Snapshot) => string> = {
+  "transcript.json": (s) => json(Transcript.toJson(s.transcript)),
+  "transcript.txt": (s) => Transcript.toText(s.transcript),
+  "transcript.srt": (s) => Transcript.toSrt(s.transcript),
+  "transcript.vtt": (s) => Transcript.toVtt(s.transcript),
+  "participants.json": (s) => json(Participants.toJson(s.participants)),
+  "chat.json": (s) => json(Participants.chatToJson(s.participants)),
+  "session.json": (s) => json({ ...s.summary, ...s.extra })
+}
+
+/**
+ * The named files, rendered.
+ *
+ * @since 0.2.0
+ * @category rendering
+ */
+export const renderFiles = (snapshot: Snapshot, names: Iterable<FileName>): Partial<Record<FileName, string>> => {
+  const out: Partial<Record<FileName, string>> = {}
+  for (const name of names) out[name] = renderers[name](snapshot)
+  return out
+}
+
+/**
+ * The files whose content may differ between two snapshots (see {@link changedFiles}), rendered.
+ *
+ * @since 0.2.0
+ * @category rendering
+ */
+export const renderChanged = (previous: Snapshot | undefined, next: Snapshot): Partial<Record<FileName, string>> =>
+  renderFiles(next, changedFiles(previous, next))
 
 /**
  * Writes every file into `directory` (which must exist).

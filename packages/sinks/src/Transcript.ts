@@ -207,6 +207,65 @@ export const addFinal = (state: Transcript, utterance: Utterance): Transcript =>
   return { finals: insertSorted(state.finals, final), partials, names, ids }
 }
 
+/**
+ * Moves the finals that start before `before` out of the state and returns them, in meeting order, with the state
+ * left: for a recorder that keeps only the recent part of a long meeting in memory and the rest on disk. The latest
+ * final always stays (an untimed final is placed at its start), and so do the ids of the finals moved out, so a
+ * repeat of one still changes nothing. A final that arrives later with an earlier start than one moved out is
+ * held like any other and moved out by a later call; {@link withSettled} puts everything back in order.
+ *
+ * @example
+ * ```ts
+ * import { Transcript } from "@callstream/sinks"
+ *
+ * // keep the last 10 s of meeting time in memory
+ * const latest = (t: Transcript.Transcript) => t.finals[t.finals.length - 1]?.start ?? 0
+ * const { settled, state } = Transcript.settle(Transcript.empty, latest(Transcript.empty) - 10)
+ * // append `settled` to a file; later: Transcript.withSettled(state, finalsReadBack)
+ * ```
+ *
+ * @since 0.2.0
+ * @category reducers
+ */
+export const settle = (
+  state: Transcript,
+  before: number
+): { readonly settled: ReadonlyArray<Utterance>; readonly state: Transcript } => {
+  let count = 0
+  const last = state.finals.length - 1
+  while (count < last && state.finals[count]!.start < before) count++
+  if (count === 0) return { settled: [], state }
+  return { settled: state.finals.slice(0, count), state: { ...state, finals: state.finals.slice(count) } }
+}
+
+/**
+ * The state with finals moved out by {@link settle} put back: `settled` in the order they were moved out (calls
+ * one after the other), then the state's own, all in meeting order as if they had never left (finals with the same
+ * start in arrival order). Their ids are the state's already.
+ *
+ * @since 0.2.0
+ * @category reducers
+ */
+export const withSettled = (state: Transcript, settled: ReadonlyArray<Utterance>): Transcript => {
+  if (settled.length === 0) return state
+  // a stable sort: among finals with the same start, one moved out earlier arrived earlier
+  const finals = settled.concat(state.finals).sort((a, b) => a.start - b.start)
+  return { ...state, finals }
+}
+
+/**
+ * A restored state told of the finals an earlier run moved out with {@link settle} (read back from where it kept
+ * them): their ids are held again, so a repeat of one changes nothing, while the finals themselves stay out.
+ *
+ * @since 0.2.0
+ * @category reducers
+ */
+export const holdSettled = (state: Transcript, settled: Iterable<Utterance>): Transcript => {
+  let ids = state.ids
+  for (const utterance of settled) ids = HashSet.add(ids, idOf(utterance))
+  return ids === state.ids ? state : { ...state, ids }
+}
+
 // a timed partial that starts (to the ms) where a timed final of its speaker starts is that final's, arriving late
 const hasFinalAt = (state: Transcript, partial: Utterance): boolean => {
   const at = ms(partial.start)

@@ -249,3 +249,61 @@ describe("Transcript never loses a distinct final", () => {
     )
   })
 })
+
+describe("Transcript.settle", () => {
+  const timed = (id: number, text: string, start: number) =>
+    finalOf(id, text.split(" ").map((word, i): WireWord => [word, start + i * 0.25, start + i * 0.25 + 0.2]))
+
+  it("moves older finals out, keeps the latest and the ids, and puts them back in meeting order", () => {
+    const state = fold([timed(1, "one", 1), timed(2, "two", 2), timed(1, "three", 3)])
+    const { settled, state: left } = Transcript.settle(state, 2.5)
+    assert.deepStrictEqual(settled.map((u) => u.text), ["one", "two"])
+    assert.deepStrictEqual(texts(left), ["1: three"])
+    // the latest final stays, whatever `before` says
+    assert.deepStrictEqual(texts(Transcript.settle(left, 100).state), ["1: three"])
+    // a repeat of a final moved out changes nothing; a late final that starts before them is held and put in place
+    assert.strictEqual(Transcript.reduce(left, timed(2, "two", 2)), left)
+    const late = Transcript.reduce(left, timed(3, "zero", 0))
+    assert.deepStrictEqual(texts(Transcript.withSettled(late, settled)), ["3: zero", "1: one", "2: two", "1: three"])
+  })
+
+  it("property: settling at any points and putting back gives the transcript of the same finals never settled", () => {
+    const word = FastCheck.record({
+      text: FastCheck.constantFrom("yes", "no", "ok"),
+      start: FastCheck.option(FastCheck.constantFrom(0, 1, 2.5, 4, 6), { nil: null })
+    })
+    const utterance = FastCheck.record({
+      speaker: FastCheck.constantFrom<number | null>(100, 200, null),
+      words: FastCheck.array(word, { minLength: 1, maxLength: 3 })
+    }).map(({ speaker, words }) =>
+      finalOf(speaker, words.map((w): WireWord => [w.text, w.start, w.start === null ? null : w.start + 0.25]))
+    )
+    // finals (repeats likely, from the few words and times) with a settle after some of them
+    const step = FastCheck.tuple(utterance, FastCheck.option(FastCheck.constantFrom(0.5, 1, 2.5, 3, 5, 10)))
+    FastCheck.assert(
+      FastCheck.property(FastCheck.array(step, { minLength: 1, maxLength: 16 }), (steps) => {
+        const whole = fold(steps.map(([event]) => event))
+        let state = Transcript.empty
+        const moved: Array<Transcript.Utterance> = []
+        for (const [event, before] of steps) {
+          state = Transcript.reduce(state, event)
+          if (before === null) continue
+          const { settled, state: left } = Transcript.settle(state, before)
+          moved.push(...settled)
+          state = left
+        }
+        assert.deepStrictEqual(
+          Transcript.utterances(Transcript.withSettled(state, moved)),
+          Transcript.utterances(whole)
+        )
+        // a restart: the finals in memory from what was saved, the ids of those moved out held again; every final
+        // delivered again adds nothing
+        const saved = Either.getOrThrow(Transcript.fromJson(JSON.parse(JSON.stringify(Transcript.toJson(state)))))
+        const restored = Transcript.holdSettled(saved, JSON.parse(JSON.stringify(moved)))
+        const again = steps.map(([event]) => event).reduce(Transcript.reduce, restored)
+        assert.deepStrictEqual(again.finals.map((u) => u.id), restored.finals.map((u) => u.id))
+      }),
+      { numRuns: 500 }
+    )
+  })
+})

@@ -22,10 +22,14 @@ import type { Snapshot } from "./sessionState.js"
  * @internal
  */
 
-/** How far into the tape (messages) and the control log a state goes. @internal */
+/**
+ * How far into the tape (messages) and the control log a state goes, and how much of `transcript.settled.jsonl`
+ * (the finals moved out of memory) belongs to it. @internal
+ */
 export interface Offsets {
   readonly tape: { readonly bytes: number; readonly lines: number }
   readonly control: { readonly bytes: number; readonly lines: number }
+  readonly settled: { readonly bytes: number; readonly lines: number }
 }
 
 /** Counts of the recorder's own that carry on across restarts. @internal */
@@ -70,6 +74,8 @@ const Checkpoint = Schema.Struct({
   version: Schema.Literal(1),
   tape: Place,
   control: Place,
+  // absent in a checkpoint of a version that kept every final in memory (and in this file)
+  settled: Schema.optionalWith(Place, { default: () => ({ bytes: 0, lines: 0 }) }),
   position: Schema.NullOr(Schema.String),
   skipped: Schema.Number,
   // decoded by the reducers' own readers below
@@ -97,6 +103,7 @@ export const render = (snapshot: Snapshot, offsets: Offsets, counts: RecorderCou
     version: 1,
     tape: offsets.tape,
     control: offsets.control,
+    settled: offsets.settled,
     position: snapshot.position ?? null,
     skipped: snapshot.skipped,
     summary: snapshot.summary,
@@ -144,7 +151,7 @@ export const read = (json: unknown): Either.Either<Restored, unknown> =>
         position: saved.position ?? undefined,
         skipped: saved.skipped
       },
-      offsets: { tape: saved.tape, control: saved.control },
+      offsets: { tape: saved.tape, control: saved.control, settled: saved.settled },
       counts: saved.recorder
     }
   })

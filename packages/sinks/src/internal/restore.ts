@@ -17,6 +17,7 @@ import { readJson } from "./files.js"
 import { AUDIO, TAPE, wavName } from "./layout.js"
 import { forEachLine, repairTail } from "./lines.js"
 import * as SessionState from "./sessionState.js"
+import * as SettledTranscript from "./settledTranscript.js"
 
 /**
  * Where a session recorder starts in a folder that may hold an earlier run: the state in `checkpoint.json`, then
@@ -56,7 +57,7 @@ export interface Restored {
  */
 export const fresh = (session: SessionKey.SessionKey): Restored => ({
   snapshot: SessionState.empty(session),
-  offsets: { tape: { bytes: 0, lines: 0 }, control: { bytes: 0, lines: 0 } },
+  offsets: { tape: { bytes: 0, lines: 0 }, control: { bytes: 0, lines: 0 }, settled: noSettled },
   counts: zeroCounts,
   tapeAt: 0,
   missingAudio: [],
@@ -64,6 +65,8 @@ export const fresh = (session: SessionKey.SessionKey): Restored => ({
   replayedLines: 0,
   fresh: true
 })
+
+const noSettled = { bytes: 0, lines: 0 }
 
 const zeroCounts: Checkpoint.RecorderCounts = { handlesClosed: 0, writeFailures: 0, lostBytes: 0 }
 
@@ -146,29 +149,44 @@ export const restore = (
     const onDisk = yield* wavSamples(path.join(dir, AUDIO))
 
     const saved = Checkpoint.read(yield* readJson(path.join(dir, Checkpoint.FILE)))
-    const usable = Either.isRight(saved) && saved.right.offsets.tape.bytes <= Math.max(0, tapeSize) &&
+    const settledPath = path.join(dir, SettledTranscript.FILE)
+    // the finals the checkpoint's state moved out of memory: a checkpoint without them is of no use
+    const settled = Either.isRight(saved)
+      ? yield* SettledTranscript.restore(settledPath, saved.right.offsets.settled.bytes)
+      : Either.left("no checkpoint")
+    const usable = Either.isRight(saved) && Either.isRight(settled) &&
+      saved.right.offsets.tape.bytes <= Math.max(0, tapeSize) &&
       saved.right.offsets.control.bytes <= Math.max(0, controlSize)
+    // everything is replayed into memory again (and moved out again by the recorder)
+    if (!usable && (yield* fs.exists(settledPath))) yield* fs.truncate(settledPath, 0)
     const legacy = !usable && controlSize === -1 && tapeSize > 0 &&
       (yield* fs.exists(path.join(dir, "session.json")).pipe(Effect.orElseSucceed(() => false)))
 
     let start: Checkpoint.Restored
     let from: Restored["from"]
     if (usable) {
-      start = saved.right
+      const snapshot = saved.right.snapshot
+      start = {
+        ...saved.right,
+        snapshot: {
+          ...snapshot,
+          transcript: Transcript.holdSettled(snapshot.transcript, Either.getOrElse(settled, () => []))
+        }
+      }
       from = "checkpoint"
     } else if (legacy) {
       let lines = 0
       yield* forEachLine(tapePath, 0, () => lines++)
       start = {
         snapshot: yield* fromDerivedFiles(dir, session, onDisk),
-        offsets: { tape: { bytes: tapeSize, lines }, control: { bytes: 0, lines: 0 } },
+        offsets: { tape: { bytes: tapeSize, lines }, control: { bytes: 0, lines: 0 }, settled: noSettled },
         counts: zeroCounts
       }
       from = "derived files"
     } else {
       start = {
         snapshot: SessionState.empty(session),
-        offsets: { tape: { bytes: 0, lines: 0 }, control: { bytes: 0, lines: 0 } },
+        offsets: { tape: { bytes: 0, lines: 0 }, control: { bytes: 0, lines: 0 }, settled: noSettled },
         counts: zeroCounts
       }
       from = tapeSize > 0 || controlSize > 0 ? "logs" : "new folder"
@@ -232,7 +250,8 @@ export const restore = (
       snapshot: state.snapshot,
       offsets: {
         tape: { bytes: Math.max(0, tapeSize), lines: tapeLines },
-        control: { bytes: Math.max(0, controlSize), lines: controlLines }
+        control: { bytes: Math.max(0, controlSize), lines: controlLines },
+        settled: start.offsets.settled
       },
       counts: start.counts,
       tapeAt: tapeAt ?? (tapeSize > 0 ? yield* TapeRecorder.lastAt(tapePath) : 0),

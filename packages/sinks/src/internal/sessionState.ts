@@ -163,6 +163,21 @@ export class SessionState {
     return true
   }
 
+  /**
+   * Moves the transcript's finals that start more than `window` seconds before its latest one out of the state (see
+   * `Transcript.settle`) and returns them: what the recorder keeps on disk instead of in memory.
+   */
+  settle(window: number): ReadonlyArray<Transcript.Utterance> {
+    const finals = this.transcript.finals
+    if (finals.length < 2) return []
+    const { settled, state } = Transcript.settle(this.transcript, finals[finals.length - 1]!.start - window)
+    if (settled.length > 0) {
+      this.cached = undefined
+      this.transcript = state
+    }
+    return settled
+  }
+
   /** Records a problem of the recorder's own (a file that cannot be written) in the summary. */
   addError(now: number, source: string, message: string): void {
     this.cached = undefined

@@ -8,6 +8,7 @@ import * as Data from "effect/Data"
 import * as DefaultServices from "effect/DefaultServices"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import * as Crypto from "node:crypto"
@@ -16,6 +17,7 @@ import * as Exports from "../Exports.js"
 import type * as FrameWriter from "../FrameWriter.js"
 import * as RecorderMetrics from "../RecorderMetrics.js"
 import type * as SessionSummary from "../SessionSummary.js"
+import * as Transcript from "../Transcript.js"
 import * as WavWriter from "../WavWriter.js"
 import { AppendBuffer } from "./appendBuffer.js"
 import * as Checkpoint from "./checkpoint.js"
@@ -28,6 +30,7 @@ import { AUDIO, TAPE, VIDEO, wavName } from "./layout.js"
 import type * as Restore from "./restore.js"
 import { type Run as SampleRun, SampleRuns } from "./sampleRuns.js"
 import * as SessionState from "./sessionState.js"
+import * as SettledTranscript from "./settledTranscript.js"
 import { lineMaker } from "./tapeLine.js"
 
 /**
@@ -122,6 +125,9 @@ const sizeOf = (
   return { bytes, files }
 }
 
+/** The files rendered from the transcript. */
+const TRANSCRIPT_FILES = Exports.FILES.filter((name) => name.startsWith("transcript."))
+
 /** Media bytes kept for a file that cannot be written, before they are given up. */
 const MEDIA_RETAINED_BYTES = 256 * 1024
 
@@ -181,6 +187,20 @@ export const make = (
     const tape = new AppendBuffer(restored.offsets.tape.bytes, restored.offsets.tape.lines)
     // a control log gets a line now and then: its buffer starts small (a tape's 16 KiB at every session added up)
     const control = new AppendBuffer(restored.offsets.control.bytes, restored.offsets.control.lines, 1024)
+    // finals moved out of memory (see `SettledTranscript`): a few lines now and then, like the control log
+    const settledPath = path.join(dir, SettledTranscript.FILE)
+    const settled = new AppendBuffer(restored.offsets.settled.bytes, restored.offsets.settled.lines, 1024)
+    let settledExists = !restored.fresh && restored.offsets.settled.bytes > 0
+    let lastSettleAt = 0
+    const openSettled = Effect.zipRight(
+      settledExists ? Effect.void : Effect.tap(
+        fs.writeFile(settledPath, new Uint8Array(0), { flag: "a" }),
+        () => (settledExists = true)
+      ),
+      fs.open(settledPath, { flag: "r+" })
+    )
+    // what the logs (the tape, the control log and the settled finals) hold unwritten
+    const logsPending = () => tape.pending + control.pending + settled.pending
     const lineOf = lineMaker(restored.tapeAt)
     let tapeLines = restored.offsets.tape.lines
 
@@ -469,7 +489,9 @@ export const make = (
       return extra
     }
 
+    // what the last complete refresh rendered: the transcript in memory, and the settled finals it went with
     let exported: Exports.Snapshot | undefined
+    let exportedSettledEnd = 0
     const hashes = new Map<string, string>()
     // when the next refresh is due; none yet: the first one is placed at the first flush (see `firstRefreshAt`)
     let nextExportAt: number | undefined
@@ -487,7 +509,7 @@ export const make = (
       return spread <= settings.exportInterval ? now : now + Math.floor(fractionOf(key) * spread)
     }
 
-    const writeExports = (snapshot: SessionState.Snapshot, now: number, force: boolean) =>
+    const writeExports = (snapshot: SessionState.Snapshot, settledEnd: number, now: number, force: boolean) =>
       Effect.gen(function*() {
         const next: Exports.Snapshot = {
           transcript: snapshot.transcript,
@@ -497,7 +519,23 @@ export const make = (
         }
         const work = { files: 0, bytes: 0 }
         let complete = true
-        for (const [name, text] of Object.entries(Exports.renderChanged(exported, next))) {
+        const names = new Set(Exports.changedFiles(exported, next))
+        if (settledEnd !== exportedSettledEnd) { for (const name of TRANSCRIPT_FILES) names.add(name) }
+        // the transcript files are rendered from the settled finals (read back for the moment) and those in memory;
+        // while the settled ones are not all on disk (a write that failed), they wait
+        let transcript = snapshot.transcript
+        if (settledEnd > 0 && TRANSCRIPT_FILES.some((name) => names.has(name))) {
+          const back = yield* Effect.option(
+            SettledTranscript.read(settledPath, settledEnd).pipe(Effect.provideService(FileSystem.FileSystem, fs))
+          )
+          if (Option.isSome(back) && Option.isSome(back.value)) {
+            transcript = Transcript.withSettled(transcript, back.value.value)
+          } else {
+            for (const name of TRANSCRIPT_FILES) names.delete(name)
+            complete = false
+          }
+        }
+        for (const [name, text] of Object.entries(Exports.renderFiles({ ...next, transcript }, names))) {
           work.bytes += text.length
           const hash = digest(text)
           if (hashes.get(name) === hash) continue
@@ -509,6 +547,7 @@ export const make = (
         }
         // after a failure, the next refresh renders every file again (unchanged ones are skipped by their hash)
         exported = complete ? next : undefined
+        exportedSettledEnd = complete ? settledEnd : -1
         return work
       })
 
@@ -539,7 +578,7 @@ export const make = (
     let derived = 0
 
     const pendingBytes = () => {
-      let bytes = tape.pending + control.pending
+      let bytes = logsPending()
       for (const track of tracks.values()) bytes += track.runs.pending * 2
       for (const stream of streams.values()) bytes += stream.buffer.pending
       for (const frame of frames) bytes += frame.bytes.byteLength
@@ -561,9 +600,19 @@ export const make = (
           if (finished && !force) return Effect.void
           // what this flush writes is taken in one synchronous step, together with the state it leads to
           const now = clock.unsafeCurrentTimeMillis()
+          // the transcript's older finals leave memory for their file (at most every exportInterval)
+          if (!force && now - lastSettleAt >= settings.exportInterval) {
+            lastSettleAt = now
+            for (const utterance of state.settle(SettledTranscript.WINDOW)) {
+              settled.append(SettledTranscript.line(utterance), 1)
+            }
+          }
+          // the settled finals the snapshot's transcript goes with
+          const settledEnd = settled.committed + settled.pending
           const snapshot = state.snapshot
           const tapeBytes = tape.take()
           const controlBytes = control.take()
+          const settledBytes = settled.take()
           const wavJobs = Array.from(tracks.values(), (track) => [track, track.runs.take()] as const)
           const streamJobs = Array.from(streams.values(), (stream) => [stream, stream.buffer.take()] as const)
           const batch = frames
@@ -589,17 +638,26 @@ export const make = (
                   )
                 ))
             }
-            if (tapeBytes !== undefined || controlBytes !== undefined) {
+            if (committed && settledBytes !== undefined) {
+              committed = (force || trouble.canTry(SettledTranscript.FILE, now)) &&
+                (yield* attempt(
+                  SettledTranscript.FILE,
+                  now,
+                  Effect.scoped(Effect.flatMap(openSettled, (file) => settled.write(file, settledBytes)))
+                ))
+            }
+            if (tapeBytes !== undefined || controlBytes !== undefined || settledBytes !== undefined) {
               if (committed) {
                 logsFailingSince = 0
                 settings.onLogsWritten?.(now)
-              } else if (logsFailingSince === 0 && tape.pending + control.pending > 0) {
+              } else if (logsFailingSince === 0 && logsPending() > 0) {
                 logsFailingSince = now
               }
             }
             const offsets: Checkpoint.Offsets = {
               tape: { bytes: tape.committed, lines: tape.committedItems },
-              control: { bytes: control.committed, lines: control.committedItems }
+              control: { bytes: control.committed, lines: control.committedItems },
+              settled: { bytes: settled.committed, lines: settled.committedItems }
             }
             if (committed && snapshot.position !== undefined && snapshot.position !== reported) {
               reported = snapshot.position
@@ -611,7 +669,7 @@ export const make = (
             }
             // what the tape and control log still hold counts towards the next early flush; media kept for a file
             // that fails does not (it is bounded per file)
-            restage(tape.pending + control.pending)
+            restage(logsPending())
             // 3. derived files and the checkpoint, when due: the last flush waits for them; otherwise they are
             // written beside the next flushes (a session's media and tape never wait for its derived files), and
             // a refresh still going when the next one is due lets that one pass
@@ -621,7 +679,7 @@ export const make = (
             const checkpointDue = committed && refresh &&
               (force || now - lastCheckpointAt >= settings.checkpointInterval)
             if (exportDue || checkpointDue) {
-              const work = derive(++derives, snapshot, offsets, now, live, force, exportDue, checkpointDue)
+              const work = derive(++derives, snapshot, settledEnd, offsets, now, live, force, exportDue, checkpointDue)
               if (force) yield* work
               else if (!deriving) {
                 deriving = true
@@ -663,6 +721,7 @@ export const make = (
     const derive = (
       seq: number,
       snapshot: SessionState.Snapshot,
+      settledEnd: number,
       offsets: Checkpoint.Offsets,
       now: number,
       live: number,
@@ -677,7 +736,7 @@ export const make = (
         let files = 0
         let bytes = 0
         if (exportDue) {
-          const work = yield* writeExports(snapshot, now, force)
+          const work = yield* writeExports(snapshot, settledEnd, now, force)
           files += work.files
           bytes += work.bytes
         }
@@ -712,9 +771,14 @@ export const make = (
       if (staged < settings.maxPendingBytes) return Effect.void
       return flush(scheduler.live(), false).pipe(
         Effect.zipRight(Effect.suspend(() => {
-          if (tape.pending + control.pending < settings.maxPendingBytes) return Effect.void
+          if (logsPending() < settings.maxPendingBytes) return Effect.void
           const now = clock.unsafeCurrentTimeMillis()
-          const wait = Math.max(50, Math.min(trouble.retryAt(TAPE, now), trouble.retryAt(ControlLog.FILE, now)) - now)
+          const retryAt = Math.min(
+            trouble.retryAt(TAPE, now),
+            trouble.retryAt(ControlLog.FILE, now),
+            trouble.retryAt(SettledTranscript.FILE, now)
+          )
+          const wait = Math.max(50, retryAt - now)
           return Effect.zipRight(Effect.sleep(wait), relieve)
         }))
       )
@@ -739,10 +803,10 @@ export const make = (
       })
 
     const giveUpLogs = Effect.suspend(() => {
-      const unwritten = tape.pendingItems + control.pendingItems
+      const unwritten = tape.pendingItems + control.pendingItems + settled.pendingItems
       if (unwritten === 0) return Effect.void
       state.addError(clock.unsafeCurrentTimeMillis(), TAPE, `${unwritten} lines could not be written`)
-      giveUp(TAPE, tape.drop() + control.drop())
+      giveUp(TAPE, tape.drop() + control.drop() + settled.drop())
       restage(0)
       const pending = logs
       logs = []
@@ -788,7 +852,7 @@ export const make = (
       accept,
       flush: Effect.suspend(() => flush(scheduler.live(), false)),
       pending: () => staged,
-      logs: () => ({ pending: tape.pending + control.pending, failingSince: logsFailingSince }),
+      logs: () => ({ pending: logsPending(), failingSince: logsFailingSince }),
       giveUpLogs,
       finish,
       report,
