@@ -109,6 +109,11 @@ export interface Transcript {
    * shares the ids already held instead of copying them (a copy per final made a long meeting quadratic).
    */
   readonly ids: HashSet.HashSet<string>
+  /**
+   * The finals moved out by {@link settle}, as 52 bits of each one's id (its digest part), sorted: 8 bytes a final
+   * instead of a set entry, so a repeat of one is still recognized while a long meeting's memory hardly grows.
+   */
+  readonly settledIds?: Float64Array | undefined
 }
 
 /**
@@ -197,31 +202,63 @@ const latestStart = (state: Transcript): number => {
  */
 export const addFinal = (state: Transcript, utterance: Utterance): Transcript => {
   const id = idOf(utterance)
-  if (HashSet.has(state.ids, id)) return state
+  if (HashSet.has(state.ids, id) || isSettled(state, id)) return state
   const ids = HashSet.add(state.ids, id)
   const partials = state.partials.filter((partial) => partial.speaker !== utterance.speaker)
   const names = utterance.name !== null && NameRecord.get(state.names, utterance.speaker) === undefined
     ? NameRecord.set(state.names, utterance.speaker, utterance.name)
     : state.names
   const final = utterance.id === id ? utterance : { ...utterance, id }
-  return { finals: insertSorted(state.finals, final), partials, names, ids }
+  return { finals: insertSorted(state.finals, final), partials, names, ids, settledIds: state.settledIds }
+}
+
+// the last 13 hex digits of an id's digest: 52 bits, a number held exactly
+const digestOf = (id: string): number => Number.parseInt(id.slice(-13), 16)
+
+const isSettled = (state: Transcript, id: string): boolean => {
+  const sorted = state.settledIds
+  if (sorted === undefined || sorted.length === 0) return false
+  const digest = digestOf(id)
+  let low = 0
+  let high = sorted.length - 1
+  while (low <= high) {
+    const middle = (low + high) >>> 1
+    const value = sorted[middle]!
+    if (value === digest) return true
+    if (value < digest) low = middle + 1
+    else high = middle - 1
+  }
+  return false
+}
+
+const withSettledIds = (sorted: Float64Array | undefined, ids: ReadonlyArray<string>): Float64Array => {
+  const held = sorted ?? new Float64Array(0)
+  const next = new Float64Array(held.length + ids.length)
+  next.set(held)
+  for (let i = 0; i < ids.length; i++) next[held.length + i] = digestOf(ids[i]!)
+  return next.sort()
 }
 
 /**
  * Moves the finals that start before `before` out of the state and returns them, in meeting order, with the state
  * left: for a recorder that keeps only the recent part of a long meeting in memory and the rest on disk. The latest
- * final always stays (an untimed final is placed at its start), and so do the ids of the finals moved out, so a
- * repeat of one still changes nothing. A final that arrives later with an earlier start than one moved out is
+ * final always stays (an untimed final is placed at its start), and a digest of each final moved out stays (see
+ * `settledIds`), so a repeat of one still changes nothing. A final that arrives later with an earlier start than one moved out is
  * held like any other and moved out by a later call; {@link withSettled} puts everything back in order.
  *
  * @example
  * ```ts
  * import { Transcript } from "@callstream/sinks"
+ * import * as fs from "node:fs"
  *
- * // keep the last 10 s of meeting time in memory
- * const latest = (t: Transcript.Transcript) => t.finals[t.finals.length - 1]?.start ?? 0
- * const { settled, state } = Transcript.settle(Transcript.empty, latest(Transcript.empty) - 10)
- * // append `settled` to a file; later: Transcript.withSettled(state, finalsReadBack)
+ * // a reducer step that keeps the last 10 s of meeting time in memory and appends older finals to a file
+ * const step = (state: Transcript.Transcript, event: Transcript.Input): Transcript.Transcript => {
+ *   const next = Transcript.reduce(state, event)
+ *   const { settled, state: kept } = Transcript.settle(next, (next.finals.at(-1)?.start ?? 0) - 10)
+ *   for (const utterance of settled) fs.appendFileSync("settled.jsonl", JSON.stringify(utterance) + "\n")
+ *   return kept
+ * }
+ * // for the exports: Transcript.withSettled(state, <the lines of settled.jsonl, parsed>)
  * ```
  *
  * @since 0.2.0
@@ -235,13 +272,17 @@ export const settle = (
   const last = state.finals.length - 1
   while (count < last && state.finals[count]!.start < before) count++
   if (count === 0) return { settled: [], state }
-  return { settled: state.finals.slice(0, count), state: { ...state, finals: state.finals.slice(count) } }
+  const settled = state.finals.slice(0, count)
+  let ids = state.ids
+  for (const utterance of settled) ids = HashSet.remove(ids, utterance.id)
+  const settledIds = withSettledIds(state.settledIds, settled.map((utterance) => utterance.id))
+  return { settled, state: { ...state, finals: state.finals.slice(count), ids, settledIds } }
 }
 
 /**
  * The state with finals moved out by {@link settle} put back: `settled` in the order they were moved out (calls
  * one after the other), then the state's own, all in meeting order as if they had never left (finals with the same
- * start in arrival order). Their ids are the state's already.
+ * start in arrival order).
  *
  * @since 0.2.0
  * @category reducers
@@ -261,9 +302,8 @@ export const withSettled = (state: Transcript, settled: ReadonlyArray<Utterance>
  * @category reducers
  */
 export const holdSettled = (state: Transcript, settled: Iterable<Utterance>): Transcript => {
-  let ids = state.ids
-  for (const utterance of settled) ids = HashSet.add(ids, idOf(utterance))
-  return ids === state.ids ? state : { ...state, ids }
+  const ids = Array.from(settled, idOf)
+  return ids.length === 0 ? state : { ...state, settledIds: withSettledIds(state.settledIds, ids) }
 }
 
 // a timed partial that starts (to the ms) where a timed final of its speaker starts is that final's, arriving late
