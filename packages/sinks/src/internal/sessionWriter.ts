@@ -7,9 +7,10 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as DefaultServices from "effect/DefaultServices"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import * as Crypto from "node:crypto"
 import * as AudioTimeline from "../AudioTimeline.js"
@@ -173,6 +174,9 @@ export const make = (
     // flushes are spanned only under a tracer that exports somewhere (not Effect's built-in one): decided once
     const traced = (yield* FiberRef.get(FiberRef.currentTracerEnabled)) &&
       (yield* Effect.tracer) !== Context.get(DefaultServices.liveServices, Tracer.Tracer)
+    // the settled finals' file is opened later, in a scope made now: it closes after the last flush (the finalizer
+    // added last runs first)
+    const settledScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
     const dir = settings.directory
     const key = settings.session
     const who = `session ${Printable.text(key)}`
@@ -190,14 +194,17 @@ export const make = (
     // finals moved out of memory (see `SettledTranscript`): a few lines now and then, like the control log
     const settledPath = path.join(dir, SettledTranscript.FILE)
     const settled = new AppendBuffer(restored.offsets.settled.bytes, restored.offsets.settled.lines, 1024)
-    let settledExists = !restored.fresh && restored.offsets.settled.bytes > 0
     let lastSettleAt = 0
-    const openSettled = Effect.zipRight(
-      settledExists ? Effect.void : Effect.tap(
-        fs.writeFile(settledPath, new Uint8Array(0), { flag: "a" }),
-        () => (settledExists = true)
-      ),
-      fs.open(settledPath, { flag: "r+" })
+    // opened at the first write and kept open, as the tape is (an open and a close every few seconds per session
+    // added up to a tenth of the recorder thread at 1,000 sessions)
+    let settledFile: FileSystem.File | undefined
+    const openSettled = Effect.suspend(() =>
+      settledFile !== undefined ? Effect.succeed(settledFile) : Effect.gen(function*() {
+        yield* fs.writeFile(settledPath, new Uint8Array(0), { flag: "a" })
+        const file = yield* Scope.extend(fs.open(settledPath, { flag: "r+" }), settledScope)
+        settledFile = file
+        return file
+      })
     )
     // what the logs (the tape, the control log and the settled finals) hold unwritten
     const logsPending = () => tape.pending + control.pending + settled.pending
@@ -643,7 +650,7 @@ export const make = (
                 (yield* attempt(
                   SettledTranscript.FILE,
                   now,
-                  Effect.scoped(Effect.flatMap(openSettled, (file) => settled.write(file, settledBytes)))
+                  Effect.flatMap(openSettled, (file) => settled.write(file, settledBytes))
                 ))
             }
             if (tapeBytes !== undefined || controlBytes !== undefined || settledBytes !== undefined) {
