@@ -4,14 +4,17 @@ import { SampleMeeting, type SessionEvent } from "@callstream/core"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Exports from "../src/Exports.js"
+import * as SettledTranscript from "../src/internal/settledTranscript.js"
 import * as SessionRecorder from "../src/SessionRecorder.js"
 import * as Transcript from "../src/Transcript.js"
+import * as FailingFileSystem from "./failingFileSystem.js"
 import { BOT, json, sessionItems, tempDir } from "./recording.js"
 
 const SETTLED = "transcript.settled.jsonl"
@@ -27,15 +30,27 @@ const expected = (events: ReadonlyArray<SessionEvent.SessionEvent>) => {
   return { finals: transcript.finals.length, files: TRANSCRIPT_FILES.map((name) => files[name]) }
 }
 
-/** Records the events in small chunks with pauses, so that the recorder flushes (and moves finals out) many times. */
-const paced = (events: ReadonlyArray<SessionEvent.SessionEvent>, directory: string) =>
+/**
+ * Records the events in small chunks with pauses, so that the recorder flushes (and moves finals out) many times;
+ * `onEvent` hears the index of each event as it goes in.
+ */
+const paced = (
+  events: ReadonlyArray<SessionEvent.SessionEvent>,
+  directory: string,
+  onEvent: (index: number) => void = () => {}
+) =>
   SessionRecorder.recordSession({
     key: items.key,
     events: Stream.fromIterable(events).pipe(
       Stream.rechunk(40),
       Stream.chunks,
       Stream.tap(() => Effect.sleep("5 millis")),
-      Stream.flattenChunks
+      Stream.flattenChunks,
+      Stream.zipWithIndex,
+      Stream.map(([event, index]) => {
+        onEvent(index)
+        return event
+      })
     )
   }, { directory, flushInterval: "10 millis", exportInterval: "20 millis", checkpointInterval: "20 millis" })
 
@@ -79,15 +94,67 @@ describe("the settled transcript of a recorder", () => {
         if (damage === "no checkpoint") fs.rmSync(path.join(folder, "checkpoint.json"))
         // as if finals were moved out after the last checkpoint and the recorder was killed: the restart replays
         // them from the tape, so the file is cut back to what the checkpoint counted
-        else {
-          fs.appendFileSync(path.join(folder, SETTLED), settled.at(-1) + "\n")
-          yield* paced([items.start], dir)
-          assert.deepStrictEqual(settledLines(folder), settled)
-        }
+        else fs.appendFileSync(path.join(folder, SETTLED), settled.at(-1) + "\n")
         yield* paced([items.start, ...messages.slice(half), items.end], dir)
         assert.deepStrictEqual(transcriptFiles(folder), want.files, damage)
         const checkpoint = json(path.join(folder, "checkpoint.json"))
         assert.strictEqual(settledLines(folder).length + checkpoint.transcript.finals.length, want.finals, damage)
       }
     }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
+
+  it.live("writes of it that fail are tried again; the transcript files wait for them and end complete", () => {
+    // the disk fails the file's writes until half the meeting is in (a retry waits a second: the last flush's
+    // write is the one that gets through)
+    let failing = true
+    let failures = 0
+    const fails: FailingFileSystem.Failing = (operation, file) => {
+      if (!failing || !file.endsWith(SETTLED) || operation !== "write") return false
+      failures++
+      return true
+    }
+    const half = Math.floor(items.all.length / 2)
+    return Effect.gen(function*() {
+      const want = expected(items.all)
+      const dir = tempDir()
+      const folder = path.join(dir, BOT)
+      // what transcript.json held while the writes failed: never one missing the finals that could not be written
+      let whileFailing: ReadonlyArray<string> = []
+      yield* paced(items.all, dir, (index) => {
+        if (index !== half) return
+        const file = path.join(folder, "transcript.json")
+        if (fs.existsSync(file)) whileFailing = json(file).utterances.map((u: Transcript.Utterance) => u.id)
+        failing = false
+      })
+      // (an earlier, complete transcript: the first finals of the meeting, as many as there were then)
+      const ids = items.all.reduce(Transcript.reduce, Transcript.empty).finals.map((u) => u.id)
+      assert.deepStrictEqual(whileFailing, ids.slice(0, whileFailing.length))
+      assert.isAbove(failures, 0, "a write of the settled finals failed")
+      assert.deepStrictEqual(transcriptFiles(folder), want.files)
+      const checkpoint = json(path.join(folder, "checkpoint.json"))
+      assert.strictEqual(settledLines(folder).length + checkpoint.transcript.finals.length, want.finals)
+      assert.isAbove(json(path.join(folder, "session.json")).recorder.writeFailures, 0)
+    }).pipe(Effect.provide(FailingFileSystem.layer(fails)), Effect.provide(quiet))
+  })
+
+  it.effect("a restart reads it back cut to what the checkpoint counted, and refuses one shorter or unreadable", () =>
+    Effect.gen(function*() {
+      const file = path.join(tempDir(), SETTLED)
+      const finals = expected(items.all).finals
+      assert.isAbove(finals, 2)
+      const transcript = items.all.reduce(Transcript.reduce, Transcript.empty)
+      const lines = transcript.finals.slice(0, 3).map(SettledTranscript.line)
+      const counted = Buffer.byteLength(lines[0]! + lines[1]!)
+      fs.writeFileSync(file, lines.join(""))
+      // a line after the checkpoint's (moved out later, then a kill): cut off, and the file cut with it
+      const back = yield* SettledTranscript.restore(file, counted)
+      assert.deepStrictEqual(Either.getOrThrow(back), transcript.finals.slice(0, 2))
+      assert.strictEqual(fs.statSync(file).size, counted)
+      // fewer bytes than counted, or a line that is not a final: no use
+      assert.isTrue(Either.isLeft(yield* SettledTranscript.restore(file, counted + 1)))
+      fs.writeFileSync(file, "{\"text\": 1}\n")
+      assert.isTrue(Either.isLeft(yield* SettledTranscript.restore(file, 12)))
+      // none there and none counted: nothing to read
+      fs.rmSync(file)
+      assert.deepStrictEqual(Either.getOrThrow(yield* SettledTranscript.restore(file, 0)), [])
+    }).pipe(Effect.provide(NodeContext.layer)))
 })

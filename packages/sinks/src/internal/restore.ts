@@ -24,6 +24,9 @@ import * as SettledTranscript from "./settledTranscript.js"
  * the rest of the tape and of the control log replayed through the reducers in their original order, so the state
  * equals what a recorder that never stopped would hold. A last line cut short by a kill is removed from both logs
  * first. Replayed audio is placed on the timeline again; only the samples the WAV files lack are written again.
+ * `transcript.settled.jsonl` is cut back to what the checkpoint counted (finals moved out after it are replayed and
+ * moved out again), and its finals' digests are held again so a repeat of one is recognized; without a usable
+ * checkpoint it is emptied, as everything is replayed.
  *
  * A folder written before there were checkpoints and control logs is continued from its derived files instead.
  *
