@@ -243,8 +243,9 @@ const withSettledIds = (sorted: Float64Array | undefined, ids: ReadonlyArray<str
  * Moves the finals that start before `before` out of the state and returns them, in meeting order, with the state
  * left: for a recorder that keeps only the recent part of a long meeting in memory and the rest on disk. The latest
  * final always stays (an untimed final is placed at its start), and a digest of each final moved out stays (see
- * `settledIds`), so a repeat of one still changes nothing. A final that arrives later with an earlier start than one moved out is
- * held like any other and moved out by a later call; {@link withSettled} puts everything back in order.
+ * `settledIds`), so a repeat of one still changes nothing. A final that arrives later with an earlier start than
+ * one moved out is held like any other and moved out by a later call; {@link withSettled} puts everything back in
+ * order.
  *
  * @example
  * ```ts
@@ -296,7 +297,8 @@ export const withSettled = (state: Transcript, settled: ReadonlyArray<Utterance>
 
 /**
  * A restored state told of the finals an earlier run moved out with {@link settle} (read back from where it kept
- * them): their ids are held again, so a repeat of one changes nothing, while the finals themselves stay out.
+ * them): their digests are held again (see `settledIds`), so a repeat of one changes nothing, while the finals
+ * themselves stay out.
  *
  * @since 0.2.0
  * @category reducers

@@ -41,8 +41,9 @@ import { lineMaker } from "./tapeLine.js"
  * the end) writes it with one call per file, in an order that makes the tape the commit point:
  *
  * 1. media: WAV runs (each track's header patched when `patchInterval` has passed), H.264 appends, PNG files;
- * 2. the tape, then the control log: once both are on disk, everything they hold has been applied and its media
- *    written, so the state at that moment is durable (a restart rebuilds it from the checkpoint and the logs), and
+ * 2. the tape, the control log, then the transcript's finals moved out of memory since the last flush (see
+ *    `SettledTranscript`): once they are on disk, everything the logs hold has been applied and its media written,
+ *    so the state at that moment is durable (a restart rebuilds it from the checkpoint and the logs), and
  *    `onFlushed` hears the position it reached;
  * 3. when due, the derived files (only those whose content changed), and `checkpoint.json`.
  *
@@ -629,7 +630,7 @@ export const make = (
             for (const [track, runs] of wavJobs) yield* flushTrack(track, runs, now, force)
             for (const [stream, bytes] of streamJobs) yield* flushStream(stream, bytes, now, force)
             yield* flushFrames(batch, now, force)
-            // 2. the tape, then the control log: the commit point
+            // 2. the tape, the control log and the settled finals: the commit point
             let committed = true
             if (tapeBytes !== undefined) {
               committed = (force || trouble.canTry(TAPE, now)) &&
@@ -674,7 +675,7 @@ export const make = (
                 )
               }
             }
-            // what the tape and control log still hold counts towards the next early flush; media kept for a file
+            // what the logs still hold counts towards the next early flush; media kept for a file
             // that fails does not (it is bounded per file)
             restage(logsPending())
             // 3. derived files and the checkpoint, when due: the last flush waits for them; otherwise they are

@@ -9,7 +9,7 @@ import { forEachLine } from "./lines.js"
 
 /**
  * `transcript.settled.jsonl`: the finals a session recorder no longer keeps in memory (see `Transcript.settle`),
- * one JSON line each, in the order they were moved out. A recorder keeps the last few seconds of a meeting's
+ * one JSON line each, in the order they were moved out. A recorder keeps the last `WINDOW` seconds of a meeting's
  * transcript in memory and the rest here, so a session's memory does not grow with the length of its meeting (a
  * final of 16 words held about 2 KB of heap: 290 MB after 10 minutes of 500 meetings). The transcript exports are
  * rendered from this file and the finals in memory together (`Transcript.withSettled`).
@@ -63,7 +63,8 @@ export const read = (
             start = i + 1
           }
         } catch {
-          // changed under the recorder: the exports wait for a restart to read it back (or not) with every check
+          // not what this process wrote (changed under it): the transcript files wait for a restart, which reads
+          // the file back with every check
           return Option.none()
         }
         return Option.some(out)
