@@ -200,8 +200,12 @@ const latestStart = (state: Transcript): number => {
  * @since 0.1.0
  * @category reducers
  */
-export const addFinal = (state: Transcript, utterance: Utterance): Transcript => {
-  const id = idOf(utterance)
+export const addFinal = (state: Transcript, utterance: Utterance): Transcript =>
+  addFinalWithId(state, utterance, idOf(utterance))
+
+// `id` is `idOf(utterance)`: a final just made from an event has it already (a digest of every word: worked out
+// once, not again here)
+const addFinalWithId = (state: Transcript, utterance: Utterance, id: string): Transcript => {
   if (HashSet.has(state.ids, id) || isSettled(state, id)) return state
   const ids = HashSet.add(state.ids, id)
   const partials = state.partials.filter((partial) => partial.speaker !== utterance.speaker)
@@ -331,7 +335,8 @@ export const reduce = (state: Transcript, input: Input): Transcript => {
   switch (event.event) {
     case "transcript.data": {
       const named = withName(state, event.data.data.participant)
-      return addFinal(named, utteranceOf(event, latestStart(named)))
+      const final = utteranceOf(event, latestStart(named))
+      return addFinalWithId(named, final, final.id)
     }
     case "transcript.partial_data": {
       const named = withName(state, event.data.data.participant)
