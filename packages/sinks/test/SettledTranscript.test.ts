@@ -12,7 +12,9 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Exports from "../src/Exports.js"
 import * as SettledTranscript from "../src/internal/settledTranscript.js"
+import * as Participants from "../src/Participants.js"
 import * as SessionRecorder from "../src/SessionRecorder.js"
+import * as SessionSummary from "../src/SessionSummary.js"
 import * as Transcript from "../src/Transcript.js"
 import * as FailingFileSystem from "./failingFileSystem.js"
 import { BOT, json, sessionItems, tempDir } from "./recording.js"
@@ -26,7 +28,7 @@ const items = sessionItems(SampleMeeting.generate({ seed: 4, duration: 180, sepa
 /** The transcript files of the events, rendered from the reducer's state (nothing moved out). */
 const expected = (events: ReadonlyArray<SessionEvent.SessionEvent>) => {
   const transcript = events.reduce(Transcript.reduce, Transcript.empty)
-  const files = Exports.render({ transcript, participants: { roster: {}, chat: [], at: 0 }, summary: {} as never })
+  const files = Exports.render({ transcript, participants: Participants.empty, summary: SessionSummary.empty(BOT) })
   return { finals: transcript.finals.length, files: TRANSCRIPT_FILES.map((name) => files[name]) }
 }
 
