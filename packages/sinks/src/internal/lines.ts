@@ -52,19 +52,23 @@ export const repairTail = (path: string): Effect.Effect<number, PlatformError.Pl
   })
 
 /**
- * Calls `onLine` with every whole line from byte `from` on (without its newline) and the byte offset just after it.
+ * Calls `onLine` with every whole line from byte `from` on (without its newline) and the byte offset just after it;
+ * with `to`, only the lines that end by that offset (a file that others may be appending to). Returns the size the
+ * file had (-1 when it does not exist).
  *
  * @internal
  */
 export const forEachLine = (
   path: string,
   from: number,
-  onLine: (line: string, end: number) => void
-): Effect.Effect<void, PlatformError.PlatformError, FileSystem.FileSystem> =>
+  onLine: (line: string, end: number) => void,
+  to?: number
+): Effect.Effect<number, PlatformError.PlatformError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const size = yield* sizeOf(fs, path)
-    if (size <= from) return
+    const found = yield* sizeOf(fs, path)
+    const size = to === undefined ? found : Math.min(found, to)
+    if (size <= from) return found
     yield* Effect.scoped(Effect.gen(function*() {
       const file = yield* fs.open(path, { flag: "r" })
       const decoder = new TextDecoder()
@@ -85,4 +89,5 @@ export const forEachLine = (
         offset += read.value.byteLength
       }
     }))
+    return found
   })

@@ -27,8 +27,6 @@ export const FILE = "transcript.settled.jsonl"
 /** The line of one final. @internal */
 export const line = (utterance: Transcript.Utterance): string => JSON.stringify(utterance) + "\n"
 
-const NEWLINE = 0x0a
-
 /**
  * The finals in the first `bytes` bytes of the file, written by this process (so parsed without a schema check);
  * none when the file holds fewer bytes than that (a write that has not reached the disk yet) or does not parse.
@@ -43,32 +41,20 @@ export const read = (
   PlatformError.PlatformError,
   FileSystem.FileSystem
 > =>
-  bytes === 0 ?
-    Effect.succeed(Option.some([])) :
-    Effect.flatMap(FileSystem.FileSystem, (fs) =>
-      Effect.scoped(Effect.gen(function*() {
-        const file = yield* fs.open(path, { flag: "r" })
-        const text = Buffer.allocUnsafe(bytes)
-        let filled = 0
-        while (filled < bytes) {
-          const read = Number(yield* file.read(text.subarray(filled)))
-          if (read === 0) return Option.none()
-          filled += read
-        }
-        const out: Array<Transcript.Utterance> = []
-        let start = 0
-        try {
-          for (let i = text.indexOf(NEWLINE); i !== -1; i = text.indexOf(NEWLINE, start)) {
-            out.push(JSON.parse(text.toString("utf8", start, i)))
-            start = i + 1
-          }
-        } catch {
-          // not what this process wrote (changed under it): the transcript files wait for a restart, which reads
-          // the file back with every check
-          return Option.none()
-        }
-        return Option.some(out)
-      })))
+  Effect.suspend(() => {
+    const out: Array<Transcript.Utterance> = []
+    let parses = true
+    return forEachLine(path, 0, (text) => {
+      if (!parses) return
+      try {
+        out.push(JSON.parse(text))
+      } catch {
+        // not what this process wrote (changed under it): the transcript files wait for a restart, which reads the
+        // file back with every check
+        parses = false
+      }
+    }, bytes).pipe(Effect.map((size) => (bytes === 0 || size >= bytes) && parses ? Option.some(out) : Option.none()))
+  })
 
 const decodeLine = Schema.decodeUnknownEither(Schema.parseJson(Transcript.Utterance))
 
