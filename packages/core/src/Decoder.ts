@@ -208,7 +208,7 @@ const BUFFER_NAME = "\"buffer\""
 /** A media buffer shorter than this is parsed with its message: cutting it out would save little. */
 const MIN_CUT = 64
 /** Nor is one longer than this (the check below decodes it into a scratch buffer of at most this size). */
-const MAX_CUT_BYTES = 4 * 1024 * 1024
+const MAX_CUT_BYTES = 1024 * 1024
 let scratch = Buffer.allocUnsafe(0)
 
 /**
