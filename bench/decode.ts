@@ -1,7 +1,8 @@
 /**
  * Decode throughput: callstream's `Decoder.decodeEither` against bare `JSON.parse` of the same text, in the same
  * process run, for the four message shapes that dominate real traffic. A naive `JSON.parse` + Effect Schema decode
- * of the whole event union is shown for comparison.
+ * of the whole event union is shown for comparison. Also the heap one decoded value keeps alive beyond its text,
+ * for both (a figure that does not move with the machine's speed).
  *
  *   npx tsx bench/decode.ts            # or: npm run bench
  *
@@ -10,6 +11,12 @@
  */
 import { Decoder, Fixtures, RecallEvent } from "@callstream/core"
 import * as Schema from "effect/Schema"
+import * as v8 from "node:v8"
+import * as vm from "node:vm"
+
+// a full collection on demand, so that the heap measured is what is kept alive
+v8.setFlagsFromString("--expose-gc")
+const collect = vm.runInNewContext("gc") as () => void
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 9)
 const budgetMs = Number(process.env.BENCH_ROUND_MS ?? 150)
@@ -58,6 +65,22 @@ const measure = (fn: () => void): number => {
 
 const median = (xs: Array<number>): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
+/**
+ * Bytes of V8 heap that one decoded value keeps alive beyond its text (what a queue of events holds), over 2,000
+ * values kept at once, each from a text of its own, measured between full collections. Unlike throughput, it does
+ * not depend on how fast the machine is this hour.
+ */
+const keptPerValue = (text: string, decode: (text: string) => unknown): number => {
+  // each text flat, as a socket's frame becomes one (a replaced string is a rope until something flattens it)
+  const texts = Array.from({ length: 2_000 }, (_, i) => Buffer.from(text.replace("{", `{"n":${i},`)).toString())
+  collect()
+  const before = v8.getHeapStatistics().used_heap_size
+  const kept = texts.map(decode)
+  collect()
+  const bytes = (v8.getHeapStatistics().used_heap_size - before) / kept.length
+  return kept.length > 0 ? bytes : 0
+}
+
 let sink = 0
 const rows: Array<Record<string, string>> = []
 for (const [name, text] of cases) {
@@ -84,6 +107,8 @@ for (const [name, text] of cases) {
     o.push(measure(ours))
     v.push(measure(naive))
   }
+  const keptParse = keptPerValue(text, (t) => JSON.parse(t))
+  const keptOurs = keptPerValue(text, (t) => Decoder.decodeEither(t))
   const mb = Buffer.byteLength(text) / 1e6
   const base = median(b)
   const fast = median(o)
@@ -95,12 +120,14 @@ for (const [name, text] of cases) {
     "callstream msg/s": Math.round(fast).toLocaleString("en-US"),
     "callstream MB/s": (fast * mb).toFixed(1),
     "ratio": (fast / base).toFixed(2) + "x",
-    "naive Schema ratio": (slow / base).toFixed(2) + "x"
+    "naive Schema ratio": (slow / base).toFixed(2) + "x",
+    "kept per value: JSON.parse / callstream": `${(keptParse / 1024).toFixed(1)} / ${(keptOurs / 1024).toFixed(1)} KiB`
   })
 }
 
 console.log(
-  `decode throughput (median of ${rounds} interleaved rounds of ${budgetMs} ms each; node ${process.version})`
+  `decode throughput (median of ${rounds} interleaved rounds of ${budgetMs} ms each; node ${process.version}); ` +
+    "heap kept alive per decoded value beyond its text (2,000 kept, between full collections)"
 )
 console.table(rows)
 if (sink === 42) console.log("")
