@@ -36,8 +36,6 @@ const step = (roster: Roster, item: SessionEvent.SessionEvent): Roster => {
   }
 }
 
-const isOn = (intervals: ReadonlyArray<Participants.Interval>) => intervals[intervals.length - 1]?.end === null
-
 const mmss = (seconds: number): string => {
   const s = Math.max(0, Math.floor(seconds))
   return `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`
@@ -54,10 +52,10 @@ const rows = ({ now, participants }: Roster): ReadonlyArray<Row> =>
   Participants.list(participants).map((p) => ({
     who: `${p.name ?? `Participant ${p.id ?? "?"}`}${p.isHost ? " (host)" : ""}`,
     status: [
-      isOn(p.presence) ? "present" : "left",
-      ...(isOn(p.speaking) ? ["speaking"] : []),
-      ...(isOn(p.webcam) ? ["webcam"] : []),
-      ...(isOn(p.screenshare) ? ["screenshare"] : [])
+      Participants.isOpen(p.presence) ? "present" : "left",
+      ...(Participants.isOpen(p.speaking) ? ["speaking"] : []),
+      ...(Participants.isOpen(p.webcam) ? ["webcam"] : []),
+      ...(Participants.isOpen(p.screenshare) ? ["screenshare"] : [])
     ],
     talk: Participants.totalOf(p.speaking, Math.max(now, participants.at))
   }))

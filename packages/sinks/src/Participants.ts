@@ -31,6 +31,7 @@
  * @since 0.1.0
  */
 import { EventStream, type RecallEvent, SessionKey } from "@callstream/core"
+import * as Chunk from "effect/Chunk"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as Sink from "effect/Sink"
@@ -57,7 +58,10 @@ export const Interval = Schema.Struct({ start: Schema.Number, end: Schema.NullOr
 export interface Interval extends Schema.Schema.Type<typeof Interval> {}
 
 /**
- * What one participant did.
+ * What one participant did. Its intervals are `Chunk`s, oldest first (the last one may be open): a meeting adds to
+ * them for as long as it runs, and a `Chunk` takes another interval, or closes its last, without copying the ones
+ * before (an array copied whole on every speech event cost a long meeting's recorder a copy of its whole speaking
+ * history per event). Encoded (`participants.json`, checkpoints) they are arrays.
  *
  * @since 0.1.0
  * @category models
@@ -71,10 +75,10 @@ export const Participant = Schema.Struct({
   platform: Schema.NullOr(Schema.String),
   email: Schema.NullOr(Schema.String),
   extraData: Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
-  presence: Schema.Array(Interval),
-  speaking: Schema.Array(Interval),
-  webcam: Schema.Array(Interval),
-  screenshare: Schema.Array(Interval)
+  presence: Schema.Chunk(Interval),
+  speaking: Schema.Chunk(Interval),
+  webcam: Schema.Chunk(Interval),
+  screenshare: Schema.Chunk(Interval)
 })
 
 /**
@@ -140,10 +144,10 @@ const blank = (participant: RecallEvent.Participant): Participant => ({
   platform: null,
   email: null,
   extraData: null,
-  presence: [],
-  speaking: [],
-  webcam: [],
-  screenshare: []
+  presence: Chunk.empty(),
+  speaking: Chunk.empty(),
+  webcam: Chunk.empty(),
+  screenshare: Chunk.empty()
 })
 
 const withDetails = (current: Participant, participant: RecallEvent.Participant): Participant => {
@@ -162,15 +166,23 @@ const withDetails = (current: Participant, participant: RecallEvent.Participant)
   return same ? current : next
 }
 
-const isOpen = (intervals: ReadonlyArray<Interval>): boolean => intervals[intervals.length - 1]?.end === null
+/**
+ * Whether the last of `intervals` is still open (e.g. whether a participant is speaking now).
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const isOpen = (intervals: Chunk.Chunk<Interval>): boolean =>
+  Chunk.isNonEmpty(intervals) && Chunk.lastNonEmpty(intervals).end === null
 
-const open = (intervals: ReadonlyArray<Interval>, at: number): ReadonlyArray<Interval> =>
-  isOpen(intervals) ? intervals : [...intervals, { start: at, end: null }]
+const open = (intervals: Chunk.Chunk<Interval>, at: number): Chunk.Chunk<Interval> =>
+  isOpen(intervals) ? intervals : Chunk.append(intervals, { start: at, end: null })
 
-const shut = (intervals: ReadonlyArray<Interval>, at: number): ReadonlyArray<Interval> => {
-  const last = intervals[intervals.length - 1]
-  if (last === undefined || last.end !== null) return intervals
-  return [...intervals.slice(0, -1), { start: last.start, end: Math.max(last.start, at) }]
+const shut = (intervals: Chunk.Chunk<Interval>, at: number): Chunk.Chunk<Interval> => {
+  if (!Chunk.isNonEmpty(intervals)) return intervals
+  const last = Chunk.lastNonEmpty(intervals)
+  if (last.end !== null) return intervals
+  return Chunk.append(Chunk.dropRight(intervals, 1), { start: last.start, end: Math.max(last.start, at) })
 }
 
 const present = (p: Participant, at: number): Participant =>
@@ -309,8 +321,11 @@ export const list = (state: Participants): ReadonlyArray<Participant> => Object.
  * @since 0.1.0
  * @category accessors
  */
-export const totalOf = (intervals: ReadonlyArray<Interval>, until: number): number =>
-  intervals.reduce((sum, i) => sum + Math.max(0, (i.end ?? Math.max(i.start, until)) - i.start), 0)
+export const totalOf = (intervals: Iterable<Interval>, until: number): number => {
+  let sum = 0
+  for (const i of intervals) sum += Math.max(0, (i.end ?? Math.max(i.start, until)) - i.start)
+  return sum
+}
 
 /**
  * Seconds a participant spoke (open speech counted up to the latest time seen).
@@ -339,13 +354,17 @@ export const talkShare = (state: Participants, key: string): number => {
 // -----------------------------------------------------------------------------
 
 /**
- * One participant as saved in `participants.json`: its details and intervals, with totals in seconds.
+ * One participant as saved in `participants.json`: its details and intervals (as arrays), with totals in seconds.
  *
  * @since 0.1.0
  * @category exports
  */
 export const Saved = Schema.Struct({
   ...Participant.fields,
+  presence: Schema.Array(Interval),
+  speaking: Schema.Array(Interval),
+  webcam: Schema.Array(Interval),
+  screenshare: Schema.Array(Interval),
   talkTime: Schema.Number,
   talkShare: Schema.Number,
   presentTime: Schema.Number
@@ -359,6 +378,28 @@ export interface Saved extends Schema.Schema.Type<typeof Saved> {}
 
 const round3 = (n: number): number => Math.round(n * 1000) / 1000
 
+// a participant with its intervals as arrays, what JSON holds
+const withArrays = (p: Participant) => ({
+  ...p,
+  presence: Chunk.toReadonlyArray(p.presence),
+  speaking: Chunk.toReadonlyArray(p.speaking),
+  webcam: Chunk.toReadonlyArray(p.webcam),
+  screenshare: Chunk.toReadonlyArray(p.screenshare)
+})
+
+/**
+ * The roster as a JSON value (intervals as arrays, no totals): what {@link fromJson} reads back, for a checkpoint of
+ * the state rather than the `participants.json` a reader wants.
+ *
+ * @since 0.2.0
+ * @category exports
+ */
+export const rosterToJson = (state: Participants): Record<string, Schema.Schema.Encoded<typeof Participant>> => {
+  const out = NameRecord.empty<Schema.Schema.Encoded<typeof Participant>>()
+  for (const p of list(state)) out[p.key] = withArrays(p)
+  return out
+}
+
 /**
  * The JSON value of `participants.json`: participant key to details, intervals and totals.
  *
@@ -367,14 +408,17 @@ const round3 = (n: number): number => Math.round(n * 1000) / 1000
  */
 export const toJson = (state: Participants): Record<string, Saved> => {
   const out = NameRecord.empty<Saved>()
-  for (const p of list(state)) {
+  const participants = list(state)
+  const talk = participants.map((p) => totalOf(p.speaking, state.at))
+  const allTalk = talk.reduce((sum, t) => sum + t, 0)
+  participants.forEach((p, index) => {
     out[p.key] = {
-      ...p,
-      talkTime: round3(talkTime(state, p.key)),
-      talkShare: round3(talkShare(state, p.key)),
+      ...withArrays(p),
+      talkTime: round3(talk[index]!),
+      talkShare: round3(allTalk === 0 ? 0 : talk[index]! / allTalk),
       presentTime: round3(totalOf(p.presence, state.at))
     }
-  }
+  })
   return out
 }
 

@@ -1,7 +1,9 @@
 import { Fixtures, SessionEvent, SessionKey } from "@callstream/core"
 import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as Participants from "../src/Participants.js"
 import { decode, pe, person } from "./helpers.js"
@@ -29,12 +31,12 @@ describe("Participants", () => {
     assert.strictEqual(Participants.talkTime(state, "200"), 1)
     assert.strictEqual(Participants.talkShare(state, "100"), 0.8)
     const grace = state.roster["200"]!
-    assert.deepStrictEqual(grace.presence, [{ start: 1, end: 9 }, { start: 12, end: null }])
-    assert.deepStrictEqual(grace.screenshare, [{ start: 6, end: 8 }])
-    assert.deepStrictEqual(state.roster["100"]!.webcam, [{ start: 2, end: null }])
+    assert.deepStrictEqual(Chunk.toReadonlyArray(grace.presence), [{ start: 1, end: 9 }, { start: 12, end: null }])
+    assert.deepStrictEqual(Chunk.toReadonlyArray(grace.screenshare), [{ start: 6, end: 8 }])
+    assert.deepStrictEqual(Chunk.toReadonlyArray(state.roster["100"]!.webcam), [{ start: 2, end: null }])
     const closed = Participants.close(state, 20)
-    assert.deepStrictEqual(closed.roster["100"]!.webcam, [{ start: 2, end: 20 }])
-    assert.deepStrictEqual(closed.roster["200"]!.presence[1], { start: 12, end: 20 })
+    assert.deepStrictEqual(Chunk.toReadonlyArray(closed.roster["100"]!.webcam), [{ start: 2, end: 20 }])
+    assert.deepStrictEqual(Chunk.unsafeGet(closed.roster["200"]!.presence, 1), { start: 12, end: 20 })
   })
 
   it("a connection gap closes open speech at its start, so a speech_off lost in it is not counted as talk", () => {
@@ -48,9 +50,12 @@ describe("Participants", () => {
       pe("participant_events.speech_on", 100, 10),
       pe("participant_events.speech_off", 100, 11)
     ])
-    assert.deepStrictEqual(state.roster["100"]!.speaking, [{ start: 2, end: 4 }, { start: 10, end: 11 }])
+    assert.deepStrictEqual(Chunk.toReadonlyArray(state.roster["100"]!.speaking), [{ start: 2, end: 4 }, {
+      start: 10,
+      end: 11
+    }])
     assert.strictEqual(Participants.talkTime(state, "100"), 3)
-    assert.deepStrictEqual(state.roster["100"]!.webcam, [{ start: 1, end: null }])
+    assert.deepStrictEqual(Chunk.toReadonlyArray(state.roster["100"]!.webcam), [{ start: 1, end: null }])
   })
 
   it("defines the edge cases: off without on, activity before join, leave while speaking, open at end", () => {
@@ -65,16 +70,37 @@ describe("Participants", () => {
       pe("participant_events.speech_on", 300, 8),
       pe("participant_events.update", 300, 10)
     ])
-    assert.deepStrictEqual(state.roster["100"]!.speaking, [])
-    assert.deepStrictEqual(state.roster["100"]!.presence, [])
-    assert.deepStrictEqual(state.roster["200"]!.presence, [{ start: 2, end: 6 }])
-    assert.deepStrictEqual(state.roster["200"]!.speaking, [{ start: 2, end: 6 }])
+    assert.deepStrictEqual(Chunk.toReadonlyArray(state.roster["100"]!.speaking), [])
+    assert.deepStrictEqual(Chunk.toReadonlyArray(state.roster["100"]!.presence), [])
+    assert.deepStrictEqual(Chunk.toReadonlyArray(state.roster["200"]!.presence), [{ start: 2, end: 6 }])
+    assert.deepStrictEqual(Chunk.toReadonlyArray(state.roster["200"]!.speaking), [{ start: 2, end: 6 }])
     // open speech is counted up to the latest time seen
     assert.strictEqual(Participants.talkTime(state, "300"), 2)
     assert.strictEqual(Participants.talkTime(Participants.close(state, 11), "300"), 3)
     // an off stamped before its on gives an empty interval, not a negative one
     const reordered = fold([pe("participant_events.speech_on", 100, 5), pe("participant_events.speech_off", 100, 4)])
-    assert.deepStrictEqual(reordered.roster["100"]!.speaking, [{ start: 5, end: 5 }])
+    assert.deepStrictEqual(Chunk.toReadonlyArray(reordered.roster["100"]!.speaking), [{ start: 5, end: 5 }])
+  })
+
+  it("is a value: a state that two events are applied to gives two states, and stays as it was", () => {
+    // a long history first, so the intervals are built by many appends
+    const talk = Array.from({ length: 500 }, (_, i) => [
+      pe("participant_events.speech_on", 100, 2 * i),
+      pe("participant_events.speech_off", 100, 2 * i + 1)
+    ]).flat()
+    const base = fold([pe("participant_events.join", 100, 0), ...talk, pe("participant_events.speech_on", 100, 1000)])
+    const before = Participants.toJson(base)
+    const stopped = Participants.reduce(base, pe("participant_events.speech_off", 100, 1001))
+    const left = Participants.reduce(base, pe("participant_events.leave", 100, 1003))
+    assert.deepStrictEqual(Participants.toJson(base), before)
+    const last = (state: Participants.Participants) => Chunk.last(state.roster["100"]!.speaking)
+    assert.deepStrictEqual(last(base), Option.some({ start: 1000, end: null }))
+    assert.deepStrictEqual(last(stopped), Option.some({ start: 1000, end: 1001 }))
+    assert.deepStrictEqual(last(left), Option.some({ start: 1000, end: 1003 }))
+    assert.strictEqual(stopped.roster["100"]!.speaking.length, 501)
+    assert.strictEqual(Participants.talkTime(stopped, "100"), 501)
+    assert.isTrue(Participants.isOpen(base.roster["100"]!.speaking))
+    assert.isFalse(Participants.isOpen(left.roster["100"]!.presence))
   })
 
   it("keeps details and name history, chat without repeats, and returns the same state for no change", () => {
@@ -111,7 +137,12 @@ describe("Participants", () => {
       assert.strictEqual(json["100"].talkShare, 1)
       const restored = Participants.fromJson(json, JSON.parse(JSON.stringify(Participants.chatToJson(state))))
       assert.isTrue(Either.isRight(restored))
-      if (Either.isRight(restored)) assert.deepStrictEqual(restored.right, state)
+      if (Either.isRight(restored)) {
+        assert.deepStrictEqual(Participants.toJson(restored.right), Participants.toJson(state))
+        assert.deepStrictEqual(restored.right.chat, state.chat)
+        assert.strictEqual(restored.right.at, state.at)
+        assert.isTrue(Chunk.isChunk(restored.right.roster["100"]!.speaking))
+      }
     }).pipe(Effect.runPromise))
 })
 

@@ -108,6 +108,13 @@ describe("SessionRecorder across restarts", () => {
     assert.strictEqual(json(path.join(out, BOT, "session.json")).runs.length, 2)
   })
 
+  it("continues an intact folder from its checkpoint (roster, intervals and chat included)", async () => {
+    const folder = await restartedAfter(() => {})
+    const session = json(path.join(folder, "session.json"))
+    assert.strictEqual(session.runs.length, 2)
+    assert.strictEqual(session.recorder.restoredFrom, "checkpoint")
+  })
+
   it("rebuilds a corrupt session.json, transcript.json and checkpoint.json from the tape", async () => {
     for (
       const broken of [["session.json", "transcript.json"], ["session.json", "transcript.json", "checkpoint.json"]]

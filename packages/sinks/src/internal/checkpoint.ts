@@ -108,7 +108,7 @@ export const render = (snapshot: Snapshot, offsets: Offsets, counts: RecorderCou
     skipped: snapshot.skipped,
     summary: snapshot.summary,
     participants: {
-      roster: snapshot.participants.roster,
+      roster: Participants.rosterToJson(snapshot.participants),
       chat: snapshot.participants.chat,
       at: snapshot.participants.at
     },
