@@ -102,6 +102,14 @@ const recorderThreads = Options.integer("recorder-threads").pipe(
   Options.withDefault(1)
 )
 
+const recorderHeapMb = Options.integer("recorder-heap-mb").pipe(
+  Options.withDescription(
+    "V8 heap limit of each recorder thread in MiB: lower holds less memory, collecting more often (default 1024; env CALLSTREAM_RECORDER_HEAP_MB)"
+  ),
+  Options.withFallbackConfig(Config.integer("CALLSTREAM_RECORDER_HEAP_MB")),
+  Options.withDefault(1024)
+)
+
 const redisUrl = Options.redacted("redis").pipe(
   Options.withDescription(
     "Redis URL, redis://[user:password@]host[:port][/db] (or rediss://); never printed (env CALLSTREAM_REDIS)"
@@ -226,6 +234,7 @@ export const serve = Command.make(
     sessionTimeout,
     maxMessageBytes,
     recorderThreads,
+    recorderHeapMb,
     redis: redisUrl.pipe(
       Options.withDescription("Publish every event to this Redis instead of recording (a receiver; see worker)"),
       Options.optional

@@ -108,6 +108,13 @@ export interface ServeSettings {
    */
   readonly recorderThreads: number
   /**
+   * The V8 heap limit of each recorder thread in MiB (`--recorder-heap-mb`): a lower limit makes V8 collect sooner
+   * and hold less memory, at some CPU.
+   *
+   * @since 0.2.0
+   */
+  readonly recorderHeapMb: number
+  /**
    * Where a receiver publishes instead of recording (`--redis`); `None` records into `out`.
    *
    * @since 0.2.0
@@ -143,6 +150,12 @@ export interface RawSettings {
    * @since 0.2.0
    */
   readonly recorderThreads?: number | undefined
+  /**
+   * `--recorder-heap-mb`; default 1,024.
+   *
+   * @since 0.2.0
+   */
+  readonly recorderHeapMb?: number | undefined
   /**
    * `--redis` and its companions: given, the server publishes to Redis and `out` is not used.
    *
@@ -182,6 +195,9 @@ const fail = (reason: SettingsError["reason"], message: string) => Effect.fail(n
 /** More recorder threads than this is a mistake, not a machine. */
 const MAX_RECORDER_THREADS = 64
 
+/** Below this a recorder thread has no room for a meeting's state beside its own code. */
+const MIN_RECORDER_HEAP_MB = 64
+
 /**
  * Checks raw settings and resolves the authentication mode. The output folder is created if missing and must be
  * writable. Tokens may be given comma-separated, to accept several while rotating.
@@ -210,6 +226,13 @@ export const resolve = (
       return yield* fail(
         "InvalidNumber",
         `--recorder-threads must be a whole number from 1 to ${MAX_RECORDER_THREADS}, got ${recorderThreads}`
+      )
+    }
+    const recorderHeapMb = raw.recorderHeapMb ?? 1024
+    if (!Number.isSafeInteger(recorderHeapMb) || recorderHeapMb < MIN_RECORDER_HEAP_MB) {
+      return yield* fail(
+        "InvalidNumber",
+        `--recorder-heap-mb must be a whole number of at least ${MIN_RECORDER_HEAP_MB}, got ${recorderHeapMb}`
       )
     }
     const limits: { [K in LimitName]?: number } = {}
@@ -263,6 +286,7 @@ export const resolve = (
       sessionTimeoutSeconds: raw.sessionTimeout,
       maxMessageBytes: raw.maxMessageBytes,
       recorderThreads,
+      recorderHeapMb,
       redis,
       limits
     }

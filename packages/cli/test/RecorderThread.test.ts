@@ -15,6 +15,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as RecorderThread from "../src/internal/recorderThread.js"
+import * as ThreadMessages from "../src/internal/threadMessages.js"
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "callstream-thread-"))
 
@@ -128,6 +129,27 @@ describe("RecorderThread.record", () => {
           }
         }
         assert.isAtMost(most, 2)
+      }).pipe(Effect.provide(NodeContext.layer)),
+    60_000
+  )
+
+  it.live(
+    "limits each thread's V8 heap to heapLimitMb (1 GiB by default), and shows its heap on the metrics",
+    () =>
+      Effect.gen(function*() {
+        const limit = ThreadMessages.heapLimit
+        const used = ThreadMessages.heapUsed
+        const MiB = 1024 * 1024
+        // the limit V8 reports counts the young generation too (a few MiB to a few dozen above the old one's)
+        yield* RecorderThread.record(Stream.fromIterable(twoMeetings()), { ...options(tempDir()), heapLimitMb: 200 })
+        const small = (yield* Metric.value(limit)).value
+        assert.isAtLeast(small, 200 * MiB)
+        assert.isBelow(small, 300 * MiB)
+        assert.isAbove((yield* Metric.value(used)).value, 1 * MiB)
+        yield* RecorderThread.record(Stream.fromIterable(twoMeetings()), options(tempDir()))
+        const standard = (yield* Metric.value(limit)).value
+        assert.isAtLeast(standard, RecorderThread.DEFAULT_HEAP_LIMIT_MB * MiB)
+        assert.isBelow(standard, (RecorderThread.DEFAULT_HEAP_LIMIT_MB + 100) * MiB)
       }).pipe(Effect.provide(NodeContext.layer)),
     60_000
   )

@@ -25,6 +25,7 @@ import * as MetricState from "effect/MetricState"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
+import * as v8 from "node:v8"
 import { parentPort, workerData } from "node:worker_threads"
 import * as Telemetry from "../Telemetry.js"
 import * as LogFormat from "./logFormat.js"
@@ -67,23 +68,35 @@ const forwardingLogger = Logger.make(({ annotations, cause, logLevel, message })
   })
 )
 
-// the recorder's metrics, as their cumulative values
-const reportMetrics = Effect.sync(() => {
-  const metrics: Array<ThreadMessages.MetricValue> = []
-  for (const pair of Metric.unsafeSnapshot()) {
-    const key = pair.metricKey
-    if (!key.name.startsWith(PREFIX)) continue
-    const state = pair.metricState
-    const common = {
-      name: key.name,
-      description: Option.getOrUndefined(key.description),
-      tags: key.tags.map((tag) => [tag.key, tag.value] as const)
-    }
-    if (MetricState.isCounterState(state)) metrics.push({ ...common, kind: "counter", value: Number(state.count) })
-    else if (MetricState.isGaugeState(state)) metrics.push({ ...common, kind: "gauge", value: Number(state.value) })
-  }
-  post({ _tag: "Metrics", metrics })
+// this thread's V8 heap, reported with the recorder's own metrics
+const measureHeap = Effect.suspend(() => {
+  const heap = v8.getHeapStatistics()
+  return Effect.zipRight(
+    Metric.set(ThreadMessages.heapUsed, heap.used_heap_size),
+    Metric.set(ThreadMessages.heapLimit, heap.heap_size_limit)
+  )
 })
+
+// the recorder's metrics, as their cumulative values
+const reportMetrics = Effect.zipRight(
+  measureHeap,
+  Effect.sync(() => {
+    const metrics: Array<ThreadMessages.MetricValue> = []
+    for (const pair of Metric.unsafeSnapshot()) {
+      const key = pair.metricKey
+      if (!key.name.startsWith(PREFIX)) continue
+      const state = pair.metricState
+      const common = {
+        name: key.name,
+        description: Option.getOrUndefined(key.description),
+        tags: key.tags.map((tag) => [tag.key, tag.value] as const)
+      }
+      if (MetricState.isCounterState(state)) metrics.push({ ...common, kind: "counter", value: Number(state.count) })
+      else if (MetricState.isGaugeState(state)) metrics.push({ ...common, kind: "gauge", value: Number(state.value) })
+    }
+    post({ _tag: "Metrics", metrics })
+  })
+)
 
 const program = Effect.gen(function*() {
   const mailbox = yield* Mailbox.make<ThreadMessages.Item>()

@@ -14,6 +14,7 @@
 import * as SessionEvent from "@callstream/core/SessionEvent"
 import type { SessionKey } from "@callstream/core/SessionKey"
 import * as LogEntry from "@callstream/redis/LogEntry"
+import * as Metric from "effect/Metric"
 import * as Schema from "effect/Schema"
 import type * as LogFormat from "./logFormat.js"
 
@@ -62,6 +63,16 @@ export type ToMain =
   | { readonly _tag: "Done" }
   /** The recorder failed (a defect): nothing more is recorded. */
   | { readonly _tag: "Failed"; readonly cause: string }
+
+/** V8 heap in use on the recorder threads, reported by each and added up on the main thread. */
+export const heapUsed = Metric.gauge("callstream_recorder_thread_heap_used_bytes", {
+  description: "V8 heap in use on the recorder threads (all of them together)"
+})
+
+/** V8 heap limit of each recorder thread (`--recorder-heap-mb`, plus V8's young generation). */
+export const heapLimit = Metric.gauge("callstream_recorder_thread_heap_limit_bytes", {
+  description: "V8 heap limit of each recorder thread (see --recorder-heap-mb)"
+})
 
 const decodeControl = Schema.decodeSync(SessionEvent.ControlEvent)
 
