@@ -25,6 +25,7 @@ import * as Option from "effect/Option"
 import * as Demo from "./Demo.js"
 import * as Inspect from "./Inspect.js"
 import * as LogFormat from "./internal/logFormat.js"
+import * as RecorderThread from "./internal/recorderThread.js"
 import { SettingsError } from "./internal/settingsError.js"
 import * as Terminal from "./internal/terminal.js"
 import * as RedisSettings from "./RedisSettings.js"
@@ -104,10 +105,10 @@ const recorderThreads = Options.integer("recorder-threads").pipe(
 
 const recorderHeapMb = Options.integer("recorder-heap-mb").pipe(
   Options.withDescription(
-    "V8 heap limit of each recorder thread in MiB: lower holds less memory, collecting more often (default 1024; env CALLSTREAM_RECORDER_HEAP_MB)"
+    `V8 heap limit of each recorder thread in MiB: lower holds less memory, collecting more often (default ${RecorderThread.DEFAULT_HEAP_LIMIT_MB}; env CALLSTREAM_RECORDER_HEAP_MB)`
   ),
   Options.withFallbackConfig(Config.integer("CALLSTREAM_RECORDER_HEAP_MB")),
-  Options.withDefault(1024)
+  Options.withDefault(RecorderThread.DEFAULT_HEAP_LIMIT_MB)
 )
 
 const redisUrl = Options.redacted("redis").pipe(

@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Crypto from "node:crypto"
+import * as RecorderThread from "./internal/recorderThread.js"
 import { SettingsError } from "./internal/settingsError.js"
 import * as RedisSettings from "./RedisSettings.js"
 
@@ -228,7 +229,7 @@ export const resolve = (
         `--recorder-threads must be a whole number from 1 to ${MAX_RECORDER_THREADS}, got ${recorderThreads}`
       )
     }
-    const recorderHeapMb = raw.recorderHeapMb ?? 1024
+    const recorderHeapMb = raw.recorderHeapMb ?? RecorderThread.DEFAULT_HEAP_LIMIT_MB
     if (!Number.isSafeInteger(recorderHeapMb) || recorderHeapMb < MIN_RECORDER_HEAP_MB) {
       return yield* fail(
         "InvalidNumber",

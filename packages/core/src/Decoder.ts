@@ -228,7 +228,7 @@ const bufferSpan = (text: string): readonly [start: number, end: number] | undef
   const buffer = text.slice(start, end)
   const bytes = Base64.decodedLength(buffer)
   if (bytes > MAX_CUT_BYTES) return undefined
-  if (scratch.length < bytes) scratch = Buffer.allocUnsafe(Math.max(bytes, 2 * scratch.length))
+  if (scratch.length < bytes) scratch = Buffer.allocUnsafe(Math.min(MAX_CUT_BYTES, Math.max(bytes, 2 * scratch.length)))
   return Base64.decodeInto(buffer, scratch) === undefined ? undefined : [start, end]
 }
 

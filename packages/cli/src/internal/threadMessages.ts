@@ -64,8 +64,11 @@ export type ToMain =
   /** The recorder failed (a defect): nothing more is recorded. */
   | { readonly _tag: "Failed"; readonly cause: string }
 
+/** The name of {@link heapUsed}, a gauge the main thread adds up across threads. */
+export const HEAP_USED = "callstream_recorder_thread_heap_used_bytes"
+
 /** V8 heap in use on the recorder threads, reported by each and added up on the main thread. */
-export const heapUsed = Metric.gauge("callstream_recorder_thread_heap_used_bytes", {
+export const heapUsed = Metric.gauge(HEAP_USED, {
   description: "V8 heap in use on the recorder threads (all of them together)"
 })
 
