@@ -5,10 +5,10 @@
  * also carries tsx's loader: a second V8 isolate on a thread of its own (about 50 MB of heap), and seconds of
  * transpiling at start, which an installed package never pays; that mode keeps file names in CPU profiles.
  */
-import * as esbuild from "esbuild"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
+import * as Bundle from "../../packages/cli/scripts/bundle.js"
 
 const here = Path.dirname(fileURLToPath(import.meta.url))
 
@@ -47,38 +47,17 @@ export const sources = (root: string): Programs => ({
 export const compiled = async (root: string): Promise<Programs> => {
   const out = Path.join(root, "node_modules", ".callstream-load")
   await Fs.rm(out, { recursive: true, force: true })
+  const { callstream, recorderWorker } = Bundle.commandEntries(root)
   const entries = {
-    callstream: Path.join(root, "packages/cli/src/bin.ts"),
+    callstream,
     server: Path.join(root, "packages/server/src/index.ts"),
     "bare-server": Path.join(here, "bare-server.ts"),
     "library-server": Path.join(here, "library-server.ts")
   }
   // serve's recorder thread: a module of its own, which `callstream` starts from beside itself (older revisions
   // record in the main thread and have none)
-  const recorderWorker = Path.join(root, "packages/cli/src/internal/recorderWorker.ts")
   const hasRecorderWorker = await Fs.access(recorderWorker).then(() => true, () => false)
-  await esbuild.build({
-    entryPoints: hasRecorderWorker ? { ...entries, recorderWorker } : entries,
-    outdir: out,
-    outExtension: { ".js": ".mjs" },
-    bundle: true,
-    splitting: false,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    tsconfig: Path.join(root, "tsconfig.json"),
-    logLevel: "error",
-    plugins: [{
-      // only the workspace packages are bundled; everything else is imported from node_modules at run time
-      name: "external-packages",
-      setup: (build) => {
-        build.onResolve(
-          { filter: /^[^./]/ },
-          (args) => args.path.startsWith("@callstream/") ? undefined : { path: args.path, external: true }
-        )
-      }
-    }]
-  })
+  await Bundle.bundle({ root, entries: hasRecorderWorker ? { ...entries, recorderWorker } : entries, outdir: out })
   const program = (name: keyof typeof entries) => Path.join(out, `${name}.mjs`)
   return {
     root,

@@ -11,7 +11,7 @@ import * as Effect from "effect/Effect"
 import * as ChildProcess from "node:child_process"
 import * as path from "node:path"
 import { afterEach } from "vitest"
-import { meetingFigures, root, screenOf, tmp, waitFor } from "./helpers.js"
+import { bin, meetingFigures, root, screenOf, tmp, waitFor } from "./helpers.js"
 
 const TOKEN = "console-token"
 const meeting = SampleMeeting.generate({ seed: 7, duration: 10 })
@@ -32,7 +32,7 @@ const onTerminal = (args: ReadonlyArray<string>) => {
   for (const [key, value] of Object.entries(process.env)) {
     if (value !== undefined && !key.startsWith("CALLSTREAM_") && key !== "NO_COLOR") env[key] = value
   }
-  const command = ["exec", process.execPath, "--import", "tsx", path.join(root, "packages/cli/src/bin.ts"), ...args]
+  const command = ["exec", process.execPath, bin, ...args]
     .map((arg, i) => i === 0 ? arg : quote(arg)).join(" ")
   // -q quiet, -f flush at once, -e exit with the command's code, -c the command; the typescript goes nowhere
   const child = ChildProcess.spawn("script", ["-qfec", command, "/dev/null"], {

@@ -59,7 +59,7 @@ const start = (name: string, options: {
   return { child, stdout: () => stdout, stderr: () => stderr, exit }
 }
 
-const waitFor = async <A>(what: string, check: () => A | undefined, example?: Example, timeoutMs = 20_000) => {
+const waitFor = async <A>(what: string, check: () => A | undefined, example?: Example, timeoutMs = 45_000) => {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = check()

@@ -7,10 +7,11 @@ import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { afterEach } from "vitest"
+import { afterEach, inject } from "vitest"
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..")
-const bin = path.join(root, "packages/cli/src/bin.ts")
+/** The `callstream` command, compiled once per run (see `bundle.setup.ts`). */
+export const bin = inject("callstreamBin")
 
 export interface Run {
   readonly child: ChildProcess.ChildProcess
@@ -38,7 +39,7 @@ export const start = (args: ReadonlyArray<string>, env: Record<string, string> =
   }
   const settings: Record<string, string> = { CALLSTREAM_LOG_FORMAT: "pretty", ...env }
   if (settings.CALLSTREAM_LOG_FORMAT === "") delete settings.CALLSTREAM_LOG_FORMAT
-  const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", bin, ...args], {
+  const child = ChildProcess.spawn(process.execPath, [bin, ...args], {
     cwd: root,
     env: { ...inherited, ...settings, NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "pipe"]

@@ -1,0 +1,25 @@
+// The `callstream` command the black-box tests start, compiled once per run (see `scripts/bundle.ts`): run through
+// tsx, each start took about 2.4 s and 3.5 s of CPU (and its recorder thread loaded tsx again), most of the CLI
+// tests' time. The tests run it as an installed package runs: one module on plain Node.
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import type { TestProject } from "vitest/node"
+import * as Bundle from "../scripts/bundle.js"
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** The compiled `callstream` command (`callstream.mjs`, its recorder thread beside it). */
+    readonly callstreamBin: string
+  }
+}
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..")
+
+export default async function setup(project: TestProject): Promise<() => void> {
+  // inside node_modules, where the packages the command imports resolve from
+  const outdir = fs.mkdtempSync(path.join(root, "node_modules", ".callstream-test-"))
+  await Bundle.bundle({ root, entries: Bundle.commandEntries(root), outdir })
+  project.provide("callstreamBin", path.join(outdir, "callstream.mjs"))
+  return () => fs.rmSync(outdir, { recursive: true, force: true })
+}
