@@ -6,7 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
-import { cli, endedSession, servedUrl, start, tmp, upgradeStatus, wavSeconds } from "./helpers.js"
+import { cli, endedSession, servedUrl, sourceBin, start, tmp, upgradeStatus, wavSeconds } from "./helpers.js"
 
 const countFiles = (dir: string, suffix: string): number =>
   fs.readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(suffix)).length
@@ -46,9 +46,11 @@ describe("callstream serve + replay", () => {
     const meeting = SampleMeeting.generate(SampleMeeting.FIXTURE)
     fs.writeFileSync(tape, SampleMeeting.toJsonl(meeting))
 
+    // this serve runs from the TypeScript sources, as `npm start` does (its recorder thread loads tsx too); every
+    // other test runs the compiled command
     const serve = start(["serve", "--port", "0", "--out", out, "--session-timeout", "1"], {
       CALLSTREAM_TOKEN: "s3cret-token"
-    })
+    }, sourceBin)
     const { url } = await servedUrl(serve)
     assert.include(serve.stdout, "?token=<your token>", "a token the user chose is never printed")
     assert.notInclude(serve.stdout + serve.stderr, "s3cret-token")

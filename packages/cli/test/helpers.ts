@@ -13,6 +13,9 @@ export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 /** The `callstream` command, compiled once per run (see `bundle.setup.ts`). */
 export const bin = inject("callstreamBin")
 
+/** The `callstream` command of the checkout: its TypeScript sources, through tsx (as `npm start` runs them). */
+export const sourceBin = path.join(root, "packages/cli/bin/callstream.js")
+
 export interface Run {
   readonly child: ChildProcess.ChildProcess
   stdout: string
@@ -31,15 +34,20 @@ afterEach(() => {
  * killed after the test if it is still running. Its output is a pipe, so the console's default would be logfmt: these
  * tests read what a person reads, the pretty format (without colours or a status line, which need a terminal),
  * unless `env` sets `CALLSTREAM_LOG_FORMAT` itself (to `""` to leave it unset, for the console's own default).
+ * `command` is the compiled command unless a test asks for the sources ({@link sourceBin}).
  */
-export const start = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Run => {
+export const start = (
+  args: ReadonlyArray<string>,
+  env: Record<string, string> = {},
+  command: string = bin
+): Run => {
   const inherited: Record<string, string> = {}
   for (const [key, value] of Object.entries(process.env)) {
     if (value !== undefined && !key.startsWith("CALLSTREAM_")) inherited[key] = value
   }
   const settings: Record<string, string> = { CALLSTREAM_LOG_FORMAT: "pretty", ...env }
   if (settings.CALLSTREAM_LOG_FORMAT === "") delete settings.CALLSTREAM_LOG_FORMAT
-  const child = ChildProcess.spawn(process.execPath, [bin, ...args], {
+  const child = ChildProcess.spawn(process.execPath, [command, ...args], {
     cwd: root,
     env: { ...inherited, ...settings, NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "pipe"]
