@@ -175,8 +175,22 @@ const withDetails = (current: Participant, participant: RecallEvent.Participant)
 export const isOpen = (intervals: Chunk.Chunk<Interval>): boolean =>
   Chunk.isNonEmpty(intervals) && Chunk.lastNonEmpty(intervals).end === null
 
-const open = (intervals: Chunk.Chunk<Interval>, at: number): Chunk.Chunk<Interval> =>
-  isOpen(intervals) ? intervals : Chunk.append(intervals, { start: at, end: null })
+/**
+ * Intervals a Chunk holds as one flat array at most this many appends ago. A Chunk built by appends is a tree of
+ * small nodes, and an interval opened and closed leaves several of them: about 320 bytes of heap per speech
+ * interval, so a meeting's roster grew by some 200 bytes a second per session for as long as it lasted. Flattened
+ * (`Chunk.toReadonlyArray` does it in place, for the Chunk's value does not change) every 32 intervals, a list
+ * costs one array slot and its interval each, plus at most 31 intervals' nodes; the copy costs a pointer per
+ * interval every 32 intervals.
+ */
+const FLATTEN_EVERY = 32
+
+const open = (intervals: Chunk.Chunk<Interval>, at: number): Chunk.Chunk<Interval> => {
+  if (isOpen(intervals)) return intervals
+  const opened = Chunk.append(intervals, { start: at, end: null })
+  if (opened.length % FLATTEN_EVERY === 0) Chunk.toReadonlyArray(opened)
+  return opened
+}
 
 const shut = (intervals: Chunk.Chunk<Interval>, at: number): Chunk.Chunk<Interval> => {
   if (!Chunk.isNonEmpty(intervals)) return intervals
