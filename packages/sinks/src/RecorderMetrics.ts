@@ -93,3 +93,16 @@ export const redeliveriesSkipped = Metric.counter("callstream_recorder_redeliver
 export const exportInterval = Metric.gauge("callstream_recorder_export_interval_seconds", {
   description: "Seconds between two refreshes of a session's derived files, as last chosen"
 })
+
+/**
+ * Bytes the recorder has collected and not written yet, all sessions together (output waiting for its flush, and
+ * events held for sessions being set up), sampled every second. It stays near a flush interval's worth of the
+ * meetings' data; when it nears the recorder's `maxPendingTotal`, the recorder is behind its disk or its CPU, and
+ * the Stream is about to wait.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const pendingBytes = Metric.gauge("callstream_recorder_pending_bytes", {
+  description: "Bytes collected by the recorder and not written yet, all sessions together"
+})

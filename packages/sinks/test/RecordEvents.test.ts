@@ -3,6 +3,7 @@ import { Fixtures, SampleMeeting, type SessionEvent, type Tape } from "@callstre
 import { NodeContext } from "@effect/platform-node"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -189,6 +190,54 @@ describe("SessionRecorder.recordEvents", () => {
         assert.strictEqual(session.recorder.lostBytes, 0)
         assert.strictEqual(session.counts.messages, items.messages.length)
       }
+    }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
+
+  it.live("a backlog handed over in one long chunk is written as it is applied, not once it is all applied", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const out = path.join(dir, "out")
+      // ten minutes of one meeting: about 6,000 audio chunks, 25 MB of tape
+      const items = sessionItems(SampleMeeting.generate({ seed: 11, duration: 600 }).entries, "backlog")
+      const [first, rest] = [items.all.slice(0, 4), items.all.slice(4)]
+      // the lines each write of the tape carries
+      const writes: Array<number> = []
+      const spying = Layer.effect(
+        FileSystem.FileSystem,
+        Effect.map(FileSystem.FileSystem, (fs): FileSystem.FileSystem => ({
+          ...fs,
+          open: (target, options) =>
+            Effect.map(fs.open(target, options), (file) =>
+              target.endsWith("events.jsonl")
+                ? new Proxy(file, {
+                  get(file, property) {
+                    if (property !== "writeAll") return Reflect.get(file, property, file)
+                    return (bytes: Uint8Array) =>
+                      Effect.suspend(() => {
+                        writes.push(Buffer.from(bytes).toString("utf8").split("\n").length - 1)
+                        return file.writeAll(bytes)
+                      })
+                  }
+                })
+                : file)
+        }))
+      ).pipe(Layer.provide(NodeContext.layer))
+      // the session is open (its folder made) before its backlog comes, all in one chunk, as a source that fell
+      // behind hands it over
+      const events = Stream.concat(
+        Stream.fromIterable(first),
+        Stream.concat(Stream.execute(Effect.sleep("300 millis")), Stream.fromChunk(Chunk.unsafeFromArray(rest)))
+      )
+      yield* SessionRecorder.recordEvents(events, { directory: out, maxPendingBytes: 64 * 1024 }).pipe(
+        Effect.provide(spying)
+      )
+
+      const lines = items.messages.length
+      assert.strictEqual(readTape(path.join(out, "backlog", "events.jsonl")).length, lines)
+      assert.strictEqual(writes.reduce((a, b) => a + b, 0), lines)
+      // the session's bound is reached within the chunk's first slice: its flush writes what came so far while the
+      // next slices are applied, and flushes again when it is done (applied whole, the chunk went in one write,
+      // after the lines of the first chunk)
+      assert.isAtLeast(writes.length, 4)
     }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
 
   it.live("a chunk held back far ahead keeps its own samples while later chunks are decoded", () =>

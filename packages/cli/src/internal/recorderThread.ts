@@ -114,7 +114,11 @@ interface Lane {
 }
 
 // gauges whose values add up across threads (the others are settings each thread chooses alike: the largest shows)
-const ADDITIVE_GAUGES = new Set(["callstream_recorder_sessions_current", ThreadMessages.HEAP_USED])
+const ADDITIVE_GAUGES = new Set([
+  "callstream_recorder_sessions_current",
+  "callstream_recorder_pending_bytes",
+  ThreadMessages.HEAP_USED
+])
 
 /**
  * Records `events` on `threads` recorder threads (default 1), each taking whole sessions (by a hash of the session
