@@ -125,7 +125,10 @@ export const make = (
 
     // what waits to be written, for `/metrics`
     yield* Effect.forkScoped(
-      Effect.repeat(Effect.suspend(() => Metric.set(RecorderMetrics.pendingBytes, pending)), Schedule.spaced("1 second"))
+      Effect.repeat(
+        Effect.suspend(() => Metric.set(RecorderMetrics.pendingBytes, pending)),
+        Schedule.spaced("1 second")
+      )
     )
 
     const checkDone = () => {
