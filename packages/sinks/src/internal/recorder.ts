@@ -85,7 +85,7 @@ const weightOf = (item: SessionEvent.SessionEvent): number => item._tag === "Mes
  * Events of one chunk applied before the consumer lets the event loop come round (timers, finished writes, other
  * fibers). A source that fell behind hands its backlog over in long chunks (a `Mailbox` up to 8,192 events at
  * once); applied in one go, each held the flush timer and the writes' completions up for about a second, and a
- * recorder catching up on 10 s of 250 meetings collected 140-250 MB unwritten.
+ * recorder catching up on 10 s of 250 meetings collected 140-160 MB unwritten.
  */
 const SLICE = 512
 
