@@ -95,10 +95,11 @@ export const exportInterval = Metric.gauge("callstream_recorder_export_interval_
 })
 
 /**
- * Bytes the recorder has collected and not written yet, all sessions together (output waiting for its flush, and
- * events held for sessions being set up), sampled every second. It stays near a flush interval's worth of the
- * meetings' data; when it nears the recorder's `maxPendingTotal`, the recorder is behind its disk or its CPU, and
- * the Stream is about to wait.
+ * Bytes a recorder of one flat Stream (`SessionRecorder.recordEvents`, `run`, `layer`; `callstream serve`) has
+ * collected and not written yet, all its sessions together (output waiting for its flush, and events held for
+ * sessions being set up), sampled every second. It stays near a flush interval's worth of the meetings' data; when
+ * it nears the recorder's `maxPendingTotal`, the recorder is behind its disk or its CPU, and the Stream is about to
+ * wait. Several recorders in one process add up.
  *
  * @since 0.2.0
  * @category metrics

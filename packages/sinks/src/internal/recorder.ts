@@ -123,13 +123,17 @@ export const make = (
     let logsWrittenAt = 0
     let ending = false
 
-    // what waits to be written, for `/metrics`
-    yield* Effect.forkScoped(
-      Effect.repeat(
-        Effect.suspend(() => Metric.set(RecorderMetrics.pendingBytes, pending)),
-        Schedule.spaced("1 second")
-      )
-    )
+    // what waits to be written, for `/metrics`: this recorder's share of the gauge (recorders of one process add up),
+    // taken back when it closes
+    let reported = 0
+    const report = (value: number) =>
+      Effect.suspend(() => {
+        const delta = value - reported
+        reported = value
+        return delta === 0 ? Effect.void : Metric.incrementBy(RecorderMetrics.pendingBytes, delta)
+      })
+    yield* Effect.addFinalizer(() => report(0))
+    yield* Effect.forkScoped(Effect.repeat(Effect.suspend(() => report(pending)), Schedule.spaced("1 second")))
 
     const checkDone = () => {
       if (ending && sessions.size === 0) Deferred.unsafeDone(done, Exit.void)
@@ -321,7 +325,7 @@ export const make = (
         else if (entry.phase === "broken") sessions.delete(entry.key)
       }
       checkDone()
-      return Deferred.await(done)
+      return Effect.zipRight(Deferred.await(done), Effect.suspend(() => report(pending)))
     })
 
     return { accept, end }
