@@ -270,7 +270,7 @@ describe("SessionRecorder.recordEvents", () => {
       // each message's tape line (its text and a few dozen bytes around it) and the audio's samples
       assert.isAbove(seen[0]!, text)
       assert.strictEqual(readTape(tape).length, items.messages.length)
-      // once every session is finished, nothing is left
+      // once the recorder is done, its share is taken back
       assert.strictEqual(yield* gauge, 0)
     }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
 

@@ -325,7 +325,7 @@ export const make = (
         else if (entry.phase === "broken") sessions.delete(entry.key)
       }
       checkDone()
-      return Effect.zipRight(Deferred.await(done), Effect.suspend(() => report(pending)))
+      return Deferred.await(done)
     })
 
     return { accept, end }
