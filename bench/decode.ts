@@ -12,11 +12,7 @@
 import { Decoder, Fixtures, RecallEvent } from "@callstream/core"
 import * as Schema from "effect/Schema"
 import * as v8 from "node:v8"
-import * as vm from "node:vm"
-
-// a full collection on demand, so that the heap measured is what is kept alive
-v8.setFlagsFromString("--expose-gc")
-const collect = vm.runInNewContext("gc") as () => void
+import { collect } from "./collect.js"
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 9)
 const budgetMs = Number(process.env.BENCH_ROUND_MS ?? 150)

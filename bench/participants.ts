@@ -14,8 +14,7 @@
 import { Decoder, Fixtures, type RecallEvent } from "@callstream/core"
 import { Participants } from "@callstream/sinks"
 import * as Either from "effect/Either"
-import * as v8 from "node:v8"
-import * as vm from "node:vm"
+import { collect } from "./collect.js"
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 9)
 const WINDOW = 2_000
@@ -79,9 +78,6 @@ for (const [label, intervals, micros] of rows) {
   )
 }
 
-// the collector, without starting Node with --expose-gc
-v8.setFlagsFromString("--expose-gc")
-const collect = vm.runInNewContext("gc") as () => void
 const HOUR = speech(0, 3_600)
 const SESSIONS = 100
 collect()

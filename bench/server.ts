@@ -38,10 +38,9 @@ import { spawn } from "node:child_process"
 import { createRequire } from "node:module"
 import type * as Net from "node:net"
 import { fileURLToPath } from "node:url"
-import * as V8 from "node:v8"
-import * as Vm from "node:vm"
 import { Worker } from "node:worker_threads"
 import { WebSocketServer } from "ws"
+import { collect } from "./collect.js"
 import { median, quantile } from "./load/stats.js"
 
 const messagesPerRound = Number(process.env.BENCH_MESSAGES ?? 40_000)
@@ -345,8 +344,6 @@ const holdConnections = (url: string, count: number) => {
  * one JSON line: its RSS and V8 heap after a full collection, and its connections and sessions.
  */
 const serveForMeasures = async () => {
-  V8.setFlagsFromString("--expose-gc")
-  const collect = Vm.runInNewContext("gc") as () => void
   const scope = Effect.runSync(Scope.make())
   const layer = RecallServer.layer({ host: "127.0.0.1", port: 0, tokens: [Redacted.make(TOKEN)] }).pipe(
     Layer.provide(Logger.minimumLogLevel(LogLevel.None))

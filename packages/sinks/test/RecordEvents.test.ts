@@ -199,31 +199,17 @@ describe("SessionRecorder.recordEvents", () => {
     Effect.gen(function*() {
       const dir = tempDir()
       const out = path.join(dir, "out")
-      // ten minutes of one meeting: about 6,000 audio chunks, 25 MB of tape
+      // ten minutes of one meeting: 6,688 messages, most of them audio, about 30 MB of tape
       const items = sessionItems(SampleMeeting.generate({ seed: 11, duration: 600 }).entries, "backlog")
       const [first, rest] = [items.all.slice(0, 4), items.all.slice(4)]
-      // the lines each write of the tape carries
+      // the lines each write of the tape carries (nothing fails)
       const writes: Array<number> = []
-      const spying = Layer.effect(
-        FileSystem.FileSystem,
-        Effect.map(FileSystem.FileSystem, (fs): FileSystem.FileSystem => ({
-          ...fs,
-          open: (target, options) =>
-            Effect.map(fs.open(target, options), (file) =>
-              target.endsWith("events.jsonl")
-                ? new Proxy(file, {
-                  get(file, property) {
-                    if (property !== "writeAll") return Reflect.get(file, property, file)
-                    return (bytes: Uint8Array) =>
-                      Effect.suspend(() => {
-                        writes.push(Buffer.from(bytes).toString("utf8").split("\n").length - 1)
-                        return file.writeAll(bytes)
-                      })
-                  }
-                })
-                : file)
-        }))
-      ).pipe(Layer.provide(NodeContext.layer))
+      const watching = FailingFileSystem.layer((operation, target, bytes) => {
+        if (operation === "write" && bytes !== undefined && target.endsWith("events.jsonl")) {
+          writes.push(Buffer.from(bytes).toString("utf8").split("\n").length - 1)
+        }
+        return false
+      })
       // the session is open (its tape created) before its backlog comes, all in one chunk, as a source that fell
       // behind hands it over
       const tape = path.join(out, "backlog", "events.jsonl")
@@ -236,7 +222,7 @@ describe("SessionRecorder.recordEvents", () => {
         )
       )
       yield* SessionRecorder.recordEvents(events, { directory: out, maxPendingBytes: 64 * 1024 }).pipe(
-        Effect.provide(spying)
+        Effect.provide(watching)
       )
 
       const lines = items.messages.length

@@ -8,8 +8,11 @@ import * as Layer from "effect/Layer"
 /** What is about to happen: a write-like operation on a path. */
 export type Operation = "open" | "write" | "truncate" | "writeFile" | "rename" | "makeDirectory"
 
-/** Decides, at the moment of each operation, whether it fails with ENOSPC. */
-export type Failing = (operation: Operation, path: string) => boolean
+/**
+ * Decides, at the moment of each operation, whether it fails with ENOSPC. A write to an open file also shows the
+ * bytes it is about to write (a test may watch them and fail nothing).
+ */
+export type Failing = (operation: Operation, path: string, bytes?: Uint8Array) => boolean
 
 export const noSpace = (method: string, path: string) =>
   new SystemError({
@@ -27,7 +30,7 @@ const wrapFile = (file: FileSystem.File, path: string, failing: Failing): FileSy
       if (property === "writeAll" || property === "write") {
         return (bytes: Uint8Array) =>
           Effect.suspend(() =>
-            failing("write", path)
+            failing("write", path, bytes)
               ? Effect.fail(noSpace(String(property), path))
               : (target[property] as (bytes: Uint8Array) => Effect.Effect<unknown, unknown>)(bytes)
           )
