@@ -314,9 +314,7 @@ export const make = (
       })
 
     const accept = (items: Chunk.Chunk<SessionEvent.SessionEvent>): Effect.Effect<void> =>
-      items.length <= SLICE
-        ? Effect.suspend(() => acceptSlice(Chunk.toReadonlyArray(items), 0, items.length))
-        : acceptFrom(Chunk.toReadonlyArray(items), 0)
+      acceptFrom(Chunk.toReadonlyArray(items), 0)
 
     const end = Effect.suspend(() => {
       ending = true
