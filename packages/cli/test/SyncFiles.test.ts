@@ -6,6 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -71,5 +72,55 @@ describe("SyncFiles", () => {
       const expected = yield* answers(node)
       assert.deepStrictEqual(expected, ["true", "false", "SystemError BadResource"])
       assert.deepStrictEqual(yield* answers(sync), expected)
+    }).pipe(Effect.provide(layer)))
+
+  it.effect("whole-file writes, renames, folders and opens succeed and fail as with Node's FileSystem", () =>
+    Effect.gen(function*() {
+      const node = yield* Effect.provide(FileSystem.FileSystem, NodeContext.layer)
+      const sync = yield* FileSystem.FileSystem
+      const text = new TextEncoder()
+      // the same steps against each FileSystem, in a folder of its own: what each step gave
+      const run = (files: FileSystem.FileSystem) =>
+        Effect.gen(function*() {
+          const dir = fs.mkdtempSync(path.join(os.tmpdir(), "callstream-sync-"))
+          const at = (name: string) => path.join(dir, name)
+          const outcome = <A>(effect: Effect.Effect<A, PlatformError.PlatformError, Scope.Scope>) =>
+            Effect.scoped(effect).pipe(
+              Effect.as("ok"),
+              Effect.catchAll((error) =>
+                Effect.succeed(
+                  error._tag === "SystemError" ? `${error.method} ${error.reason}` : `${error.method} ${error._tag}`
+                )
+              )
+            )
+          const steps = [
+            yield* outcome(files.writeFileString(at("a.json.partial"), "{\"a\":1}")),
+            yield* outcome(files.rename(at("a.json.partial"), at("a.json"))),
+            yield* outcome(files.writeFile(at("log"), text.encode("one\n"), { flag: "a" })),
+            yield* outcome(files.writeFile(at("log"), text.encode("two\n"), { flag: "a" })),
+            yield* outcome(files.makeDirectory(at("x/y/z"), { recursive: true })),
+            yield* outcome(files.makeDirectory(at("x"))),
+            yield* outcome(files.makeDirectory(at("missing/inner"))),
+            yield* outcome(files.writeFileString(at("missing/file"), "no folder")),
+            yield* outcome(files.rename(at("nothing"), at("something"))),
+            yield* outcome(files.open(at("log"), { flag: "wx" })),
+            yield* outcome(Effect.flatMap(files.open(at("new"), { flag: "wx+" }), (file) =>
+              Effect.zipRight(file.writeAll(text.encode("fresh")), file.stat)))
+          ]
+          const contents = ["a.json", "log", "new"].map((name) =>
+            fs.readFileSync(at(name), "utf8")
+          )
+          return { steps, contents, folders: fs.existsSync(at("x/y/z")) }
+        })
+      const expected = yield* run(node)
+      assert.deepStrictEqual(expected.steps.slice(5, 10), [
+        "makeDirectory AlreadyExists",
+        "makeDirectory NotFound",
+        "writeFile NotFound",
+        "rename NotFound",
+        "open AlreadyExists"
+      ])
+      assert.deepStrictEqual(expected.contents, ["{\"a\":1}", "one\ntwo\n", "fresh"])
+      assert.deepStrictEqual(yield* run(sync), expected)
     }).pipe(Effect.provide(layer)))
 })
