@@ -86,7 +86,7 @@ describe("SyncFiles", () => {
           const at = (name: string) => path.join(dir, name)
           const outcome = <A>(effect: Effect.Effect<A, PlatformError.PlatformError, Scope.Scope>) =>
             Effect.scoped(effect).pipe(
-              Effect.as("ok"),
+              Effect.map((value) => value === undefined ? "ok" : String(value)),
               Effect.catchAll((error) =>
                 Effect.succeed(
                   error._tag === "SystemError" ? `${error.method} ${error.reason}` : `${error.method} ${error._tag}`
@@ -98,27 +98,30 @@ describe("SyncFiles", () => {
             yield* outcome(files.rename(at("a.json.partial"), at("a.json"))),
             yield* outcome(files.writeFile(at("log"), text.encode("one\n"), { flag: "a" })),
             yield* outcome(files.writeFile(at("log"), text.encode("two\n"), { flag: "a" })),
-            yield* outcome(files.makeDirectory(at("x/y/z"), { recursive: true })),
+            // (Node's gives back the first folder it made, which the interface does not promise)
+            yield* outcome(Effect.asVoid(files.makeDirectory(at("x/y/z"), { recursive: true }))),
             yield* outcome(files.makeDirectory(at("x"))),
             yield* outcome(files.makeDirectory(at("missing/inner"))),
             yield* outcome(files.writeFileString(at("missing/file"), "no folder")),
             yield* outcome(files.rename(at("nothing"), at("something"))),
             yield* outcome(files.open(at("log"), { flag: "wx" })),
             yield* outcome(Effect.flatMap(files.open(at("new"), { flag: "wx+" }), (file) =>
-              Effect.zipRight(file.writeAll(text.encode("fresh")), file.stat)))
+              Effect.zipRight(
+                file.writeAll(text.encode("fresh")),
+                Effect.map(file.stat, (info) => `${info.type} ${info.size}`)
+              )))
           ]
-          const contents = ["a.json", "log", "new"].map((name) =>
-            fs.readFileSync(at(name), "utf8")
-          )
+          const contents = ["a.json", "log", "new"].map((name) => fs.readFileSync(at(name), "utf8"))
           return { steps, contents, folders: fs.existsSync(at("x/y/z")) }
         })
       const expected = yield* run(node)
-      assert.deepStrictEqual(expected.steps.slice(5, 10), [
+      assert.deepStrictEqual(expected.steps.slice(5), [
         "makeDirectory AlreadyExists",
         "makeDirectory NotFound",
         "writeFile NotFound",
         "rename NotFound",
-        "open AlreadyExists"
+        "open AlreadyExists",
+        "File 5"
       ])
       assert.deepStrictEqual(expected.contents, ["{\"a\":1}", "one\ntwo\n", "fresh"])
       assert.deepStrictEqual(yield* run(sync), expected)
