@@ -192,17 +192,11 @@ const open = (
     (fd) => new SyncFile(fd, options?.flag?.startsWith("a") ?? false)
   )
 
+// bytes or a string (`writeFile` and `writeFileString`: Node writes a string as UTF-8, as the interface asks)
 const writeFile = (
   path: string,
-  data: Uint8Array,
-  options?: FileSystem.WriteFileOptions
-): Effect.Effect<void, PlatformError.PlatformError> =>
-  attempt("writeFile", path, () => NFS.writeFileSync(path, data, { flag: options?.flag, mode: options?.mode }))
-
-const writeFileString = (
-  path: string,
-  data: string,
-  options?: FileSystem.WriteFileStringOptions
+  data: Uint8Array | string,
+  options?: FileSystem.WriteFileOptions | FileSystem.WriteFileStringOptions
 ): Effect.Effect<void, PlatformError.PlatformError> =>
   attempt("writeFile", path, () => NFS.writeFileSync(path, data, { flag: options?.flag, mode: options?.mode }))
 
@@ -229,7 +223,7 @@ export const layer: Layer.Layer<FileSystem.FileSystem, never, FileSystem.FileSys
     exists,
     open,
     writeFile,
-    writeFileString,
+    writeFileString: writeFile,
     rename,
     makeDirectory
   }))
