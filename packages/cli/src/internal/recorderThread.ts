@@ -77,8 +77,8 @@ export const DEFAULT_HEAP_LIMIT_MB = 1024
  * the session's next event replaces it (a track's place, the roster and transcript); a scavenge costs what survives
  * it, and what survives two is moved to the old generation, for V8's helper threads to mark and the thread to sweep.
  * With Node's default at 1,000 recorded meetings a scavenge came every 70 ms or so, under the 100 ms between two
- * audio chunks of a meeting, and up to 20 MB a second survived into the old generation. The memory is used only while the
- * thread allocates that fast.
+ * audio chunks of a meeting, and up to 20 MB a second survived into the old generation. The memory is used only
+ * while the thread allocates that fast.
  *
  * @internal
  */
