@@ -1,6 +1,6 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
-import * as path from "node:path"
+import { runFolder } from "./packages/cli/test/runFolder.js"
 
 /**
  * The tests' temporary folders, all in one folder of this run's, removed when the run ends. Tests (and the servers
@@ -8,7 +8,8 @@ import * as path from "node:path"
  * behind, a run of the suite kept about 60 MB of recordings in the system's temporary folder.
  */
 export default function setup(): () => void {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), "callstream-test-"))
+  // a run killed before its teardown left its folder: the next run removes it
+  const root = runFolder(os.tmpdir(), "callstream-test-")
   const previous = process.env.TMPDIR
   process.env.TMPDIR = root
   return () => {

@@ -6,6 +6,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import type { TestProject } from "vitest/node"
 import * as Bundle from "../scripts/bundle.js"
+import { runFolder } from "./runFolder.js"
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -17,8 +18,9 @@ declare module "vitest" {
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..")
 
 export default async function setup(project: TestProject): Promise<() => void> {
-  // inside node_modules, where the packages the command imports resolve from
-  const outdir = fs.mkdtempSync(path.join(root, "node_modules", ".callstream-test-"))
+  // inside node_modules, where the packages the command imports resolve from (a run killed before its teardown
+  // left its folder there: the next run removes it)
+  const outdir = runFolder(path.join(root, "node_modules"), ".callstream-test-")
   await Bundle.bundle({ root, entries: Bundle.commandEntries(root), outdir })
   project.provide("callstreamBin", path.join(outdir, "callstream.mjs"))
   return () => fs.rmSync(outdir, { recursive: true, force: true })
