@@ -4,9 +4,9 @@
  * in one call, and the decoded chunks themselves can be collected as soon as they are placed (holding them until
  * the flush would keep every one alive through a young-generation collection).
  *
- * A run's buffer is sized after the track's last run (a flush interval of audio, typically), and once written it
- * goes back to a pool that every track of the process draws from: in steady state no buffer is allocated, and only
- * the runs being collected or written hold one.
+ * A run's buffer is sized after the track's last run (a flush interval of audio, typically; see `HEADROOM`), and
+ * once written it goes back to a pool that every track of the process draws from: in steady state no buffer is
+ * allocated, and only the runs being collected or written hold one.
  *
  * @internal
  */
@@ -33,7 +33,7 @@ const HEADROOM = 1.5
 
 // written runs' buffers, by capacity (a power of two), for the next runs of any track. How many a size keeps follows
 // how many of that size are in use: a quarter of them, and at least `POOLED_BYTES` worth. At 1,000 sessions about
-// a thousand 32 KiB runs are in use and a fifth of them come back at each tick of the flush timer, to be taken
+// a thousand 64 KiB runs are in use and a fifth of them come back at each tick of the flush timer, to be taken
 // again by the next chunks; a fixed 2 MiB kept 64 of them and had the rest allocated (and zero-filled) anew, 20 MB
 // a second. A size no longer in demand (the large runs of a flush that was late) is trimmed back to its floor as
 // other buffers come back, so such runs are not kept for good (at up to 64 of each size, a soak at 500 sessions held
