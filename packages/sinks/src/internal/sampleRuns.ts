@@ -33,11 +33,11 @@ const HEADROOM = 1.5
 
 // written runs' buffers, by capacity (a power of two), for the next runs of any track. How many a size keeps follows
 // how many of that size are in use: a quarter of them, and at least `POOLED_BYTES` worth. At 1,000 sessions about
-// a thousand 64 KiB runs are in use and a fifth of them come back at each tick of the flush timer, to be taken
-// again by the next chunks; a fixed 2 MiB kept 64 of them and had the rest allocated (and zero-filled) anew, 20 MB
-// a second. A size no longer in demand (the large runs of a flush that was late) is trimmed back to its floor as
-// other buffers come back, so such runs are not kept for good (at up to 64 of each size, a soak at 500 sessions held
-// 58 MB in 266 pooled buffers after three minutes).
+// a thousand runs are in use (32 KiB each when this was measured, 64 KiB with `HEADROOM`) and a fifth of them come
+// back at each tick of the flush timer, to be taken again by the next chunks; a fixed 2 MiB kept 64 of them and had
+// the rest allocated (and zero-filled) anew, 20 MB a second. A size no longer in demand (the large runs of a flush
+// that was late) is trimmed back to its floor as other buffers come back, so such runs are not kept for good (at up
+// to 64 of each size, a soak at 500 sessions held 58 MB in 266 pooled buffers after three minutes).
 interface SizeClass {
   readonly free: Array<Int16Array>
   /** Buffers of this size handed out and not given back. */
