@@ -192,11 +192,12 @@ const open = (
     (fd) => new SyncFile(fd, options?.flag?.startsWith("a") ?? false)
   )
 
-// bytes or a string (`writeFile` and `writeFileString`: Node writes a string as UTF-8, as the interface asks)
+// bytes or a string (`writeFile` and `writeFileString`, whose options are the same: Node writes a string as UTF-8,
+// as the interface asks)
 const writeFile = (
   path: string,
   data: Uint8Array | string,
-  options?: FileSystem.WriteFileOptions | FileSystem.WriteFileStringOptions
+  options?: FileSystem.WriteFileOptions
 ): Effect.Effect<void, PlatformError.PlatformError> =>
   attempt("writeFile", path, () => NFS.writeFileSync(path, data, { flag: options?.flag, mode: options?.mode }))
 
