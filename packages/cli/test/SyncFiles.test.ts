@@ -1,4 +1,5 @@
 // The recorder thread's FileSystem: open files that read and write synchronously, as Node's FileSystem would.
+import { GatheredWrite } from "@callstream/sinks"
 import { NodeContext } from "@effect/platform-node"
 import * as PlatformError from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -41,6 +42,33 @@ describe("SyncFiles", () => {
         yield* handle.writeAll(new TextEncoder().encode(", again"))
       }))
       assert.strictEqual(fs.readFileSync(file, "utf8"), "hello, again")
+    }).pipe(Effect.provide(layer)))
+
+  it.effect("writes several buffers with one gathered call, at the position and in append mode, as writeAll each would", () =>
+    Effect.gen(function*() {
+      const files = yield* FileSystem.FileSystem
+      const node = yield* Effect.provide(FileSystem.FileSystem, NodeContext.layer)
+      // three blocks of 16 KiB and a tail, as a recorder's flush hands them over
+      const buffers = [0, 1, 2, 3].map((i) => new Uint8Array(i === 3 ? 100 : 16 * 1024).fill(97 + i))
+      const write = (on: FileSystem.FileSystem, flag: "r+" | "a") => {
+        const file = tempFile("0123456789")
+        return Effect.scoped(Effect.gen(function*() {
+          const handle = yield* on.open(file, { flag })
+          yield* handle.seek(4, "start")
+          yield* GatheredWrite.writeAll(handle, buffers)
+          yield* GatheredWrite.writeAll(handle, [new Uint8Array([33]), new Uint8Array([10])])
+          return fs.readFileSync(file)
+        }))
+      }
+      const handle = yield* Effect.scoped(
+        Effect.map(files.open(tempFile(""), { flag: "r+" }), GatheredWrite.isGathering)
+      )
+      assert.isTrue(handle, "the recorder thread's files gather")
+      for (const flag of ["r+", "a"] as const) {
+        const expected = yield* write(node, flag)
+        assert.strictEqual(expected.byteLength, (flag === "a" ? 10 : 4) + 3 * 16 * 1024 + 102)
+        assert.isTrue(Buffer.compare(yield* write(files, flag), expected) === 0, `flag ${flag}`)
+      }
     }).pipe(Effect.provide(layer)))
 
   it.effect("a write that fails is a SystemError naming the method, as with Node's FileSystem", () =>

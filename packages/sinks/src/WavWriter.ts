@@ -38,6 +38,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import * as GatheredWrite from "./GatheredWrite.js"
 
 /**
  * The size of the header this module writes; the data starts right after it.
@@ -70,8 +71,11 @@ export class WavError extends Data.TaggedError("WavError")<{
  */
 export interface WavWriter {
   readonly path: string
-  /** Writes samples at a sample offset (0 = the first sample of the file). */
-  readonly write: (offset: number, samples: Int16Array) => Effect.Effect<void, WavError>
+  /**
+   * Writes samples at a sample offset (0 = the first sample of the file): one array, or consecutive pieces of one run
+   * (written with one call when the file can gather them, see `GatheredWrite`).
+   */
+  readonly write: (offset: number, samples: Int16Array | ReadonlyArray<Int16Array>) => Effect.Effect<void, WavError>
   /** Grows the file with silence up to `samples` samples (nothing when it is longer already). */
   readonly extendTo: (samples: number) => Effect.Effect<void, WavError>
   /** The number of samples the file holds. */
@@ -243,15 +247,18 @@ export const make = (
     )
 
     // a write past the end leaves a hole the file system reads back as zeros: silence, with no call of its own
-    const write = (offset: number, samples: Int16Array) => {
-      if (samples.length === 0) return Effect.void
+    const write = (offset: number, samples: Int16Array | ReadonlyArray<Int16Array>) => {
+      const pieces = ArrayBuffer.isView(samples) ? [bytesOf(samples)] : samples.map(bytesOf)
+      let bytes = 0
+      for (const piece of pieces) bytes += piece.byteLength
+      if (bytes === 0) return Effect.void
       const start = offset * Audio.BYTES_PER_SAMPLE
       const written = moved(
-        HEADER_BYTES + start + samples.byteLength,
-        Effect.zipRight(seek(HEADER_BYTES + start), file.writeAll(bytesOf(samples))).pipe(Effect.mapError(io))
+        HEADER_BYTES + start + bytes,
+        Effect.zipRight(seek(HEADER_BYTES + start), GatheredWrite.writeAll(file, pieces)).pipe(Effect.mapError(io))
       ).pipe(
         Effect.tap(() => {
-          dataBytes = Math.max(dataBytes, start + samples.byteLength)
+          dataBytes = Math.max(dataBytes, start + bytes)
         })
       )
       return lock.withPermits(1)(background ? Effect.zipRight(written, maybePatch) : written)

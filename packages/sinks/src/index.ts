@@ -8,6 +8,7 @@
 import * as AudioTimeline from "./AudioTimeline.js"
 import * as Exports from "./Exports.js"
 import * as FrameWriter from "./FrameWriter.js"
+import * as GatheredWrite from "./GatheredWrite.js"
 import * as Participants from "./Participants.js"
 import * as RecorderMetrics from "./RecorderMetrics.js"
 import * as SessionFolder from "./SessionFolder.js"
@@ -41,6 +42,14 @@ export {
    * @category writers
    */
   FrameWriter,
+  /**
+   * Writing several buffers to a file with one call (`writev`), for files that offer it; one `writeAll` each for
+   * the others.
+   *
+   * @since 0.2.0
+   * @category writers
+   */
+  GatheredWrite,
   /**
    * Who was in the meeting and what they did: roster by participant id, presence, speaking, webcam and screenshare
    * intervals, talk time, chat.

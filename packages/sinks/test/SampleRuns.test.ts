@@ -1,7 +1,8 @@
-// The runs of samples waiting for a track's WAV: consecutive chunks are collected into one run (one write), and a
-// run's buffer is sized after the track's last run, with room for a flush that comes late.
+// The runs of samples waiting for a track's WAV: consecutive chunks are collected into one run (one write), held in
+// blocks of the process's pool that go back to it once written.
 import { assert, describe, it } from "vitest"
-import { SampleRuns } from "../src/internal/sampleRuns.js"
+import * as BlockPool from "../src/internal/blockPool.js"
+import { type Run, SampleRuns } from "../src/internal/sampleRuns.js"
 
 // `length` samples counting up from `from`, in chunks of 1,600 (100 ms at 16 kHz)
 const chunks = (from: number, length: number): Array<Int16Array> => {
@@ -20,38 +21,73 @@ const addAll = (runs: SampleRuns, offset: number, parts: ReadonlyArray<Int16Arra
   }
 }
 
+// a run's samples in one array
+const samplesOf = (run: Run): Int16Array => {
+  const out = new Int16Array(run.length)
+  let at = 0
+  for (const chunk of run.chunks) {
+    out.set(chunk, at)
+    at += chunk.length
+  }
+  assert.strictEqual(at, run.length)
+  return out
+}
+
+const counting = (from: number, length: number) => Int16Array.from({ length }, (_, i) => (from + i) % 32768)
+
 describe("SampleRuns", () => {
-  it("collects consecutive chunks into one run, and starts another where the audio jumps", () => {
+  it("collects consecutive chunks into one run, across blocks, and starts another where the audio jumps", () => {
     const runs = new SampleRuns()
-    addAll(runs, 0, chunks(0, 4800))
-    addAll(runs, 8000, chunks(8000, 3200))
-    assert.strictEqual(runs.pending, 8000)
+    // 20,000 samples: more than two blocks of 8,192
+    addAll(runs, 0, chunks(0, 20_000))
+    addAll(runs, 30_000, chunks(30_000, 3200))
+    assert.strictEqual(runs.pending, 23_200)
     const taken = runs.take()
-    assert.deepStrictEqual(taken.map((run) => [run.offset, run.samples.length]), [[0, 4800], [8000, 3200]])
-    assert.deepStrictEqual(Array.from(taken[1]!.samples.subarray(0, 3)), [8000, 8001, 8002])
-    assert.deepStrictEqual(Array.from(taken[0]!.samples.subarray(4797)), [4797, 4798, 4799])
+    assert.deepStrictEqual(taken.map((run) => [run.offset, run.length, run.chunks.length]), [[0, 20_000, 3], [
+      30_000,
+      3200,
+      1
+    ]])
+    assert.deepStrictEqual(samplesOf(taken[0]!), counting(0, 20_000))
+    assert.deepStrictEqual(samplesOf(taken[1]!), counting(30_000, 3200))
     for (const run of taken) runs.written(run)
     assert.strictEqual(runs.pending, 0)
     assert.deepStrictEqual(runs.take(), [])
   })
 
-  it("sizes a run for half as much again as the track's last one, so a later flush finds room", () => {
+  it("samples added while a run is being written start a new run, and the written run keeps its samples", () => {
     const runs = new SampleRuns()
-    // a second of 16 kHz audio between two flushes
-    addAll(runs, 0, chunks(0, 16_000))
+    addAll(runs, 0, chunks(0, 8192))
     const [first] = runs.take()
+    addAll(runs, 8192, chunks(8192, 4800))
+    assert.deepStrictEqual(samplesOf(first!), counting(0, 8192))
     runs.written(first!)
-    // the next flush comes a little late: 16,100 samples
-    addAll(runs, 16_000, chunks(16_000, 16_100))
     const [second] = runs.take()
-    assert.strictEqual(second!.samples.length, 16_100)
-    assert.strictEqual(second!.samples[16_099], (16_000 + 16_099) % 32768)
-    // its buffer has room for 1.5 times the last run (24,000 samples), not just for what came
-    assert.isAtLeast(second!.samples.buffer.byteLength / Int16Array.BYTES_PER_ELEMENT, 24_000)
+    assert.deepStrictEqual([second!.offset, second!.length], [8192, 4800])
+    assert.deepStrictEqual(samplesOf(second!), counting(8192, 4800))
     runs.written(second!)
   })
 
+  it("gives every block back once written: a steady track takes no new memory", () => {
+    const before = BlockPool.usage()
+    const runs = new SampleRuns()
+    let at = 0
+    const cycle = () => {
+      addAll(runs, at, chunks(at, 16_000))
+      at += 16_000
+      for (const run of runs.take()) runs.written(run)
+    }
+    cycle()
+    const warm = BlockPool.usage()
+    assert.strictEqual(warm.inUse, before.inUse, "blocks still in use after every run was written")
+    for (let i = 0; i < 50; i++) cycle()
+    const after = BlockPool.usage()
+    assert.strictEqual(after.inUse, before.inUse)
+    assert.strictEqual(after.free, warm.free, "the pool grew: blocks were allocated in steady state")
+  })
+
   it("gives up what waits on drop, and counts it", () => {
+    const before = BlockPool.usage().inUse
     const runs = new SampleRuns()
     addAll(runs, 0, chunks(0, 3200))
     runs.take()
@@ -59,5 +95,6 @@ describe("SampleRuns", () => {
     assert.strictEqual(runs.drop(), 4800)
     assert.strictEqual(runs.pending, 0)
     assert.deepStrictEqual(runs.take(), [])
+    assert.strictEqual(BlockPool.usage().inUse, before)
   })
 })

@@ -79,8 +79,8 @@ describe("TapeRecorder", () => {
               position
             })
           }
-          const written = buffer.take() ?? new Uint8Array(0)
-          assert.strictEqual(Buffer.from(written).toString("utf8"), expected)
+          const written = buffer.take() ?? []
+          assert.strictEqual(Buffer.concat(written).toString("utf8"), expected)
           assert.strictEqual(buffer.pendingItems, messages.length)
         }
       )

@@ -14,6 +14,7 @@
  *
  * @internal
  */
+import { GatheredWrite } from "@callstream/sinks"
 import * as PlatformError from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
@@ -109,8 +110,8 @@ const infoOf = (stats: NFS.Stats): FileSystem.File.Info => ({
   blocks: Option.some(stats.blocks)
 })
 
-/** An open file whose calls are synchronous, at its own position. */
-class SyncFile implements FileSystem.File {
+/** An open file whose calls are synchronous, at its own position; it writes several buffers with one call. */
+class SyncFile implements GatheredWrite.GatheringFile {
   readonly [FileSystem.FileTypeId]: FileSystem.FileTypeId = FileSystem.FileTypeId
   private position = 0
 
@@ -173,11 +174,35 @@ class SyncFile implements FileSystem.File {
     })
   }
 
+  readonly [GatheredWrite.TypeId] = (buffers: ReadonlyArray<Uint8Array>) =>
+    attempt("writeAll", this.fd, () => {
+      let left = buffers
+      while (left.length > 0) {
+        const written = NFS.writevSync(this.fd, left as Array<Uint8Array>, this.append ? undefined : this.position)
+        if (written === 0) {
+          throw Object.assign(new Error("write returned 0 bytes written"), { code: "WriteZero", syscall: "writev" })
+        }
+        if (!this.append) this.position += written
+        left = rest(left, written)
+      }
+    })
+
   private writeOnce(buffer: Uint8Array): number {
     const written = NFS.writeSync(this.fd, buffer, 0, buffer.byteLength, this.append ? null : this.position)
     if (!this.append) this.position += written
     return written
   }
+}
+
+// what a gathered write cut short after `written` bytes still has to write
+const rest = (buffers: ReadonlyArray<Uint8Array>, written: number): ReadonlyArray<Uint8Array> => {
+  let skip = written
+  let i = 0
+  while (i < buffers.length && skip >= buffers[i]!.byteLength) skip -= buffers[i++]!.byteLength
+  if (i === buffers.length) return []
+  const left = buffers.slice(i)
+  left[0] = left[0]!.subarray(skip)
+  return left
 }
 
 const open = (

@@ -107,9 +107,9 @@ class FlushFailed extends Data.TaggedError("FlushFailed")<{ readonly failures: n
 
 /** The bytes a flush hands to the disk, and the files they go to (what its span reports). */
 const sizeOf = (
-  logs: ReadonlyArray<Uint8Array | undefined>,
+  logs: ReadonlyArray<ReadonlyArray<Uint8Array> | undefined>,
   wavJobs: ReadonlyArray<readonly [unknown, ReadonlyArray<SampleRun>]>,
-  streamJobs: ReadonlyArray<readonly [unknown, Uint8Array | undefined]>,
+  streamJobs: ReadonlyArray<readonly [unknown, ReadonlyArray<Uint8Array> | undefined]>,
   frames: ReadonlyArray<{ readonly bytes: Uint8Array }>
 ): { readonly bytes: number; readonly files: number } => {
   let bytes = 0
@@ -117,11 +117,11 @@ const sizeOf = (
   for (const data of [...logs, ...streamJobs.map(([, data]) => data)]) {
     if (data === undefined) continue
     files++
-    bytes += data.byteLength
+    for (const view of data) bytes += view.byteLength
   }
   for (const [, runs] of wavJobs) {
     if (runs.length > 0) files++
-    for (const run of runs) bytes += run.samples.byteLength
+    for (const run of runs) bytes += run.length * Int16Array.BYTES_PER_ELEMENT
   }
   for (const frame of frames) bytes += frame.bytes.byteLength
   return { bytes, files }
@@ -191,10 +191,10 @@ export const make = (
     const tapeFile = yield* fs.open(tapePath, { flag: restored.fresh ? "wx+" : "r+" })
     const tape = new AppendBuffer(restored.offsets.tape.bytes, restored.offsets.tape.lines)
     // a control log gets a line now and then: its buffer starts small (a tape's 16 KiB at every session added up)
-    const control = new AppendBuffer(restored.offsets.control.bytes, restored.offsets.control.lines, 1024)
+    const control = new AppendBuffer(restored.offsets.control.bytes, restored.offsets.control.lines)
     // finals moved out of memory (see `SettledTranscript`): a few lines now and then, like the control log
     const settledPath = path.join(dir, SettledTranscript.FILE)
-    const settled = new AppendBuffer(restored.offsets.settled.bytes, restored.offsets.settled.lines, 1024)
+    const settled = new AppendBuffer(restored.offsets.settled.bytes, restored.offsets.settled.lines)
     let lastSettleAt = 0
     // opened at the first write and kept open, as the tape is (an open and a close every few seconds per session
     // added up to a tenth of the recorder thread at 1,000 sessions)
@@ -386,8 +386,8 @@ export const make = (
           track.written = true
         }
         const data = runs.length === 1
-          ? Effect.tap(wav.write(runs[0]!.offset, runs[0]!.samples), written(runs[0]!))
-          : Effect.forEach(runs, (run) => Effect.tap(wav.write(run.offset, run.samples), written(run)), {
+          ? Effect.tap(wav.write(runs[0]!.offset, runs[0]!.chunks), written(runs[0]!))
+          : Effect.forEach(runs, (run) => Effect.tap(wav.write(run.offset, run.chunks), written(run)), {
             discard: true
           })
         return Effect.zipRight(data, patch)
@@ -418,7 +418,12 @@ export const make = (
         Effect.flatMap((handle) => handle._tag === "Stream" ? Effect.succeed(handle.file) : Effect.die("not a file"))
       )
 
-    const flushStream = (stream: StreamFile, bytes: Uint8Array | undefined, now: number, force: boolean) => {
+    const flushStream = (
+      stream: StreamFile,
+      bytes: ReadonlyArray<Uint8Array> | undefined,
+      now: number,
+      force: boolean
+    ) => {
       if (bytes === undefined) return Effect.void
       const tried = force || trouble.canTry(stream.file, now)
         ? attempt(stream.file, now, Effect.flatMap(openStream(stream), (file) => stream.buffer.write(file, bytes)))
