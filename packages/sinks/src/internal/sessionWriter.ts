@@ -190,7 +190,7 @@ export const make = (
     yield* fs.writeFile(controlPath, new Uint8Array(0), { flag: "a" })
     const tapeFile = yield* fs.open(tapePath, { flag: restored.fresh ? "wx+" : "r+" })
     const tape = new AppendBuffer(restored.offsets.tape.bytes, restored.offsets.tape.lines)
-    // a control log gets a line now and then: its buffer starts small (a tape's 16 KiB at every session added up)
+    // a control log gets a line now and then: it holds a block of the pool only while a line waits
     const control = new AppendBuffer(restored.offsets.control.bytes, restored.offsets.control.lines)
     // finals moved out of memory (see `SettledTranscript`): a few lines now and then, like the control log
     const settledPath = path.join(dir, SettledTranscript.FILE)
