@@ -217,6 +217,12 @@ export class EventBuffer<A> {
   }
 }
 
+/** A buffer a `MergedBuffers` reads, and whether it is waiting in the ring of ready buffers. */
+interface Slot<A> {
+  readonly buffer: EventBuffer<A>
+  queued: boolean
+}
+
 /**
  * Reads every buffer a source names as one Stream, without a fiber or a queue per buffer: each take hands over
  * what the ready buffers hold (up to `maxChunk`), each buffer's items in order. Only buffers that have items (or
@@ -226,8 +232,13 @@ export class EventBuffer<A> {
 export class MergedBuffers<S, A> {
   /** Buffers named by the source that have not both ended and been read. */
   private open = 0
-  /** The buffers that hold items or ended since they were last read, in the order that happened. */
-  private readonly ready = new Set<EventBuffer<A>>()
+  // The buffers that hold items or ended since they were last read, in the order that happened: a ring of slots,
+  // each slot marked while it is in the ring. (A `Set` did the same, but at 1,000 sessions its table was rebuilt as
+  // buffers came and went several times a second, and the tables that survived a young collection made up half of
+  // what the main thread promoted into its old generation.)
+  private ring: Array<Slot<A> | undefined> = new Array(64)
+  private head = 0
+  private size = 0
   private readonly waker = new Waker<A>(() => this.takeNow())
 
   constructor(
@@ -238,42 +249,65 @@ export class MergedBuffers<S, A> {
     source.adopt(this.waker)
   }
 
+  private push(slot: Slot<A>): void {
+    if (this.size === this.ring.length) {
+      const grown = new Array<Slot<A> | undefined>(this.ring.length * 2)
+      for (let i = 0; i < this.size; i++) grown[i] = this.ring[(this.head + i) % this.ring.length]
+      this.ring = grown
+      this.head = 0
+    }
+    this.ring[(this.head + this.size) % this.ring.length] = slot
+    this.size++
+  }
+
+  private shift(): Slot<A> {
+    const slot = this.ring[this.head]!
+    this.ring[this.head] = undefined
+    this.head = (this.head + 1) % this.ring.length
+    this.size--
+    return slot
+  }
+
+  private markReady(slot: Slot<A>): void {
+    if (slot.queued) return
+    slot.queued = true
+    this.push(slot)
+  }
+
   private add(buffer: EventBuffer<A>): void {
     this.open++
+    const slot: Slot<A> = { buffer, queued: false }
     buffer.adopt({
       signal: () => {
-        this.ready.add(buffer)
+        this.markReady(slot)
         this.waker.signal()
       },
       hurry: () => {
-        this.ready.add(buffer)
+        this.markReady(slot)
         this.waker.hurry()
       }
     })
-    if (buffer.size > 0 || buffer.isDone) this.ready.add(buffer)
+    if (buffer.size > 0 || buffer.isDone) this.markReady(slot)
   }
 
   private takeNow(): Pull<A> {
     for (const s of this.source.takeUpTo(Infinity)) this.add(this.bufferOf(s))
     let out: Array<A> | undefined
-    for (const buffer of this.ready) {
+    while (this.size > 0) {
       const room = this.maxChunk - (out?.length ?? 0)
       if (room <= 0) break
-      const taken = buffer.takeUpTo(room)
+      const slot = this.ring[this.head]!
+      const taken = slot.buffer.takeUpTo(room)
       if (out === undefined) out = taken
       else for (let i = 0; i < taken.length; i++) out.push(taken[i]!)
-      if (buffer.size === 0) {
-        this.ready.delete(buffer)
-        if (buffer.isDone) this.open--
+      if (slot.buffer.size > 0) {
+        // the buffer that filled the chunk goes last next time, so a busy session cannot starve the others
+        if (this.size > 1) this.push(this.shift())
+        break
       }
-    }
-    // the buffer that filled the chunk goes last next time, so a busy session cannot starve the others
-    if (out !== undefined && out.length >= this.maxChunk) {
-      const first = this.ready.values().next()
-      if (!first.done) {
-        this.ready.delete(first.value)
-        this.ready.add(first.value)
-      }
+      this.shift()
+      slot.queued = false
+      if (slot.buffer.isDone) this.open--
     }
     if (out !== undefined && out.length > 0) return Effect.succeed(fromArray(out))
     if (this.source.isDone && this.source.size === 0 && this.open === 0) return Effect.fail(Option.none())
@@ -281,7 +315,7 @@ export class MergedBuffers<S, A> {
   }
 
   private isReady(): boolean {
-    return this.source.size > 0 || this.ready.size > 0 || (this.source.isDone && this.open === 0)
+    return this.source.size > 0 || this.size > 0 || (this.source.isDone && this.open === 0)
   }
 
   /** Every buffer's items, as one Stream (one consumer). */
