@@ -150,20 +150,39 @@ const blank = (participant: RecallEvent.Participant): Participant => ({
   screenshare: Chunk.empty()
 })
 
+// Whether two values parsed from JSON are equal, by value. Each message's participant carries its own `extra_data`
+// object (`{}` at the least, as Recall sends it), equal to the last one nearly always.
+const sameJson = (a: unknown, b: unknown): boolean => {
+  if (a === b) return true
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false
+    return true
+  }
+  if (Array.isArray(b)) return false
+  const keys = Object.keys(a)
+  if (keys.length !== Object.keys(b).length) return false
+  for (const key of keys) {
+    if (!Object.hasOwn(b, key) || !sameJson((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) {
+      return false
+    }
+  }
+  return true
+}
+
+// the participant with what an event says of it; the very same object when it says nothing new (most events)
 const withDetails = (current: Participant, participant: RecallEvent.Participant): Participant => {
   const name = participant.name !== null && participant.name !== "" ? participant.name : current.name
-  const next: Participant = {
-    ...current,
-    name,
-    names: name !== null && !current.names.includes(name) ? [...current.names, name] : current.names,
-    isHost: participant.is_host ?? current.isHost,
-    platform: participant.platform ?? current.platform,
-    email: participant.email ?? current.email,
-    extraData: participant.extra_data ?? current.extraData
-  }
-  const same = next.name === current.name && next.names === current.names && next.isHost === current.isHost &&
-    next.platform === current.platform && next.email === current.email && next.extraData === current.extraData
-  return same ? current : next
+  const names = name !== null && !current.names.includes(name) ? [...current.names, name] : current.names
+  const isHost = participant.is_host ?? current.isHost
+  const platform = participant.platform ?? current.platform
+  const email = participant.email ?? current.email
+  const given = participant.extra_data ?? null
+  const extraData = given === null || sameJson(given, current.extraData) ? current.extraData : given
+  const same = name === current.name && names === current.names && isHost === current.isHost &&
+    platform === current.platform && email === current.email && extraData === current.extraData
+  return same ? current : { ...current, name, names, isHost, platform, email, extraData }
 }
 
 /**

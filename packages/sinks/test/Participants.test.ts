@@ -130,6 +130,23 @@ describe("Participants", () => {
     assert.strictEqual(Participants.reduce(once, again), once)
   })
 
+  it("returns the same state for messages that repeat what it knows, each with its own extra_data, and keeps a change", () => {
+    const zoom = (guest: boolean) => ({ ...person(100), extra_data: { zoom: { guest, rooms: ["a", "b"] } } })
+    const joined = fold([pe("participant_events.join", 100, 0, zoom(false))])
+    // every message off the wire is parsed anew: equal extra_data, never the same object
+    const transcript = (at: number, who: ReturnType<typeof zoom>) =>
+      decode(Fixtures.transcript("hello", { participant: who, at }))
+    const after = Participants.reduce(joined, transcript(1, zoom(false)))
+    assert.strictEqual(after, joined)
+    assert.strictEqual(Participants.reduce(after, transcript(2, zoom(false))), joined)
+    const changed = Participants.reduce(after, transcript(3, zoom(true)))
+    assert.notStrictEqual(changed, joined)
+    assert.deepStrictEqual(changed.roster["100"]!.extraData, { zoom: { guest: true, rooms: ["a", "b"] } })
+    // no extra_data at all keeps what was known
+    const none = decode(Fixtures.transcript("hi", { participant: { ...person(100), extra_data: null }, at: 4 }))
+    assert.strictEqual(Participants.reduce(changed, none), changed)
+  })
+
   it("round-trips through participants.json and works as a Sink", () =>
     Effect.gen(function*() {
       const events = [
