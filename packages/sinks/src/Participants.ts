@@ -33,8 +33,10 @@
 import { EventStream, type RecallEvent, SessionKey } from "@callstream/core"
 import * as Chunk from "effect/Chunk"
 import * as Either from "effect/Either"
+import * as Equal from "effect/Equal"
 import * as Schema from "effect/Schema"
 import * as Sink from "effect/Sink"
+import * as Utils from "effect/Utils"
 import * as NameRecord from "./internal/nameRecord.js"
 
 /**
@@ -150,26 +152,10 @@ const blank = (participant: RecallEvent.Participant): Participant => ({
   screenshare: Chunk.empty()
 })
 
-// Whether two values parsed from JSON are equal, by value. Each message's participant carries its own `extra_data`
-// object (`{}` at the least, as Recall sends it), equal to the last one nearly always.
-const sameJson = (a: unknown, b: unknown): boolean => {
-  if (a === b) return true
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false
-    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false
-    return true
-  }
-  if (Array.isArray(b)) return false
-  const keys = Object.keys(a)
-  if (keys.length !== Object.keys(b).length) return false
-  for (const key of keys) {
-    if (!Object.hasOwn(b, key) || !sameJson((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) {
-      return false
-    }
-  }
-  return true
-}
+// Whether two values parsed from JSON are equal, by value (Effect's `Equal` compares plain objects and arrays key by
+// key inside a structural region). Each message's participant carries its own `extra_data` object (`{}` at the
+// least, as Recall sends it), equal to the last one nearly always.
+const sameJson = (a: unknown, b: unknown): boolean => Utils.structuralRegion(() => Equal.equals(a, b))
 
 // the participant with what an event says of it; the very same object when it says nothing new (most events)
 const withDetails = (current: Participant, participant: RecallEvent.Participant): Participant => {
