@@ -3,12 +3,12 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as GatheredWrite from "../GatheredWrite.js"
-import * as BlockPool from "./blockPool.js"
+import { BlockChain } from "./blockChain.js"
 
 /**
  * What is waiting to be appended to one file, and how much of the file is known to be on disk (`committed`: bytes
- * and items, e.g. tape lines). Appends are copied at once into a chain of blocks from the process's `BlockPool`
- * (text encoded as UTF-8), so what was appended (a message's raw text) can be collected right away, and are written
+ * and items, e.g. tape lines). Appends are copied at once into a `BlockChain` (blocks from the process's `BlockPool`,
+ * text encoded as UTF-8), so what was appended (a message's raw text) can be collected right away, and are written
  * with one call per flush (a gathered write) at the committed end, with a positioned write: a write that fails
  * half-way is simply written again over its own prefix (nothing doubles, nothing tears), and what failed stays here
  * until a later flush gets it onto the disk. Written blocks go back to the pool; a file with nothing waiting holds
@@ -17,11 +17,7 @@ import * as BlockPool from "./blockPool.js"
  * @internal
  */
 export class AppendBuffer {
-  // bytes waiting: from `start` in the first block to `end` in the last (full blocks in between)
-  private blocks: Array<Buffer> = []
-  private start = 0
-  private end = 0
-  private waiting = 0
+  private readonly chain = new BlockChain()
   private takenItems = 0
   private stagedItems = 0
   // the file whose position is known to be the committed end (a write moves it on by what it wrote): the next write
@@ -32,7 +28,7 @@ export class AppendBuffer {
 
   /** Bytes waiting. */
   get pending(): number {
-    return this.waiting
+    return this.chain.bytes
   }
 
   /** Items waiting. */
@@ -42,41 +38,13 @@ export class AppendBuffer {
 
   /** Bytes of memory the buffer holds (whole blocks). */
   get capacity(): number {
-    return this.blocks.length * BlockPool.BLOCK_BYTES
+    return this.chain.capacity
   }
 
   append(part: string | Uint8Array, items = 0): void {
     this.stagedItems += items
-    if (typeof part !== "string") return this.copyIn(part)
-    if (part.length === 0) return
-    // a UTF-16 unit takes at most 3 bytes of UTF-8: with that much room in the last block, no pass to count them
-    const room = this.blocks.length === 0 ? 0 : BlockPool.BLOCK_BYTES - this.end
-    if (part.length * 3 <= room || (part.length <= room && Buffer.byteLength(part) <= room)) {
-      const written = this.blocks[this.blocks.length - 1]!.write(part, this.end)
-      this.end += written
-      this.waiting += written
-      return
-    }
-    // across blocks: encoded once into the scratch buffer, then copied (a character may straddle two blocks)
-    const bytes = Buffer.byteLength(part)
-    if (scratch.length < bytes) scratch = Buffer.allocUnsafeSlow(Math.max(bytes, scratch.length * 2))
-    scratch.write(part, 0)
-    this.copyIn(scratch.subarray(0, bytes))
-  }
-
-  private copyIn(bytes: Uint8Array): void {
-    let from = 0
-    while (from < bytes.byteLength) {
-      if (this.blocks.length === 0 || this.end === BlockPool.BLOCK_BYTES) {
-        this.blocks.push(BlockPool.take())
-        this.end = 0
-      }
-      const count = Math.min(BlockPool.BLOCK_BYTES - this.end, bytes.byteLength - from)
-      this.blocks[this.blocks.length - 1]!.set(bytes.subarray(from, from + count), this.end)
-      this.end += count
-      from += count
-    }
-    this.waiting += bytes.byteLength
+    if (typeof part === "string") this.chain.appendText(part)
+    else this.chain.append(part)
   }
 
   /**
@@ -85,44 +53,24 @@ export class AppendBuffer {
    * waits.
    */
   take(): ReadonlyArray<Uint8Array> | undefined {
-    if (this.waiting === 0) return undefined
+    if (this.chain.bytes === 0) return undefined
     this.takenItems = this.stagedItems
-    const last = this.blocks.length - 1
-    return this.blocks.map((block, i) => block.subarray(i === 0 ? this.start : 0, i === last ? this.end : block.length))
+    return this.chain.views()
   }
 
-  /** `bytes` (from `take`) reached the disk: blocks wholly written go back to the pool. */
+  /** `bytes` (from `take`) reached the disk. */
   private written(bytes: number): void {
     this.committed += bytes
     this.committedItems += this.takenItems
     this.stagedItems -= this.takenItems
     this.takenItems = 0
-    this.waiting = Math.max(0, this.waiting - bytes)
-    let left = bytes
-    // (after a `drop` there are no blocks left to count off)
-    while (left > 0 && this.blocks.length > 0) {
-      const blockEnd = this.blocks.length === 1 ? this.end : BlockPool.BLOCK_BYTES
-      const here = Math.min(left, blockEnd - this.start)
-      left -= here
-      this.start += here
-      if (this.start === blockEnd && this.blocks.length > 1) {
-        BlockPool.give(this.blocks.shift()!)
-        this.start = 0
-      }
-    }
-    if (this.waiting === 0 && this.blocks.length === 1) {
-      BlockPool.give(this.blocks.pop()!)
-      this.start = this.end = 0
-    }
+    this.chain.consume(bytes)
   }
 
   /** Gives up everything waiting; returns how many bytes that was. */
   drop(): number {
-    const bytes = this.waiting
-    // a write may still be reading them: left to the garbage collector
-    for (const block of this.blocks) BlockPool.forget(block)
-    this.blocks = []
-    this.start = this.end = this.waiting = 0
+    const bytes = this.chain.bytes
+    this.chain.forget()
     this.stagedItems = this.takenItems = 0
     return bytes
   }
@@ -152,6 +100,3 @@ export class AppendBuffer {
     })
   }
 }
-
-// where a string that spans blocks is encoded first (the recorder's calls are synchronous: one at a time)
-let scratch = Buffer.allocUnsafeSlow(64 * 1024)

@@ -1,4 +1,4 @@
-import * as BlockPool from "./blockPool.js"
+import { BlockChain } from "./blockChain.js"
 
 /**
  * Samples waiting to be written to one WAV track, as runs of consecutive samples: a chunk that starts where the
@@ -6,8 +6,8 @@ import * as BlockPool from "./blockPool.js"
  * with one call, and the decoded chunks themselves can be collected as soon as they are placed (holding them until
  * the flush would keep every one alive through a young-generation collection).
  *
- * A run's samples are held in blocks of the process's `BlockPool` (8,192 samples, half a second at 16 kHz), which
- * go back to the pool once written: a track holds what waits, rounded up to a block, and in steady state no memory
+ * A run's samples are held in a `BlockChain` (blocks of 8,192 samples, half a second at 16 kHz), whose blocks go
+ * back to the pool once written: a track holds what waits, rounded up to a block, and in steady state no memory
  * is allocated for audio at all.
  *
  * @internal
@@ -22,21 +22,22 @@ export interface Run {
 
 interface Open {
   readonly offset: number
-  readonly blocks: Array<Buffer>
-  // the last block's samples
-  view: Int16Array
+  readonly chain: BlockChain
   length: number
 }
 
-const SAMPLES_PER_BLOCK = BlockPool.BLOCK_BYTES / Int16Array.BYTES_PER_ELEMENT
+const bytesOf = (samples: Int16Array): Uint8Array =>
+  new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength)
 
-const samplesOf = (block: Buffer): Int16Array => new Int16Array(block.buffer, block.byteOffset, SAMPLES_PER_BLOCK)
+// every append is whole samples, so every view of a run's chain starts and ends on a sample
+const samplesOf = (view: Uint8Array): Int16Array =>
+  new Int16Array(view.buffer, view.byteOffset, view.byteLength / Int16Array.BYTES_PER_ELEMENT)
 
 /** @internal */
 export class SampleRuns {
   // taken runs (waiting for their write to be confirmed), then at most one open run at the end
   private runs: Array<Run> = []
-  private readonly blocks = new Map<Run, ReadonlyArray<Buffer>>()
+  private readonly chains = new Map<Run, BlockChain>()
   private open: Open | undefined
   private count = 0
 
@@ -51,38 +52,19 @@ export class SampleRuns {
     let run = this.open
     if (run === undefined || run.offset + run.length !== offset) {
       this.close()
-      const block = BlockPool.take()
-      run = { offset, blocks: [block], view: samplesOf(block), length: 0 }
+      run = { offset, chain: new BlockChain(), length: 0 }
       this.open = run
     }
-    let from = 0
-    while (from < samples.length) {
-      let at = run.length % SAMPLES_PER_BLOCK
-      if (at === 0 && run.length > 0) {
-        const block = BlockPool.take()
-        run.blocks.push(block)
-        run.view = samplesOf(block)
-        at = 0
-      }
-      const count = Math.min(SAMPLES_PER_BLOCK - at, samples.length - from)
-      run.view.set(from === 0 && count === samples.length ? samples : samples.subarray(from, from + count), at)
-      run.length += count
-      from += count
-    }
+    run.chain.append(bytesOf(samples))
+    run.length += samples.length
   }
 
   private close(): void {
     const run = this.open
     if (run === undefined) return
-    const last = run.blocks.length - 1
-    const tail = run.length - last * SAMPLES_PER_BLOCK
-    const closed: Run = {
-      offset: run.offset,
-      length: run.length,
-      chunks: run.blocks.map((block, i) => i === last ? run.view.subarray(0, tail) : samplesOf(block))
-    }
+    const closed: Run = { offset: run.offset, length: run.length, chunks: run.chain.views().map(samplesOf) }
     this.runs.push(closed)
-    this.blocks.set(closed, run.blocks)
+    this.chains.set(closed, run.chain)
     this.open = undefined
   }
 
@@ -98,19 +80,18 @@ export class SampleRuns {
     if (index === -1) return
     this.runs.splice(index, 1)
     this.count -= run.length
-    const blocks = this.blocks.get(run)
-    this.blocks.delete(run)
-    if (blocks !== undefined) { for (const block of blocks) BlockPool.give(block) }
+    const chain = this.chains.get(run)
+    this.chains.delete(run)
+    chain?.consume(chain.bytes)
   }
 
   /** Gives up every run waiting; returns how many samples that was. */
   drop(): number {
     const samples = this.count
-    // a write may still be reading them: left to the garbage collector
-    for (const blocks of this.blocks.values()) for (const block of blocks) BlockPool.forget(block)
-    if (this.open !== undefined) { for (const block of this.open.blocks) BlockPool.forget(block) }
+    for (const chain of this.chains.values()) chain.forget()
+    this.open?.chain.forget()
     this.runs = []
-    this.blocks.clear()
+    this.chains.clear()
     this.open = undefined
     this.count = 0
     return samples
