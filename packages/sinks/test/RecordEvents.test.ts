@@ -53,26 +53,29 @@ describe("SessionRecorder.recordEvents", () => {
       const out = path.join(dir, "out")
       const fast = sessionItems(meeting(1).entries, "fast").all
       const slow = sessionItems(meeting(2).entries, "slow").all
-      // the slow session's folder takes a while to make; meanwhile its events are held, and the other is recorded
+      // the slow session's folder is made only once the fast session's tape has lines (or after 10 s): a recorder
+      // that held every session back while one was set up would find none, however fast or slow the machine
+      const fastTape = path.join(out, "fast", "events.jsonl")
+      const fastLines = () => fs.existsSync(fastTape) ? readTape(fastTape).length : 0
       let fastTapeBeforeSlowFolder = -1
       const slowFolders = Layer.effect(
         FileSystem.FileSystem,
-        Effect.map(FileSystem.FileSystem, (fs): FileSystem.FileSystem => ({
-          ...fs,
+        Effect.map(FileSystem.FileSystem, (files): FileSystem.FileSystem => ({
+          ...files,
           makeDirectory: (target, options) =>
             target.includes(`${path.sep}slow`)
-              ? fs.makeDirectory(target, options).pipe(
-                Effect.delay("400 millis"),
+              ? Effect.sleep("10 millis").pipe(
+                Effect.repeat({ until: () => fastLines() > 0 }),
+                Effect.timeout("10 seconds"),
+                Effect.ignore,
                 Effect.tap(() =>
                   Effect.sync(() => {
-                    const tape = path.join(out, "fast", "events.jsonl")
-                    if (fastTapeBeforeSlowFolder === -1) {
-                      fastTapeBeforeSlowFolder = readTape(tape).length
-                    }
+                    if (fastTapeBeforeSlowFolder === -1) fastTapeBeforeSlowFolder = fastLines()
                   })
-                )
+                ),
+                Effect.zipRight(files.makeDirectory(target, options))
               )
-              : fs.makeDirectory(target, options)
+              : files.makeDirectory(target, options)
         }))
       ).pipe(Layer.provideMerge(NodeContext.layer))
       const events = Stream.fromIterable(interleave(fast, slow)).pipe(
