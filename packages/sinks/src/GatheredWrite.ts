@@ -2,7 +2,8 @@
  * Writing several buffers to a file with one call (a gathered write, `writev`). A recorder keeps what waits for a
  * file in blocks (see the session recorder), and a file that can take them in one call does: one system call per file
  * per flush, however many blocks. `FileSystem.File` has no such call, so a file offers it by carrying `TypeId` (the
- * recorder thread's synchronous files do); any other file gets the buffers with one `writeAll` each, in order.
+ * recorder thread's synchronous files do); any other file gets the buffers joined into one, with one `writeAll`
+ * (one write each would leave the file ending mid-line between them, for whoever reads it meanwhile).
  *
  * @example
  * import { GatheredWrite } from "@callstream/sinks"
@@ -45,8 +46,8 @@ export interface GatheringFile extends FileSystem.File {
 export const isGathering = (file: FileSystem.File): file is GatheringFile => TypeId in file
 
 /**
- * Writes `buffers` one after the other at the file's position: with one call when the file gathers, else one
- * `writeAll` each.
+ * Writes `buffers` one after the other at the file's position, with one call: gathered when the file can, else
+ * joined first.
  *
  * @since 0.2.0
  * @category writing
@@ -58,5 +59,5 @@ export const writeAll = (
   if (buffers.length === 1) return file.writeAll(buffers[0]!)
   if (buffers.length === 0) return Effect.void
   if (isGathering(file)) return file[TypeId](buffers)
-  return Effect.forEach(buffers, (buffer) => file.writeAll(buffer), { discard: true })
+  return file.writeAll(Buffer.concat(buffers))
 }

@@ -43,7 +43,7 @@ export {
    */
   FrameWriter,
   /**
-   * Writing several buffers to a file with one call (`writev`), for files that offer it; one `writeAll` each for
+   * Writing several buffers to a file with one call: gathered (`writev`) by files that offer it, joined first for
    * the others.
    *
    * @since 0.2.0

@@ -134,4 +134,24 @@ describe("AppendBuffer", () => {
       assert.deepStrictEqual(calls, [3])
       assert.strictEqual(fs.readFileSync(target, "utf8"), text("x", 40))
     }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("any other file gets a flush's blocks in one write, so it never ends mid-line between two", () =>
+    Effect.gen(function*() {
+      const { file: real, target } = yield* emptyFile
+      const writes: Array<string> = []
+      const file = {
+        ...real,
+        seek: (offset: FileSystem.SizeInput, from: FileSystem.SeekMode) => real.seek(offset, from),
+        writeAll: (bytes: Uint8Array) => {
+          writes.push(Buffer.from(bytes).toString("utf8"))
+          return real.writeAll(bytes)
+        }
+      } as FileSystem.File
+      const buffer = new AppendBuffer(0)
+      const lines = Array.from({ length: 10 }, (_, i) => `${String(i).repeat(4000)}\n`)
+      for (const line of lines) buffer.append(line, 1)
+      yield* buffer.write(file, buffer.take())
+      assert.deepStrictEqual(writes, [lines.join("")])
+      assert.strictEqual(fs.readFileSync(target, "utf8"), lines.join(""))
+    }).pipe(Effect.provide(NodeContext.layer)))
 })
