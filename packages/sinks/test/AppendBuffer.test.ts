@@ -21,6 +21,16 @@ const emptyFile = Effect.gen(function*() {
   return { target, file: yield* files.open(target, { flag: "r+" }) }
 })
 
+/**
+ * `real` with its `writeAll` replaced (to count writes, or fail them with any error) and `extra` members added; it
+ * seeks as `real` does.
+ */
+const withWrites = <F extends FileSystem.File = FileSystem.File>(
+  real: FileSystem.File,
+  writeAll: (bytes: Uint8Array) => Effect.Effect<void, unknown>,
+  extra: object = {}
+): F => ({ ...real, seek: real.seek.bind(real), writeAll, ...extra }) as unknown as F
+
 describe("AppendBuffer", () => {
   it.scoped("a view taken for a flush keeps its bytes while more is appended, however the buffer makes room", () =>
     Effect.gen(function*() {
@@ -49,14 +59,10 @@ describe("AppendBuffer", () => {
       const { file: real, target } = yield* emptyFile
       // writes half of what it is given, then fails, once
       let failures = 1
-      const file: FileSystem.File = {
-        ...real,
-        seek: (offset, from) => real.seek(offset, from),
-        writeAll: (bytes) =>
-          failures-- > 0
-            ? Effect.zipRight(real.writeAll(bytes.subarray(0, bytes.length >> 1)), Effect.fail(new Error("ENOSPC")))
-            : real.writeAll(bytes)
-      } as FileSystem.File
+      const file = withWrites(real, (bytes) =>
+        failures-- > 0
+          ? Effect.zipRight(real.writeAll(bytes.subarray(0, bytes.length >> 1)), Effect.fail(new Error("ENOSPC")))
+          : real.writeAll(bytes))
       const buffer = new AppendBuffer(0)
       buffer.append("line 1\n", 1)
       yield* buffer.write(real, buffer.take())
@@ -119,15 +125,12 @@ describe("AppendBuffer", () => {
     Effect.gen(function*() {
       const { file: real, target } = yield* emptyFile
       const calls: Array<number> = []
-      const file = {
-        ...real,
-        seek: (offset: FileSystem.SizeInput, from: FileSystem.SeekMode) => real.seek(offset, from),
-        writeAll: (bytes: Uint8Array) => real.writeAll(bytes),
+      const file = withWrites<GatheredWrite.GatheringFile>(real, (bytes) => real.writeAll(bytes), {
         [GatheredWrite.TypeId]: (buffers: ReadonlyArray<Uint8Array>) => {
           calls.push(buffers.length)
           return Effect.forEach(buffers, (bytes) => real.writeAll(bytes), { discard: true })
         }
-      } as GatheredWrite.GatheringFile
+      })
       const buffer = new AppendBuffer(0)
       buffer.append(text("x", 40), 1)
       yield* buffer.write(file, buffer.take())
@@ -139,14 +142,10 @@ describe("AppendBuffer", () => {
     Effect.gen(function*() {
       const { file: real, target } = yield* emptyFile
       const writes: Array<string> = []
-      const file = {
-        ...real,
-        seek: (offset: FileSystem.SizeInput, from: FileSystem.SeekMode) => real.seek(offset, from),
-        writeAll: (bytes: Uint8Array) => {
-          writes.push(Buffer.from(bytes).toString("utf8"))
-          return real.writeAll(bytes)
-        }
-      } as FileSystem.File
+      const file = withWrites(real, (bytes) => {
+        writes.push(Buffer.from(bytes).toString("utf8"))
+        return real.writeAll(bytes)
+      })
       const buffer = new AppendBuffer(0)
       const lines = Array.from({ length: 10 }, (_, i) => `${String(i).repeat(4000)}\n`)
       for (const line of lines) buffer.append(line, 1)
