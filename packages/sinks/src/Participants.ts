@@ -322,6 +322,129 @@ export const close = (state: Participants, at: number = state.at): Participants 
   return { ...state, roster, at: Math.max(state.at, at) }
 }
 
+/**
+ * The kinds of interval a participant has.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const IntervalKind = Schema.Literal("presence", "speaking", "webcam", "screenshare")
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export type IntervalKind = typeof IntervalKind.Type
+
+const KINDS: ReadonlyArray<IntervalKind> = IntervalKind.literals
+
+/**
+ * A closed interval moved out of the state by {@link settle}: whose it is, which list it was in, and its span.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const SettledInterval = Schema.Struct({
+  key: Schema.String,
+  kind: IntervalKind,
+  start: Schema.Number,
+  end: Schema.Number
+})
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export interface SettledInterval extends Schema.Schema.Type<typeof SettledInterval> {}
+
+/**
+ * Moves closed intervals that end before `before` out of the state and returns them, with the state left: for a
+ * recorder that keeps only the recent part of a long meeting in memory and the rest on disk (each speech turn is an
+ * interval, so a roster otherwise grows for as long as its meeting runs). From each list only its oldest intervals
+ * leave, up to the first that is open or ends at `before` or later, so {@link withSettled} puts them back exactly
+ * where they were. The reducer only ever changes a list's last interval, and an open one never leaves, so reducing
+ * the state left gives what reducing the whole one would, less the intervals moved out. What reads intervals
+ * ({@link talkTime}, {@link toJson}) counts only those held: give it {@link withSettled}'s state for the whole
+ * meeting.
+ *
+ * @example
+ * ```ts
+ * import { Participants } from "@callstream/sinks"
+ * import * as fs from "node:fs"
+ *
+ * // a reducer step that keeps the last 10 s of intervals in memory and appends older ones to a file
+ * const step = (state: Participants.Participants, event: Participants.Input): Participants.Participants => {
+ *   const next = Participants.reduce(state, event)
+ *   const { settled, state: kept } = Participants.settle(next, next.at - 10)
+ *   for (const interval of settled) fs.appendFileSync("intervals.jsonl", JSON.stringify(interval) + "\n")
+ *   return kept
+ * }
+ * // for the exports: Participants.withSettled(state, <the lines of intervals.jsonl, parsed>)
+ * ```
+ *
+ * @since 0.2.0
+ * @category reducers
+ */
+export const settle = (
+  state: Participants,
+  before: number
+): { readonly settled: ReadonlyArray<SettledInterval>; readonly state: Participants } => {
+  const settled: Array<SettledInterval> = []
+  let roster: Record<string, Participant> | undefined
+  for (const [key, p] of Object.entries(state.roster)) {
+    let next = p
+    for (const kind of KINDS) {
+      const intervals = Chunk.toReadonlyArray(p[kind])
+      let count = 0
+      while (count < intervals.length) {
+        const end = intervals[count]!.end
+        if (end === null || end >= before) break
+        count++
+      }
+      if (count === 0) continue
+      for (let i = 0; i < count; i++) settled.push({ key, kind, start: intervals[i]!.start, end: intervals[i]!.end! })
+      // a copy of the rest: a slice of the Chunk would keep the whole array, and what left with it, alive
+      next = { ...next, [kind]: Chunk.unsafeFromArray(intervals.slice(count)) }
+    }
+    if (next !== p) (roster ??= { ...state.roster })[key] = next
+  }
+  return roster === undefined ? { settled, state } : { settled, state: { ...state, roster } }
+}
+
+/**
+ * The state with intervals moved out by {@link settle} put back: `settled` in the order they were moved out (calls
+ * one after the other), each before the intervals its list holds. An interval of a participant the roster does not
+ * have is left out.
+ *
+ * @since 0.2.0
+ * @category reducers
+ */
+export const withSettled = (state: Participants, settled: Iterable<SettledInterval>): Participants => {
+  const byList = new Map<string, Array<Interval>>()
+  for (const interval of settled) {
+    if (NameRecord.get(state.roster, interval.key) === undefined) continue
+    const list = `${interval.kind}:${interval.key}`
+    let intervals = byList.get(list)
+    if (intervals === undefined) byList.set(list, intervals = [])
+    intervals.push({ start: interval.start, end: interval.end })
+  }
+  if (byList.size === 0) return state
+  const roster = NameRecord.empty<Participant>()
+  for (const [key, p] of Object.entries(state.roster)) {
+    let next = p
+    for (const kind of KINDS) {
+      const earlier = byList.get(`${kind}:${key}`)
+      // one flat array: `Chunk.appendAll` onto a Chunk that holds a slice (what `shut` leaves) can lose elements
+      // (effect 3.22, Effect-TS/effect#7616)
+      if (earlier !== undefined) {
+        next = { ...next, [kind]: Chunk.unsafeFromArray(earlier.concat(Chunk.toReadonlyArray(p[kind]))) }
+      }
+    }
+    roster[key] = next
+  }
+  return { ...state, roster }
+}
+
 // -----------------------------------------------------------------------------
 // reading
 // -----------------------------------------------------------------------------

@@ -12,6 +12,7 @@
  * transcript.json|.txt|.srt|.vtt
  * transcript.settled.jsonl   the finals the recorder no longer holds in memory (see Memory below)
  * participants.json     per participant id: details, intervals, talk time (s) and share
+ * participants.settled.jsonl   the closed intervals the recorder no longer holds in memory
  * chat.json
  * audio/mixed.wav       16 kHz mono 16-bit; sample 0 = meeting time 0; gaps are silence
  * audio/participant-<id>.wav
@@ -42,7 +43,8 @@
  *
  * **Restarts.** The tape is the write-ahead log. Every `checkpointInterval` (default 30 s), and when the session
  * ends, `checkpoint.json` saves the whole state with the tape and control-log offsets it covers (and how much of
- * `transcript.settled.jsonl` goes with it: a restart cuts that file back to it). A recorder that
+ * `transcript.settled.jsonl` and `participants.settled.jsonl` goes with it: a restart cuts those files back to it).
+ * A recorder that
  * finds a folder continues it: it cuts a line a kill left half-written, loads the checkpoint and replays the rest
  * of both logs, in their original order, through the same reducers, so the transcript, participants, chat and
  * session.json equal a recording that never stopped; WAVs are continued at the right offset, and replayed audio
@@ -72,7 +74,8 @@
  * **Memory per session**: the reducers' states (the transcript's finals of the last 10 s of meeting time with their
  * words: older ones are moved out to `transcript.settled.jsonl` at most every `exportInterval`, in the flush, with
  * the logs, and read back only while the transcript files are rendered; the ids of every final, so a repeat is
- * still recognized; the roster with its intervals and the chat, which grow with the meeting;
+ * still recognized; the roster with its open intervals (closed ones are moved out to `participants.settled.jsonl`
+ * the same way, and read back only while `participants.json` is rendered); the chat, which grows with the meeting;
  * the summary, whose lists are bounded; per audio track its frontier, the ranges within the late-audio window and
  * its counts), the output collected since the last flush (about `flushInterval` of the session's traffic, at most
  * `maxPendingBytes` before the Stream waits), up to `maxOpenFiles` open files, and a digest of each derived file

@@ -3,6 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as FastCheck from "effect/FastCheck"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as Participants from "../src/Participants.js"
@@ -201,5 +202,77 @@ describe("Participants keyed by strings", () => {
     ])
     assert.deepStrictEqual(Participants.list(state).map((p) => p.key), ["100", "300", "unknown", "-5"])
     assert.deepStrictEqual(Object.keys(Participants.toJson(state)), ["100", "300", "unknown", "-5"])
+  })
+})
+
+describe("Participants.settle", () => {
+  it("moves each list's oldest closed intervals out, keeps open ones, and puts them back in place", () => {
+    const state = fold([
+      pe("participant_events.join", 100, 0),
+      pe("participant_events.speech_on", 100, 1),
+      pe("participant_events.speech_off", 100, 2),
+      pe("participant_events.speech_on", 100, 3),
+      pe("participant_events.speech_off", 100, 6),
+      pe("participant_events.speech_on", 100, 7),
+      pe("participant_events.webcam_on", 100, 7)
+    ])
+    const { settled, state: left } = Participants.settle(state, 5)
+    // the second speech interval ends at 6: it and everything after it stay; presence and webcam are open
+    assert.deepStrictEqual(settled, [{ key: "100", kind: "speaking", start: 1, end: 2 }])
+    assert.deepStrictEqual(Chunk.toReadonlyArray(left.roster["100"]!.speaking), [{ start: 3, end: 6 }, {
+      start: 7,
+      end: null
+    }])
+    assert.strictEqual(Participants.settle(left, 5).state, left)
+    // the reducer goes on as it would have: the open interval closes, a new one opens
+    const later = Participants.reduce(left, pe("participant_events.speech_off", 100, 8))
+    const whole = Participants.reduce(state, pe("participant_events.speech_off", 100, 8))
+    assert.deepStrictEqual(Participants.toJson(Participants.withSettled(later, settled)), Participants.toJson(whole))
+    // what the state alone counts is what it holds
+    assert.strictEqual(Participants.talkTime(later, "100"), 4)
+    assert.strictEqual(Participants.talkTime(whole, "100"), 5)
+  })
+
+  it("property: settling at any points and putting back gives the state of the same events never settled", () => {
+    const kinds = ["speech", "webcam", "screenshare"] as const
+    const event = FastCheck.oneof(
+      FastCheck.record({
+        kind: FastCheck.constantFrom(...kinds),
+        on: FastCheck.boolean(),
+        id: FastCheck.constantFrom(100, 200),
+        at: FastCheck.integer({ min: 0, max: 40 })
+      }).map(({ at, id, kind, on }) => pe(`participant_events.${kind}_${on ? "on" : "off"}`, id, at)),
+      FastCheck.record({
+        join: FastCheck.boolean(),
+        id: FastCheck.constantFrom(100, 200),
+        at: FastCheck.integer({ min: 0, max: 40 })
+      }).map(({ at, id, join }) => pe(join ? "participant_events.join" : "participant_events.leave", id, at))
+    )
+    // events in any order (times go back too), with a settle after some of them
+    const step = FastCheck.tuple(event, FastCheck.option(FastCheck.integer({ min: 0, max: 45 })))
+    FastCheck.assert(
+      FastCheck.property(FastCheck.array(step, { minLength: 1, maxLength: 30 }), (steps) => {
+        const whole = fold(steps.map(([e]) => e))
+        let state = Participants.empty
+        const moved: Array<Participants.SettledInterval> = []
+        for (const [e, before] of steps) {
+          state = Participants.reduce(state, e)
+          if (before === null) continue
+          const { settled, state: left } = Participants.settle(state, before)
+          moved.push(...settled)
+          state = left
+        }
+        assert.deepStrictEqual(Participants.toJson(Participants.withSettled(state, moved)), Participants.toJson(whole))
+        // a restart: the roster in memory from what was saved, the intervals moved out read back from their lines
+        const saved = Either.getOrThrow(
+          Participants.fromJson(JSON.parse(JSON.stringify(Participants.rosterToJson(state))))
+        )
+        const lines = JSON.parse(JSON.stringify(moved))
+        assert.deepStrictEqual(
+          Participants.rosterToJson(Participants.withSettled({ ...saved, at: state.at }, lines)),
+          Participants.rosterToJson(whole)
+        )
+      })
+    )
   })
 })

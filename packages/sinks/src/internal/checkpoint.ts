@@ -24,12 +24,14 @@ import type { Snapshot } from "./sessionState.js"
 
 /**
  * How far into the tape (messages) and the control log a state goes, and how much of `transcript.settled.jsonl`
- * (the finals moved out of memory) belongs to it. @internal
+ * (the finals moved out of memory) and of `participants.settled.jsonl` (the intervals moved out) belongs to it.
+ * @internal
  */
 export interface Offsets {
   readonly tape: { readonly bytes: number; readonly lines: number }
   readonly control: { readonly bytes: number; readonly lines: number }
   readonly settled: { readonly bytes: number; readonly lines: number }
+  readonly intervals: { readonly bytes: number; readonly lines: number }
 }
 
 /** Counts of the recorder's own that carry on across restarts. @internal */
@@ -76,6 +78,8 @@ const Checkpoint = Schema.Struct({
   control: Place,
   // absent in a checkpoint of a version that kept every final in memory (and in this file)
   settled: Schema.optionalWith(Place, { default: () => ({ bytes: 0, lines: 0 }) }),
+  // absent in a checkpoint of a version that kept every interval in memory (and in this file)
+  intervals: Schema.optionalWith(Place, { default: () => ({ bytes: 0, lines: 0 }) }),
   position: Schema.NullOr(Schema.String),
   skipped: Schema.Number,
   // decoded by the reducers' own readers below
@@ -104,6 +108,7 @@ export const render = (snapshot: Snapshot, offsets: Offsets, counts: RecorderCou
     tape: offsets.tape,
     control: offsets.control,
     settled: offsets.settled,
+    intervals: offsets.intervals,
     position: snapshot.position ?? null,
     skipped: snapshot.skipped,
     summary: snapshot.summary,
@@ -151,7 +156,7 @@ export const read = (json: unknown): Either.Either<Restored, unknown> =>
         position: saved.position ?? undefined,
         skipped: saved.skipped
       },
-      offsets: { tape: saved.tape, control: saved.control, settled: saved.settled },
+      offsets: { tape: saved.tape, control: saved.control, settled: saved.settled, intervals: saved.intervals },
       counts: saved.recorder
     }
   })

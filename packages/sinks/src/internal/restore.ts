@@ -17,6 +17,7 @@ import { readJson } from "./files.js"
 import { AUDIO, TAPE, wavName } from "./layout.js"
 import { forEachLine, repairTail } from "./lines.js"
 import * as SessionState from "./sessionState.js"
+import * as SettledIntervals from "./settledIntervals.js"
 import * as SettledTranscript from "./settledTranscript.js"
 
 /**
@@ -26,7 +27,7 @@ import * as SettledTranscript from "./settledTranscript.js"
  * first. Replayed audio is placed on the timeline again; only the samples the WAV files lack are written again.
  * `transcript.settled.jsonl` is cut back to what the checkpoint counted (finals moved out after it are replayed and
  * moved out again), and its finals' digests are held again so a repeat of one is recognized; without a usable
- * checkpoint it is emptied, as everything is replayed.
+ * checkpoint it is emptied, as everything is replayed. `participants.settled.jsonl` (intervals moved out) likewise.
  *
  * A folder written before there were checkpoints and control logs is continued from its derived files instead.
  *
@@ -60,7 +61,7 @@ export interface Restored {
  */
 export const fresh = (session: SessionKey.SessionKey): Restored => ({
   snapshot: SessionState.empty(session),
-  offsets: { tape: { bytes: 0, lines: 0 }, control: { bytes: 0, lines: 0 }, settled: noSettled },
+  offsets: { tape: { bytes: 0, lines: 0 }, control: { bytes: 0, lines: 0 }, settled: noSettled, intervals: noSettled },
   counts: zeroCounts,
   tapeAt: 0,
   missingAudio: [],
@@ -157,11 +158,16 @@ export const restore = (
     const settled = Either.isRight(saved)
       ? yield* SettledTranscript.restore(settledPath, saved.right.offsets.settled.bytes)
       : Either.left("no checkpoint")
-    const usable = Either.isRight(saved) && Either.isRight(settled) &&
+    const intervalsPath = path.join(dir, SettledIntervals.FILE)
+    const intervals = Either.isRight(saved)
+      ? yield* SettledIntervals.restore(intervalsPath, saved.right.offsets.intervals.bytes)
+      : Either.left("no checkpoint")
+    const usable = Either.isRight(saved) && Either.isRight(settled) && Either.isRight(intervals) &&
       saved.right.offsets.tape.bytes <= Math.max(0, tapeSize) &&
       saved.right.offsets.control.bytes <= Math.max(0, controlSize)
     // everything is replayed into memory again (and moved out again by the recorder)
     if (!usable && (yield* fs.exists(settledPath))) yield* fs.truncate(settledPath, 0)
+    if (!usable && (yield* fs.exists(intervalsPath))) yield* fs.truncate(intervalsPath, 0)
     const legacy = !usable && controlSize === -1 && tapeSize > 0 &&
       (yield* fs.exists(path.join(dir, "session.json")).pipe(Effect.orElseSucceed(() => false)))
 
@@ -182,14 +188,24 @@ export const restore = (
       yield* forEachLine(tapePath, 0, () => lines++)
       start = {
         snapshot: yield* fromDerivedFiles(dir, session, onDisk),
-        offsets: { tape: { bytes: tapeSize, lines }, control: { bytes: 0, lines: 0 }, settled: noSettled },
+        offsets: {
+          tape: { bytes: tapeSize, lines },
+          control: { bytes: 0, lines: 0 },
+          settled: noSettled,
+          intervals: noSettled
+        },
         counts: zeroCounts
       }
       from = "derived files"
     } else {
       start = {
         snapshot: SessionState.empty(session),
-        offsets: { tape: { bytes: 0, lines: 0 }, control: { bytes: 0, lines: 0 }, settled: noSettled },
+        offsets: {
+          tape: { bytes: 0, lines: 0 },
+          control: { bytes: 0, lines: 0 },
+          settled: noSettled,
+          intervals: noSettled
+        },
         counts: zeroCounts
       }
       from = tapeSize > 0 || controlSize > 0 ? "logs" : "new folder"
@@ -254,7 +270,8 @@ export const restore = (
       offsets: {
         tape: { bytes: Math.max(0, tapeSize), lines: tapeLines },
         control: { bytes: Math.max(0, controlSize), lines: controlLines },
-        settled: start.offsets.settled
+        settled: start.offsets.settled,
+        intervals: start.offsets.intervals
       },
       counts: start.counts,
       tapeAt: tapeAt ?? (tapeSize > 0 ? yield* TapeRecorder.lastAt(tapePath) : 0),

@@ -178,6 +178,19 @@ export class SessionState {
     return settled
   }
 
+  /**
+   * Moves the participants' closed intervals that end before the latest time seen out of the state (see
+   * `Participants.settle`) and returns them: what the recorder keeps on disk instead of in memory.
+   */
+  settleIntervals(): ReadonlyArray<Participants.SettledInterval> {
+    const { settled, state } = Participants.settle(this.participants, this.participants.at)
+    if (settled.length > 0) {
+      this.cached = undefined
+      this.participants = state
+    }
+    return settled
+  }
+
   /** Records a problem of the recorder's own (a file that cannot be written) in the summary. */
   addError(now: number, source: string, message: string): void {
     this.cached = undefined

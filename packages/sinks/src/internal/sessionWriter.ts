@@ -16,6 +16,7 @@ import * as Crypto from "node:crypto"
 import * as AudioTimeline from "../AudioTimeline.js"
 import * as Exports from "../Exports.js"
 import type * as FrameWriter from "../FrameWriter.js"
+import * as Participants from "../Participants.js"
 import * as RecorderMetrics from "../RecorderMetrics.js"
 import type * as SessionSummary from "../SessionSummary.js"
 import * as Transcript from "../Transcript.js"
@@ -31,6 +32,8 @@ import { AUDIO, TAPE, VIDEO, wavName } from "./layout.js"
 import type * as Restore from "./restore.js"
 import { type Run as SampleRun, SampleRuns } from "./sampleRuns.js"
 import * as SessionState from "./sessionState.js"
+import * as SettledIntervals from "./settledIntervals.js"
+import type * as SettledLog from "./settledLog.js"
 import * as SettledTranscript from "./settledTranscript.js"
 import { lineMaker } from "./tapeLine.js"
 
@@ -41,10 +44,10 @@ import { lineMaker } from "./tapeLine.js"
  * the end) writes it with one call per file, in an order that makes the tape the commit point:
  *
  * 1. media: WAV runs (each track's header patched when `patchInterval` has passed), H.264 appends, PNG files;
- * 2. the tape, the control log, then the transcript's finals moved out of memory since the last flush (see
- *    `SettledTranscript`): once they are on disk, everything the logs hold has been applied and its media written,
- *    so the state at that moment is durable (a restart rebuilds it from the checkpoint and the logs), and
- *    `onFlushed` hears the position it reached;
+ * 2. the tape, the control log, then the transcript's finals and the participants' intervals moved out of memory
+ *    since the last flush (see `SettledLog`): once they are on disk, everything the logs hold has been applied and
+ *    its media written, so the state at that moment is durable (a restart rebuilds it from the checkpoint and the
+ *    logs), and `onFlushed` hears the position it reached;
  * 3. when due, the derived files (only those whose content changed), and `checkpoint.json`.
  *
  * What fails to be written stays collected and is tried again after a backoff (see `FileTrouble`): media up to a
@@ -130,6 +133,15 @@ const sizeOf = (
 /** The files rendered from the transcript. */
 const TRANSCRIPT_FILES = Exports.FILES.filter((name) => name.startsWith("transcript."))
 
+/** The file rendered from the roster. */
+const PARTICIPANTS_FILE = "participants.json"
+
+/** How many bytes of each settled file a state goes with (see `SettledLog`). */
+interface SettledEnds {
+  readonly finals: number
+  readonly intervals: number
+}
+
 /** Media bytes kept for a file that cannot be written, before they are given up. */
 const MEDIA_RETAINED_BYTES = 256 * 1024
 
@@ -175,7 +187,7 @@ export const make = (
     // flushes are spanned only under a tracer that exports somewhere (not Effect's built-in one): decided once
     const traced = (yield* FiberRef.get(FiberRef.currentTracerEnabled)) &&
       (yield* Effect.tracer) !== Context.get(DefaultServices.liveServices, Tracer.Tracer)
-    // the settled finals' file is opened later, in a scope made now: it closes after the last flush (the finalizer
+    // the settled files are opened later, in a scope made now: it closes after the last flush (the finalizer
     // added last runs first)
     const settledScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
     const dir = settings.directory
@@ -192,23 +204,31 @@ export const make = (
     const tape = new AppendBuffer(restored.offsets.tape.bytes, restored.offsets.tape.lines)
     // a control log gets a line now and then: it holds a block of the pool only while a line waits
     const control = new AppendBuffer(restored.offsets.control.bytes, restored.offsets.control.lines)
-    // finals moved out of memory (see `SettledTranscript`): a few lines now and then, like the control log
-    const settledPath = path.join(dir, SettledTranscript.FILE)
-    const settled = new AppendBuffer(restored.offsets.settled.bytes, restored.offsets.settled.lines)
+    // what the state moves out of memory (see `SettledLog`): the transcript's older finals and the participants'
+    // closed intervals, a few lines now and then, like the control log. Each file is opened at its first write and
+    // kept open, as the tape is (an open and a close every few seconds per session added up to a tenth of the
+    // recorder thread at 1,000 sessions)
+    const settledLogOf = (file: string, place: { readonly bytes: number; readonly lines: number }) => {
+      const filePath = path.join(dir, file)
+      let opened: FileSystem.File | undefined
+      return {
+        file,
+        path: filePath,
+        buffer: new AppendBuffer(place.bytes, place.lines),
+        open: Effect.suspend(() =>
+          opened !== undefined ? Effect.succeed(opened) : Effect.gen(function*() {
+            yield* fs.writeFile(filePath, new Uint8Array(0), { flag: "a" })
+            opened = yield* Scope.extend(fs.open(filePath, { flag: "r+" }), settledScope)
+            return opened
+          })
+        )
+      }
+    }
+    const finals = settledLogOf(SettledTranscript.FILE, restored.offsets.settled)
+    const intervals = settledLogOf(SettledIntervals.FILE, restored.offsets.intervals)
     let lastSettleAt = 0
-    // opened at the first write and kept open, as the tape is (an open and a close every few seconds per session
-    // added up to a tenth of the recorder thread at 1,000 sessions)
-    let settledFile: FileSystem.File | undefined
-    const openSettled = Effect.suspend(() =>
-      settledFile !== undefined ? Effect.succeed(settledFile) : Effect.gen(function*() {
-        yield* fs.writeFile(settledPath, new Uint8Array(0), { flag: "a" })
-        const file = yield* Scope.extend(fs.open(settledPath, { flag: "r+" }), settledScope)
-        settledFile = file
-        return file
-      })
-    )
-    // what the logs (the tape, the control log and the settled finals) hold unwritten
-    const logsPending = () => tape.pending + control.pending + settled.pending
+    // what the logs (the tape, the control log and the settled files) hold unwritten
+    const logsPending = () => tape.pending + control.pending + finals.buffer.pending + intervals.buffer.pending
     const lineOf = lineMaker(restored.tapeAt)
     let tapeLines = restored.offsets.tape.lines
 
@@ -502,9 +522,9 @@ export const make = (
       return extra
     }
 
-    // what the last complete refresh rendered: the transcript in memory, and the settled finals it went with
+    // what the last complete refresh rendered: the state in memory, and the ends of the settled files it went with
     let exported: Exports.Snapshot | undefined
-    let exportedSettledEnd = 0
+    let exportedEnds: SettledEnds = { finals: 0, intervals: 0 }
     const hashes = new Map<string, string>()
     // when the next refresh is due; none yet: the first one is placed at the first flush (see `firstRefreshAt`)
     let nextExportAt: number | undefined
@@ -522,7 +542,14 @@ export const make = (
       return spread <= settings.exportInterval ? now : now + Math.floor(fractionOf(key) * spread)
     }
 
-    const writeExports = (snapshot: SessionState.Snapshot, settledEnd: number, now: number, force: boolean) =>
+    // the values of a settled file up to `end` (none while the file does not hold them all: a write that failed)
+    const readBack = <A>(read: SettledLog.SettledLog<A>["read"], filePath: string, end: number) =>
+      Effect.map(
+        Effect.option(read(filePath, end).pipe(Effect.provideService(FileSystem.FileSystem, fs))),
+        Option.flatten
+      )
+
+    const writeExports = (snapshot: SessionState.Snapshot, ends: SettledEnds, now: number, force: boolean) =>
       Effect.gen(function*() {
         const next: Exports.Snapshot = {
           transcript: snapshot.transcript,
@@ -533,22 +560,30 @@ export const make = (
         const work = { files: 0, bytes: 0 }
         let complete = true
         const names = new Set(Exports.changedFiles(exported, next))
-        if (settledEnd !== exportedSettledEnd) { for (const name of TRANSCRIPT_FILES) names.add(name) }
-        // the transcript files are rendered from the settled finals (read back for the moment) and those in memory;
-        // while the settled ones are not all on disk (a write that failed), they wait
+        if (ends.finals !== exportedEnds.finals) { for (const name of TRANSCRIPT_FILES) names.add(name) }
+        if (ends.intervals !== exportedEnds.intervals) names.add(PARTICIPANTS_FILE)
+        // the transcript files are rendered from the settled finals (read back for the moment) and those in memory,
+        // `participants.json` from the settled intervals and the roster; while a settled file does not hold all it
+        // should (a write that failed), what is rendered from it waits
         let transcript = snapshot.transcript
-        if (settledEnd > 0 && TRANSCRIPT_FILES.some((name) => names.has(name))) {
-          const back = yield* Effect.option(
-            SettledTranscript.read(settledPath, settledEnd).pipe(Effect.provideService(FileSystem.FileSystem, fs))
-          )
-          if (Option.isSome(back) && Option.isSome(back.value)) {
-            transcript = Transcript.withSettled(transcript, back.value.value)
-          } else {
+        if (ends.finals > 0 && TRANSCRIPT_FILES.some((name) => names.has(name))) {
+          const back = yield* readBack(SettledTranscript.read, finals.path, ends.finals)
+          if (Option.isSome(back)) transcript = Transcript.withSettled(transcript, back.value)
+          else {
             for (const name of TRANSCRIPT_FILES) names.delete(name)
             complete = false
           }
         }
-        for (const [name, text] of Object.entries(Exports.renderFiles({ ...next, transcript }, names))) {
+        let participants = snapshot.participants
+        if (ends.intervals > 0 && names.has(PARTICIPANTS_FILE)) {
+          const back = yield* readBack(SettledIntervals.read, intervals.path, ends.intervals)
+          if (Option.isSome(back)) participants = Participants.withSettled(participants, back.value)
+          else {
+            names.delete(PARTICIPANTS_FILE)
+            complete = false
+          }
+        }
+        for (const [name, text] of Object.entries(Exports.renderFiles({ ...next, transcript, participants }, names))) {
           work.bytes += text.length
           const hash = digest(text)
           if (hashes.get(name) === hash) continue
@@ -560,7 +595,7 @@ export const make = (
         }
         // after a failure, the next refresh renders every file again (unchanged ones are skipped by their hash)
         exported = complete ? next : undefined
-        exportedSettledEnd = complete ? settledEnd : -1
+        exportedEnds = complete ? ends : { finals: -1, intervals: -1 }
         return work
       })
 
@@ -613,19 +648,26 @@ export const make = (
           if (finished && !force) return Effect.void
           // what this flush writes is taken in one synchronous step, together with the state it leads to
           const now = clock.unsafeCurrentTimeMillis()
-          // the transcript's older finals leave memory for their file (at most every exportInterval)
+          // the transcript's older finals and the participants' closed intervals leave memory for their files (at
+          // most every exportInterval)
           if (!force && now - lastSettleAt >= settings.exportInterval) {
             lastSettleAt = now
             for (const utterance of state.settle(SettledTranscript.WINDOW)) {
-              settled.append(SettledTranscript.line(utterance), 1)
+              finals.buffer.append(SettledTranscript.line(utterance), 1)
+            }
+            for (const interval of state.settleIntervals()) {
+              intervals.buffer.append(SettledIntervals.line(interval), 1)
             }
           }
-          // the settled finals the snapshot's transcript goes with
-          const settledEnd = settled.committed + settled.pending
+          // the ends of the settled files the snapshot goes with
+          const ends: SettledEnds = {
+            finals: finals.buffer.committed + finals.buffer.pending,
+            intervals: intervals.buffer.committed + intervals.buffer.pending
+          }
           const snapshot = state.snapshot
           const tapeBytes = tape.take()
           const controlBytes = control.take()
-          const settledBytes = settled.take()
+          const settledJobs = [finals, intervals].map((log) => [log, log.buffer.take()] as const)
           const wavJobs = Array.from(tracks.values(), (track) => [track, track.runs.take()] as const)
           const streamJobs = Array.from(streams.values(), (stream) => [stream, stream.buffer.take()] as const)
           const batch = frames
@@ -651,15 +693,15 @@ export const make = (
                   )
                 ))
             }
-            if (committed && settledBytes !== undefined) {
-              committed = (force || trouble.canTry(SettledTranscript.FILE, now)) &&
-                (yield* attempt(
-                  SettledTranscript.FILE,
-                  now,
-                  Effect.flatMap(openSettled, (file) => settled.write(file, settledBytes))
-                ))
+            let settledBytes = false
+            for (const [log, bytes] of settledJobs) {
+              if (bytes === undefined) continue
+              settledBytes = true
+              if (!committed) continue
+              committed = (force || trouble.canTry(log.file, now)) &&
+                (yield* attempt(log.file, now, Effect.flatMap(log.open, (file) => log.buffer.write(file, bytes))))
             }
-            if (tapeBytes !== undefined || controlBytes !== undefined || settledBytes !== undefined) {
+            if (tapeBytes !== undefined || controlBytes !== undefined || settledBytes) {
               if (committed) {
                 logsFailingSince = 0
                 settings.onLogsWritten?.(now)
@@ -670,7 +712,8 @@ export const make = (
             const offsets: Checkpoint.Offsets = {
               tape: { bytes: tape.committed, lines: tape.committedItems },
               control: { bytes: control.committed, lines: control.committedItems },
-              settled: { bytes: settled.committed, lines: settled.committedItems }
+              settled: { bytes: finals.buffer.committed, lines: finals.buffer.committedItems },
+              intervals: { bytes: intervals.buffer.committed, lines: intervals.buffer.committedItems }
             }
             if (committed && snapshot.position !== undefined && snapshot.position !== reported) {
               reported = snapshot.position
@@ -692,7 +735,7 @@ export const make = (
             const checkpointDue = committed && refresh &&
               (force || now - lastCheckpointAt >= settings.checkpointInterval)
             if (exportDue || checkpointDue) {
-              const work = derive(++derives, snapshot, settledEnd, offsets, now, live, force, exportDue, checkpointDue)
+              const work = derive(++derives, snapshot, ends, offsets, now, live, force, exportDue, checkpointDue)
               if (force) yield* work
               else if (!deriving) {
                 deriving = true
@@ -734,7 +777,7 @@ export const make = (
     const derive = (
       seq: number,
       snapshot: SessionState.Snapshot,
-      settledEnd: number,
+      ends: SettledEnds,
       offsets: Checkpoint.Offsets,
       now: number,
       live: number,
@@ -749,7 +792,7 @@ export const make = (
         let files = 0
         let bytes = 0
         if (exportDue) {
-          const work = yield* writeExports(snapshot, settledEnd, now, force)
+          const work = yield* writeExports(snapshot, ends, now, force)
           files += work.files
           bytes += work.bytes
         }
@@ -789,7 +832,8 @@ export const make = (
           const retryAt = Math.min(
             trouble.retryAt(TAPE, now),
             trouble.retryAt(ControlLog.FILE, now),
-            trouble.retryAt(SettledTranscript.FILE, now)
+            trouble.retryAt(SettledTranscript.FILE, now),
+            trouble.retryAt(SettledIntervals.FILE, now)
           )
           const wait = Math.max(50, retryAt - now)
           return Effect.zipRight(Effect.sleep(wait), relieve)
@@ -816,10 +860,11 @@ export const make = (
       })
 
     const giveUpLogs = Effect.suspend(() => {
-      const unwritten = tape.pendingItems + control.pendingItems + settled.pendingItems
+      const unwritten = tape.pendingItems + control.pendingItems + finals.buffer.pendingItems +
+        intervals.buffer.pendingItems
       if (unwritten === 0) return Effect.void
       state.addError(clock.unsafeCurrentTimeMillis(), TAPE, `${unwritten} lines could not be written`)
-      giveUp(TAPE, tape.drop() + control.drop() + settled.drop())
+      giveUp(TAPE, tape.drop() + control.drop() + finals.buffer.drop() + intervals.buffer.drop())
       restage(0)
       const pending = logs
       logs = []

@@ -1,0 +1,136 @@
+// A long meeting's participants: the recorder keeps their open intervals in memory and the closed ones in
+// participants.settled.jsonl, and participants.json still holds every interval, across restarts too.
+import { SampleMeeting, type SessionEvent } from "@callstream/core"
+import { NodeContext } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Stream from "effect/Stream"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import * as Exports from "../src/Exports.js"
+import * as Participants from "../src/Participants.js"
+import * as SessionRecorder from "../src/SessionRecorder.js"
+import * as SessionSummary from "../src/SessionSummary.js"
+import * as Transcript from "../src/Transcript.js"
+import * as FailingFileSystem from "./failingFileSystem.js"
+import { BOT, json, sessionItems, tempDir } from "./recording.js"
+
+const SETTLED = "participants.settled.jsonl"
+
+// 3 minutes of meeting: many speech turns, most of them over long before the end
+const items = sessionItems(SampleMeeting.generate({ seed: 7, duration: 180, separate: false }).entries)
+
+/** `participants.json` of the events, rendered from the reducer's state (nothing moved out), and its intervals. */
+const expected = (events: ReadonlyArray<SessionEvent.SessionEvent>) => {
+  const participants = events.reduce(Participants.reduce, Participants.empty)
+  const files = Exports.render({ transcript: Transcript.empty, participants, summary: SessionSummary.empty(BOT) })
+  return { intervals: intervalsOf(Participants.rosterToJson(participants)), file: files["participants.json"] }
+}
+
+const intervalsOf = (roster: Record<string, Record<string, unknown>>): number =>
+  Object.values(roster).reduce(
+    (sum, p) =>
+      sum + ["presence", "speaking", "webcam", "screenshare"]
+        .reduce((n, kind) => n + (p[kind] as ReadonlyArray<unknown>).length, 0),
+    0
+  )
+
+/**
+ * Records the events in small chunks with pauses, so that the recorder flushes (and moves intervals out) often;
+ * `onEvent` hears the index of each event as it goes in.
+ */
+const paced = (
+  events: ReadonlyArray<SessionEvent.SessionEvent>,
+  directory: string,
+  onEvent: (index: number) => void = () => {}
+) =>
+  SessionRecorder.recordSession({
+    key: items.key,
+    events: Stream.fromIterable(events).pipe(
+      Stream.rechunk(40),
+      Stream.chunks,
+      Stream.tap(() => Effect.sleep("5 millis")),
+      Stream.flattenChunks,
+      Stream.zipWithIndex,
+      Stream.map(([event, index]) => {
+        onEvent(index)
+        return event
+      })
+    )
+  }, { directory, flushInterval: "10 millis", exportInterval: "20 millis", checkpointInterval: "20 millis" })
+
+const participantsFile = (folder: string) => fs.readFileSync(path.join(folder, "participants.json"), "utf8")
+
+const settledLines = (folder: string) =>
+  fs.readFileSync(path.join(folder, SETTLED), "utf8").split("\n").filter((line) => line !== "")
+
+const quiet = Logger.minimumLogLevel(LogLevel.Error)
+
+describe("the settled intervals of a recorder", () => {
+  it.live("holds closed intervals out of memory; participants.json still holds every interval", () =>
+    Effect.gen(function*() {
+      const want = expected(items.all)
+      assert.isAbove(want.intervals, 40, "a meeting with many intervals")
+      const dir = tempDir()
+      yield* paced(items.all, dir)
+      const folder = path.join(dir, BOT)
+      assert.strictEqual(participantsFile(folder), want.file)
+      // most intervals left memory: the checkpoint's roster holds the rest, the file says how much of it is its
+      const settled = settledLines(folder).length
+      const checkpoint = json(path.join(folder, "checkpoint.json"))
+      assert.isAbove(settled, want.intervals / 2)
+      assert.strictEqual(settled + intervalsOf(checkpoint.participants.roster), want.intervals)
+      assert.strictEqual(checkpoint.intervals.lines, settled)
+      assert.strictEqual(checkpoint.intervals.bytes, fs.statSync(path.join(folder, SETTLED)).size)
+    }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
+
+  it.live("a restart continues from it: cut back to the checkpoint, or rebuilt from the logs without one", () =>
+    Effect.gen(function*() {
+      const want = expected(items.all)
+      const messages = items.all.slice(1, -1)
+      const half = Math.floor(messages.length / 2)
+      for (const damage of ["a line after the checkpoint", "no checkpoint"] as const) {
+        const dir = tempDir()
+        const folder = path.join(dir, BOT)
+        yield* paced([items.start, ...messages.slice(0, half)], dir)
+        const settled = settledLines(folder)
+        assert.isAbove(settled.length, 0)
+        if (damage === "no checkpoint") fs.rmSync(path.join(folder, "checkpoint.json"))
+        // as if intervals were moved out after the last checkpoint and the recorder was killed: the restart replays
+        // them from the tape, so the file is cut back to what the checkpoint counted
+        else fs.appendFileSync(path.join(folder, SETTLED), settled.at(-1) + "\n")
+        yield* paced([items.start, ...messages.slice(half), items.end], dir)
+        assert.strictEqual(participantsFile(folder), want.file, damage)
+        const checkpoint = json(path.join(folder, "checkpoint.json"))
+        assert.strictEqual(settledLines(folder).length + intervalsOf(checkpoint.participants.roster), want.intervals)
+      }
+    }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
+
+  it.live("writes of it that fail are tried again; participants.json waits for them and ends complete", () => {
+    // the disk fails the file's writes until half the meeting is in (a retry waits a second: the last flush's
+    // write is the one that gets through)
+    let failing = true
+    let failures = 0
+    const fails: FailingFileSystem.Failing = (operation, file) => {
+      if (!failing || !file.endsWith(SETTLED) || operation !== "write") return false
+      failures++
+      return true
+    }
+    const half = Math.floor(items.all.length / 2)
+    return Effect.gen(function*() {
+      const want = expected(items.all)
+      const dir = tempDir()
+      yield* paced(items.all, dir, (index) => {
+        if (index >= half) failing = false
+      })
+      const folder = path.join(dir, BOT)
+      assert.isAbove(failures, 0, "a write of the settled intervals failed")
+      assert.strictEqual(participantsFile(folder), want.file)
+      const checkpoint = json(path.join(folder, "checkpoint.json"))
+      assert.strictEqual(settledLines(folder).length + intervalsOf(checkpoint.participants.roster), want.intervals)
+      assert.isAbove(json(path.join(folder, "session.json")).recorder.writeFailures, 0)
+    }).pipe(Effect.provide(FailingFileSystem.layer(fails)), Effect.provide(quiet))
+  })
+})
