@@ -6,16 +6,14 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
-import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Exports from "../src/Exports.js"
 import * as Participants from "../src/Participants.js"
-import * as SessionRecorder from "../src/SessionRecorder.js"
 import * as SessionSummary from "../src/SessionSummary.js"
 import * as Transcript from "../src/Transcript.js"
 import * as FailingFileSystem from "./failingFileSystem.js"
-import { BOT, json, sessionItems, tempDir } from "./recording.js"
+import { BOT, json, linesOf, paced, recordAcrossRestart, sessionItems, tempDir } from "./recording.js"
 
 const SETTLED = "participants.settled.jsonl"
 
@@ -37,34 +35,9 @@ const intervalsOf = (roster: Record<string, Record<string, unknown>>): number =>
     0
   )
 
-/**
- * Records the events in small chunks with pauses, so that the recorder flushes (and moves intervals out) often;
- * `onEvent` hears the index of each event as it goes in.
- */
-const paced = (
-  events: ReadonlyArray<SessionEvent.SessionEvent>,
-  directory: string,
-  onEvent: (index: number) => void = () => {}
-) =>
-  SessionRecorder.recordSession({
-    key: items.key,
-    events: Stream.fromIterable(events).pipe(
-      Stream.rechunk(40),
-      Stream.chunks,
-      Stream.tap(() => Effect.sleep("5 millis")),
-      Stream.flattenChunks,
-      Stream.zipWithIndex,
-      Stream.map(([event, index]) => {
-        onEvent(index)
-        return event
-      })
-    )
-  }, { directory, flushInterval: "10 millis", exportInterval: "20 millis", checkpointInterval: "20 millis" })
-
 const participantsFile = (folder: string) => fs.readFileSync(path.join(folder, "participants.json"), "utf8")
 
-const settledLines = (folder: string) =>
-  fs.readFileSync(path.join(folder, SETTLED), "utf8").split("\n").filter((line) => line !== "")
+const settledLines = (folder: string) => linesOf(folder, SETTLED)
 
 const quiet = Logger.minimumLogLevel(LogLevel.Error)
 
@@ -74,7 +47,7 @@ describe("the settled intervals of a recorder", () => {
       const want = expected(items.all)
       assert.isAbove(want.intervals, 40, "a meeting with many intervals")
       const dir = tempDir()
-      yield* paced(items.all, dir)
+      yield* paced(items.key, items.all, dir)
       const folder = path.join(dir, BOT)
       assert.strictEqual(participantsFile(folder), want.file)
       // most intervals left memory: the checkpoint's roster holds the rest, the file says how much of it is its
@@ -89,19 +62,8 @@ describe("the settled intervals of a recorder", () => {
   it.live("a restart continues from it: cut back to the checkpoint, or rebuilt from the logs without one", () =>
     Effect.gen(function*() {
       const want = expected(items.all)
-      const messages = items.all.slice(1, -1)
-      const half = Math.floor(messages.length / 2)
       for (const damage of ["a line after the checkpoint", "no checkpoint"] as const) {
-        const dir = tempDir()
-        const folder = path.join(dir, BOT)
-        yield* paced([items.start, ...messages.slice(0, half)], dir)
-        const settled = settledLines(folder)
-        assert.isAbove(settled.length, 0)
-        if (damage === "no checkpoint") fs.rmSync(path.join(folder, "checkpoint.json"))
-        // as if intervals were moved out after the last checkpoint and the recorder was killed: the restart replays
-        // them from the tape, so the file is cut back to what the checkpoint counted
-        else fs.appendFileSync(path.join(folder, SETTLED), settled.at(-1) + "\n")
-        yield* paced([items.start, ...messages.slice(half), items.end], dir)
+        const folder = yield* recordAcrossRestart(items, SETTLED, damage)
         assert.strictEqual(participantsFile(folder), want.file, damage)
         const checkpoint = json(path.join(folder, "checkpoint.json"))
         assert.strictEqual(settledLines(folder).length + intervalsOf(checkpoint.participants.roster), want.intervals)
@@ -122,7 +84,7 @@ describe("the settled intervals of a recorder", () => {
     return Effect.gen(function*() {
       const want = expected(items.all)
       const dir = tempDir()
-      yield* paced(items.all, dir, (index) => {
+      yield* paced(items.key, items.all, dir, (index) => {
         if (index >= half) failing = false
       })
       const folder = path.join(dir, BOT)

@@ -7,17 +7,15 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
-import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Exports from "../src/Exports.js"
 import * as SettledTranscript from "../src/internal/settledTranscript.js"
 import * as Participants from "../src/Participants.js"
-import * as SessionRecorder from "../src/SessionRecorder.js"
 import * as SessionSummary from "../src/SessionSummary.js"
 import * as Transcript from "../src/Transcript.js"
 import * as FailingFileSystem from "./failingFileSystem.js"
-import { BOT, json, sessionItems, tempDir } from "./recording.js"
+import { BOT, json, linesOf, paced, recordAcrossRestart, sessionItems, tempDir } from "./recording.js"
 
 const SETTLED = "transcript.settled.jsonl"
 const TRANSCRIPT_FILES = ["transcript.json", "transcript.txt", "transcript.srt", "transcript.vtt"] as const
@@ -32,35 +30,10 @@ const expected = (events: ReadonlyArray<SessionEvent.SessionEvent>) => {
   return { finals: transcript.finals.length, files: TRANSCRIPT_FILES.map((name) => files[name]) }
 }
 
-/**
- * Records the events in small chunks with pauses, so that the recorder flushes (and moves finals out) many times;
- * `onEvent` hears the index of each event as it goes in.
- */
-const paced = (
-  events: ReadonlyArray<SessionEvent.SessionEvent>,
-  directory: string,
-  onEvent: (index: number) => void = () => {}
-) =>
-  SessionRecorder.recordSession({
-    key: items.key,
-    events: Stream.fromIterable(events).pipe(
-      Stream.rechunk(40),
-      Stream.chunks,
-      Stream.tap(() => Effect.sleep("5 millis")),
-      Stream.flattenChunks,
-      Stream.zipWithIndex,
-      Stream.map(([event, index]) => {
-        onEvent(index)
-        return event
-      })
-    )
-  }, { directory, flushInterval: "10 millis", exportInterval: "20 millis", checkpointInterval: "20 millis" })
-
 const transcriptFiles = (folder: string) =>
   TRANSCRIPT_FILES.map((name) => fs.readFileSync(path.join(folder, name), "utf8"))
 
-const settledLines = (folder: string) =>
-  fs.readFileSync(path.join(folder, SETTLED), "utf8").split("\n").filter((line) => line !== "")
+const settledLines = (folder: string) => linesOf(folder, SETTLED)
 
 const quiet = Logger.minimumLogLevel(LogLevel.Error)
 
@@ -70,7 +43,7 @@ describe("the settled transcript of a recorder", () => {
       const want = expected(items.all)
       assert.isAbove(want.finals, 40, "a meeting with many finals")
       const dir = tempDir()
-      yield* paced(items.all, dir)
+      yield* paced(items.key, items.all, dir)
       const folder = path.join(dir, BOT)
       assert.deepStrictEqual(transcriptFiles(folder), want.files)
       // most finals left memory: the checkpoint's state holds the rest, the file says how much of it is its
@@ -85,19 +58,8 @@ describe("the settled transcript of a recorder", () => {
   it.live("a restart continues from it: cut back to the checkpoint, or rebuilt from the logs without one", () =>
     Effect.gen(function*() {
       const want = expected(items.all)
-      const messages = items.all.slice(1, -1)
-      const half = Math.floor(messages.length / 2)
       for (const damage of ["a line after the checkpoint", "no checkpoint"] as const) {
-        const dir = tempDir()
-        const folder = path.join(dir, BOT)
-        yield* paced([items.start, ...messages.slice(0, half)], dir)
-        const settled = settledLines(folder)
-        assert.isAbove(settled.length, 0)
-        if (damage === "no checkpoint") fs.rmSync(path.join(folder, "checkpoint.json"))
-        // as if finals were moved out after the last checkpoint and the recorder was killed: the restart replays
-        // them from the tape, so the file is cut back to what the checkpoint counted
-        else fs.appendFileSync(path.join(folder, SETTLED), settled.at(-1) + "\n")
-        yield* paced([items.start, ...messages.slice(half), items.end], dir)
+        const folder = yield* recordAcrossRestart(items, SETTLED, damage)
         assert.deepStrictEqual(transcriptFiles(folder), want.files, damage)
         const checkpoint = json(path.join(folder, "checkpoint.json"))
         assert.strictEqual(settledLines(folder).length + checkpoint.transcript.finals.length, want.finals, damage)
@@ -121,7 +83,7 @@ describe("the settled transcript of a recorder", () => {
       const folder = path.join(dir, BOT)
       // what transcript.json held while the writes failed: never one missing the finals that could not be written
       let whileFailing: ReadonlyArray<string> = []
-      yield* paced(items.all, dir, (index) => {
+      yield* paced(items.key, items.all, dir, (index) => {
         if (index !== half) return
         const file = path.join(folder, "transcript.json")
         if (fs.existsSync(file)) whileFailing = json(file).utterances.map((u: Transcript.Utterance) => u.id)

@@ -3,6 +3,7 @@ import { Decoder, EventSource, SampleMeeting, SessionEvent, SessionKey, Tape } f
 import { NodeContext } from "@effect/platform-node"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Stream from "effect/Stream"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -87,3 +88,57 @@ export const ffprobe = (file: string, entries: string): any => {
   if (result.status !== 0) throw new Error(`ffprobe rejected ${file}: ${result.stderr}`)
   return JSON.parse(result.stdout)
 }
+
+/**
+ * Records one session's events in small chunks with pauses and short intervals, so that the recorder flushes (and
+ * moves finals and intervals out of memory) many times; `onEvent` hears the index of each event as it goes in.
+ */
+export const paced = (
+  key: SessionKey.SessionKey,
+  events: ReadonlyArray<SessionEvent.SessionEvent>,
+  directory: string,
+  onEvent: (index: number) => void = () => {}
+) =>
+  SessionRecorder.recordSession({
+    key,
+    events: Stream.fromIterable(events).pipe(
+      Stream.rechunk(40),
+      Stream.chunks,
+      Stream.tap(() => Effect.sleep("5 millis")),
+      Stream.flattenChunks,
+      Stream.zipWithIndex,
+      Stream.map(([event, index]) => {
+        onEvent(index)
+        return event
+      })
+    )
+  }, { directory, flushInterval: "10 millis", exportInterval: "20 millis", checkpointInterval: "20 millis" })
+
+/** The lines of a file of a session folder (one of the `*.settled.jsonl`). */
+export const linesOf = (folder: string, name: string): Array<string> =>
+  fs.readFileSync(path.join(folder, name), "utf8").split("\n").filter((line) => line !== "")
+
+/**
+ * Records the first half of a session's messages, damages what a restart finds (a line appended to the settled file
+ * `settled` after the checkpoint, as if moved out and then killed; or no checkpoint at all), records the rest into
+ * the same folder, and returns the folder.
+ */
+export const recordAcrossRestart = (
+  items: ReturnType<typeof sessionItems>,
+  settled: string,
+  damage: "a line after the checkpoint" | "no checkpoint"
+) =>
+  Effect.gen(function*() {
+    const messages = items.all.slice(1, -1)
+    const half = Math.floor(messages.length / 2)
+    const dir = tempDir()
+    const folder = path.join(dir, BOT)
+    yield* paced(items.key, [items.start, ...messages.slice(0, half)], dir)
+    const lines = linesOf(folder, settled)
+    if (lines.length === 0) throw new Error(`nothing was moved to ${settled} before the restart`)
+    if (damage === "no checkpoint") fs.rmSync(path.join(folder, "checkpoint.json"))
+    // the restart replays them from the tape, so the file is cut back to what the checkpoint counted
+    else fs.appendFileSync(path.join(folder, settled), lines.at(-1) + "\n")
+    yield* paced(items.key, [items.start, ...messages.slice(half), items.end], dir)
+    return folder
+  })
