@@ -693,15 +693,15 @@ export const make = (
                   )
                 ))
             }
-            let settledBytes = false
+            let settledTaken = false
             for (const [log, bytes] of settledJobs) {
               if (bytes === undefined) continue
-              settledBytes = true
+              settledTaken = true
               if (!committed) continue
               committed = (force || trouble.canTry(log.file, now)) &&
                 (yield* attempt(log.file, now, Effect.flatMap(log.open, (file) => log.buffer.write(file, bytes))))
             }
-            if (tapeBytes !== undefined || controlBytes !== undefined || settledBytes) {
+            if (tapeBytes !== undefined || controlBytes !== undefined || settledTaken) {
               if (committed) {
                 logsFailingSince = 0
                 settings.onLogsWritten?.(now)
