@@ -102,26 +102,30 @@ describe("SessionRecorder.recordEvents", () => {
       const half = Math.floor(whole.messages.length / 2)
       const first = sessionItems(meeting(3).entries.slice(0, half))
       const second = sessionItems(meeting(3).entries.slice(half))
-      // the second run's start comes right after the first run's end: it waits until the first run's files are done
-      yield* SessionRecorder.recordEvents(
-        Stream.fromIterable([...first.all, ...second.all]).pipe(Stream.rechunk(16)),
-        { directory: path.join(dir, "out") }
-      )
       yield* oneShot(whole.all, path.join(dir, "once"))
-
-      const folder = path.join(dir, "out", whole.key)
       const once = path.join(dir, "once", whole.key)
-      assert.strictEqual(readTape(path.join(folder, "events.jsonl")).length, whole.messages.length)
-      for (const name of ["transcript.json", "participants.json", "chat.json"]) {
-        assert.deepStrictEqual(json(path.join(folder, name)), json(path.join(once, name)), name)
+      // the second run's start comes right after the first run's end: it waits until the first run's files are done.
+      // In chunks of 16, the first run is live when it ends; in one chunk, everything is held while the folder is
+      // made, and the first run's end comes while its held events are applied
+      for (const chunk of [16, 2 * whole.all.length]) {
+        const out = path.join(dir, `out-${chunk}`)
+        yield* SessionRecorder.recordEvents(
+          Stream.fromIterable([...first.all, ...second.all]).pipe(Stream.rechunk(chunk)),
+          { directory: out }
+        )
+        const folder = path.join(out, whole.key)
+        assert.strictEqual(readTape(path.join(folder, "events.jsonl")).length, whole.messages.length)
+        for (const name of ["transcript.json", "participants.json", "chat.json"]) {
+          assert.deepStrictEqual(json(path.join(folder, name)), json(path.join(once, name)), `${chunk}: ${name}`)
+        }
+        for (const name of fs.readdirSync(path.join(once, "audio"))) {
+          const file = path.join("audio", name)
+          assert.isTrue(fs.readFileSync(path.join(folder, file)).equals(fs.readFileSync(path.join(once, file))), file)
+        }
+        const session = json(path.join(folder, "session.json"))
+        assert.strictEqual(session.runs.length, 2)
+        assert.strictEqual(session.counts.messages, whole.messages.length)
       }
-      for (const name of fs.readdirSync(path.join(once, "audio"))) {
-        const file = path.join("audio", name)
-        assert.isTrue(fs.readFileSync(path.join(folder, file)).equals(fs.readFileSync(path.join(once, file))), file)
-      }
-      const session = json(path.join(folder, "session.json"))
-      assert.strictEqual(session.runs.length, 2)
-      assert.strictEqual(session.counts.messages, whole.messages.length)
     }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
 
   it.live("a session whose tape cannot be written gives its lines up, counted, instead of holding the others back", () =>
@@ -235,6 +239,38 @@ describe("SessionRecorder.recordEvents", () => {
       // the rest is applied (applied whole, the chunk's lines all went in one write)
       const backlog = rest.length - 1
       assert.isBelow(Math.max(...writes), backlog)
+    }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
+
+  it.live("a backlog held while its session is set up is applied a slice at a time, and written as it is applied", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const out = path.join(dir, "out")
+      // ten minutes of one meeting in one chunk, the session's start first: all of it comes before its folder is
+      // made, and waits for it
+      const items = sessionItems(SampleMeeting.generate({ seed: 12, duration: 600 }).entries, "held")
+      const writes: Array<number> = []
+      const watching = FailingFileSystem.layer((operation, target, bytes) => {
+        if (operation === "write" && bytes !== undefined && target.endsWith("events.jsonl")) {
+          writes.push(Buffer.from(bytes).toString("utf8").split("\n").length - 1)
+        }
+        return false
+      })
+      yield* SessionRecorder.recordEvents(Stream.fromChunk(Chunk.unsafeFromArray(items.all)), {
+        directory: out,
+        maxPendingBytes: 64 * 1024
+      }).pipe(Effect.provide(watching))
+
+      const lines = items.messages.length
+      const tape = readTape(path.join(out, "held", "events.jsonl"))
+      assert.strictEqual(tape.length, lines)
+      assert.deepStrictEqual(
+        tape.map((entry) => JSON.stringify(entry.message)),
+        items.messages.map((message) => message.raw)
+      )
+      assert.strictEqual(writes.reduce((a, b) => a + b, 0), lines)
+      // the session's bound is reached within the first slice, and its flush writes what was applied so far while
+      // the rest waits for the next turns (applied in one go, the held lines all went in the last flush's write)
+      assert.isBelow(Math.max(...writes), lines)
     }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
 
   it.live("callstream_recorder_pending_bytes shows what is collected and not written yet", () =>

@@ -25,9 +25,10 @@ import type * as SessionWriter from "./sessionWriter.js"
  * recorder catches up.
  *
  * A session's first event starts setting its folder up (make it, restore an earlier run, open the tape): that is
- * asynchronous, so the session's events are held until it is done, then applied in order. `SessionEnded` closes
- * the session (last flush, derived files, checkpoint, files closed) in the background; events of the same key that
- * come meanwhile (the meeting starts again) are held, and open the folder again once it is closed. A session that
+ * asynchronous, so the session's events are held until it is done, then applied in order, a slice at a time (what
+ * comes meanwhile held behind them). `SessionEnded` closes the session (last flush, derived files, checkpoint, files
+ * closed) in the background; events of the same key that come meanwhile (the meeting starts again) are held, and
+ * open the folder again once it is closed. A session that
  * cannot be set up is logged and its events are dropped until its end, so the others never wait for it.
  *
  * Memory is bounded across sessions: `maxPendingTotal` bytes of output collected and not written yet, and events
@@ -65,7 +66,8 @@ export interface Recorder {
   readonly end: Effect.Effect<void>
 }
 
-type Phase = "opening" | "live" | "closing" | "broken"
+/** `releasing`: open, its held events being applied a slice at a time (what comes meanwhile is held too). */
+type Phase = "opening" | "releasing" | "live" | "closing" | "broken"
 
 interface Entry {
   readonly key: SessionKey.SessionKey
@@ -187,7 +189,7 @@ export const make = (
       }
     }
 
-    // the events held for a session go through `dispatch` again, in order, once it is open, broken or closed
+    // the events held for a session go through `dispatch` again, in order, once it is broken or closed
     const release = (entry: Entry) => {
       const held = entry.held
       entry.held = []
@@ -196,6 +198,42 @@ export const make = (
       const now = clock.unsafeCurrentTimeMillis()
       for (const item of held) dispatch(item, now)
     }
+
+    // the events held for a session that is now open are applied a slice at a time, the event loop coming round in
+    // between (a slow disk can hold many: applied in one go, they were one long turn), and what comes meanwhile is
+    // held behind them; a `SessionEnded` among them closes the session, the rest waiting for it to open again
+    const releaseLive = (entry: Entry): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        entry.phase = "releasing"
+        const held = entry.held
+        entry.held = []
+        return applyHeld(entry, held, 0)
+      })
+
+    const applyHeld = (entry: Entry, held: Array<SessionEvent.SessionEvent>, from: number): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const now = clock.unsafeCurrentTimeMillis()
+        const to = Math.min(held.length, from + SLICE)
+        for (let i = from; i < to; i++) {
+          const item = held[i]!
+          const weight = weightOf(item)
+          pending -= weight
+          entry.heldBytes -= weight
+          entry.writer!.apply(item, now)
+          if (item._tag === "SessionEnded") {
+            entry.held = held.slice(i + 1).concat(entry.held)
+            close(entry)
+            return Effect.void
+          }
+        }
+        // a session that reached its own bound flushes in the background, as one fed by chunks does
+        if (full.has(entry)) flushSoon(entry)
+        if (to < held.length) return Effect.zipRight(nextTurn, applyHeld(entry, held, to))
+        if (entry.held.length > 0) return releaseLive(entry)
+        entry.phase = "live"
+        if (ending) close(entry)
+        return Effect.void
+      })
 
     const open = (entry: Entry): void => {
       entry.phase = "opening"
@@ -213,12 +251,11 @@ export const make = (
       run(opening.pipe(
         Effect.matchCauseEffect({
           onSuccess: ({ scope, writer }) =>
-            Effect.sync(() => {
+            Effect.suspend(() => {
               entry.writer = writer
               entry.scope = scope
-              entry.phase = "live"
-              release(entry)
-              if (ending && entry.phase === "live") close(entry)
+              // once begun, the held events are all applied (an interruption waits for it), as when in one go
+              return Effect.uninterruptible(releaseLive(entry))
             }),
           onFailure: (cause) =>
             Cause.isInterruptedOnly(cause) ?
@@ -270,7 +307,9 @@ export const make = (
     const flushAll = Effect.suspend(() => {
       const writers: Array<SessionWriter.SessionWriter> = []
       for (const entry of sessions.values()) {
-        if (entry.phase === "live" && entry.writer!.pending() > 0) writers.push(entry.writer!)
+        if ((entry.phase === "live" || entry.phase === "releasing") && entry.writer!.pending() > 0) {
+          writers.push(entry.writer!)
+        }
       }
       return Effect.forEach(writers, (writer) => writer.flush, { concurrency: 8, discard: true })
     })
