@@ -13,7 +13,7 @@ import * as Participants from "../src/Participants.js"
 import * as SessionSummary from "../src/SessionSummary.js"
 import * as Transcript from "../src/Transcript.js"
 import * as FailingFileSystem from "./failingFileSystem.js"
-import { BOT, json, linesOf, paced, recordAcrossRestart, sessionItems, tempDir } from "./recording.js"
+import { BOT, json, linesOf, paced, recordAcrossRestart, recordPacedWhole, sessionItems, tempDir } from "./recording.js"
 
 const SETTLED = "participants.settled.jsonl"
 
@@ -46,17 +46,13 @@ describe("the settled intervals of a recorder", () => {
     Effect.gen(function*() {
       const want = expected(items.all)
       assert.isAbove(want.intervals, 40, "a meeting with many intervals")
-      const dir = tempDir()
-      yield* paced(items.key, items.all, dir)
-      const folder = path.join(dir, BOT)
+      const { bytes, checkpoint, folder, lines: settled } = yield* recordPacedWhole(items, SETTLED)
       assert.strictEqual(participantsFile(folder), want.file)
       // most intervals left memory: the checkpoint's roster holds the rest, the file says how much of it is its
-      const settled = settledLines(folder).length
-      const checkpoint = json(path.join(folder, "checkpoint.json"))
       assert.isAbove(settled, want.intervals / 2)
       assert.strictEqual(settled + intervalsOf(checkpoint.participants.roster), want.intervals)
       assert.strictEqual(checkpoint.intervals.lines, settled)
-      assert.strictEqual(checkpoint.intervals.bytes, fs.statSync(path.join(folder, SETTLED)).size)
+      assert.strictEqual(checkpoint.intervals.bytes, bytes)
     }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
 
   it.live("a restart continues from it: cut back to the checkpoint, or rebuilt from the logs without one", () =>
@@ -73,26 +69,20 @@ describe("the settled intervals of a recorder", () => {
   it.live("writes of it that fail are tried again; participants.json waits for them and ends complete", () => {
     // the disk fails the file's writes until half the meeting is in (a retry waits a second: the last flush's
     // write is the one that gets through)
-    let failing = true
-    let failures = 0
-    const fails: FailingFileSystem.Failing = (operation, file) => {
-      if (!failing || !file.endsWith(SETTLED) || operation !== "write") return false
-      failures++
-      return true
-    }
+    const disk = FailingFileSystem.writesFailingUntilStopped(SETTLED)
     const half = Math.floor(items.all.length / 2)
     return Effect.gen(function*() {
       const want = expected(items.all)
       const dir = tempDir()
       yield* paced(items.key, items.all, dir, (index) => {
-        if (index >= half) failing = false
+        if (index >= half) disk.stop()
       })
       const folder = path.join(dir, BOT)
-      assert.isAbove(failures, 0, "a write of the settled intervals failed")
+      assert.isAbove(disk.failures(), 0, "a write of the settled intervals failed")
       assert.strictEqual(participantsFile(folder), want.file)
       const checkpoint = json(path.join(folder, "checkpoint.json"))
       assert.strictEqual(settledLines(folder).length + intervalsOf(checkpoint.participants.roster), want.intervals)
       assert.isAbove(json(path.join(folder, "session.json")).recorder.writeFailures, 0)
-    }).pipe(Effect.provide(FailingFileSystem.layer(fails)), Effect.provide(quiet))
+    }).pipe(Effect.provide(disk.layer), Effect.provide(quiet))
   })
 })

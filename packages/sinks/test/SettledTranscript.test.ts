@@ -15,7 +15,7 @@ import * as Participants from "../src/Participants.js"
 import * as SessionSummary from "../src/SessionSummary.js"
 import * as Transcript from "../src/Transcript.js"
 import * as FailingFileSystem from "./failingFileSystem.js"
-import { BOT, json, linesOf, paced, recordAcrossRestart, sessionItems, tempDir } from "./recording.js"
+import { BOT, json, linesOf, paced, recordAcrossRestart, recordPacedWhole, sessionItems, tempDir } from "./recording.js"
 
 const SETTLED = "transcript.settled.jsonl"
 const TRANSCRIPT_FILES = ["transcript.json", "transcript.txt", "transcript.srt", "transcript.vtt"] as const
@@ -42,17 +42,13 @@ describe("the settled transcript of a recorder", () => {
     Effect.gen(function*() {
       const want = expected(items.all)
       assert.isAbove(want.finals, 40, "a meeting with many finals")
-      const dir = tempDir()
-      yield* paced(items.key, items.all, dir)
-      const folder = path.join(dir, BOT)
+      const { bytes, checkpoint, folder, lines: settled } = yield* recordPacedWhole(items, SETTLED)
       assert.deepStrictEqual(transcriptFiles(folder), want.files)
       // most finals left memory: the checkpoint's state holds the rest, the file says how much of it is its
-      const settled = settledLines(folder).length
-      const checkpoint = json(path.join(folder, "checkpoint.json"))
       assert.isAbove(settled, want.finals / 2)
       assert.strictEqual(settled + checkpoint.transcript.finals.length, want.finals)
       assert.strictEqual(checkpoint.settled.lines, settled)
-      assert.strictEqual(checkpoint.settled.bytes, fs.statSync(path.join(folder, SETTLED)).size)
+      assert.strictEqual(checkpoint.settled.bytes, bytes)
     }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
 
   it.live("a restart continues from it: cut back to the checkpoint, or rebuilt from the logs without one", () =>
@@ -69,13 +65,7 @@ describe("the settled transcript of a recorder", () => {
   it.live("writes of it that fail are tried again; the transcript files wait for them and end complete", () => {
     // the disk fails the file's writes until half the meeting is in (a retry waits a second: the last flush's
     // write is the one that gets through)
-    let failing = true
-    let failures = 0
-    const fails: FailingFileSystem.Failing = (operation, file) => {
-      if (!failing || !file.endsWith(SETTLED) || operation !== "write") return false
-      failures++
-      return true
-    }
+    const disk = FailingFileSystem.writesFailingUntilStopped(SETTLED)
     const half = Math.floor(items.all.length / 2)
     return Effect.gen(function*() {
       const want = expected(items.all)
@@ -87,17 +77,17 @@ describe("the settled transcript of a recorder", () => {
         if (index !== half) return
         const file = path.join(folder, "transcript.json")
         if (fs.existsSync(file)) whileFailing = json(file).utterances.map((u: Transcript.Utterance) => u.id)
-        failing = false
+        disk.stop()
       })
       // (an earlier, complete transcript: the first finals of the meeting, as many as there were then)
       const ids = items.all.reduce(Transcript.reduce, Transcript.empty).finals.map((u) => u.id)
       assert.deepStrictEqual(whileFailing, ids.slice(0, whileFailing.length))
-      assert.isAbove(failures, 0, "a write of the settled finals failed")
+      assert.isAbove(disk.failures(), 0, "a write of the settled finals failed")
       assert.deepStrictEqual(transcriptFiles(folder), want.files)
       const checkpoint = json(path.join(folder, "checkpoint.json"))
       assert.strictEqual(settledLines(folder).length + checkpoint.transcript.finals.length, want.finals)
       assert.isAbove(json(path.join(folder, "session.json")).recorder.writeFailures, 0)
-    }).pipe(Effect.provide(FailingFileSystem.layer(fails)), Effect.provide(quiet))
+    }).pipe(Effect.provide(disk.layer), Effect.provide(quiet))
   })
 
   it.effect("a restart reads it back cut to what the checkpoint counted, and refuses one shorter or unreadable", () =>

@@ -81,3 +81,18 @@ export const layer = (failing: Failing) =>
     ).pipe(Layer.provide(NodeFileSystem.layer)),
     NodePath.layer
   )
+
+/**
+ * Fails every write of the files whose path ends with `suffix` until `stop` is called; `failures` counts them. Its
+ * `layer` is the FileSystem that does so.
+ */
+export const writesFailingUntilStopped = (suffix: string) => {
+  let failing = true
+  let failures = 0
+  const fails: Failing = (operation, file) => {
+    if (!failing || !file.endsWith(suffix) || operation !== "write") return false
+    failures++
+    return true
+  }
+  return { layer: layer(fails), stop: () => (failing = false), failures: () => failures }
+}

@@ -119,6 +119,23 @@ export const linesOf = (folder: string, name: string): Array<string> =>
   fs.readFileSync(path.join(folder, name), "utf8").split("\n").filter((line) => line !== "")
 
 /**
+ * Records all of a session's events paced (see {@link paced}) into a new folder: the folder, how many lines and bytes
+ * the settled file `settled` holds, and the checkpoint.
+ */
+export const recordPacedWhole = (items: ReturnType<typeof sessionItems>, settled: string) =>
+  Effect.gen(function*() {
+    const dir = tempDir()
+    yield* paced(items.key, items.all, dir)
+    const folder = path.join(dir, BOT)
+    return {
+      folder,
+      lines: linesOf(folder, settled).length,
+      bytes: fs.statSync(path.join(folder, settled)).size,
+      checkpoint: json(path.join(folder, "checkpoint.json"))
+    }
+  })
+
+/**
  * Records the first half of a session's messages, damages what a restart finds (a line appended to the settled file
  * `settled` after the checkpoint, as if moved out and then killed; or no checkpoint at all), records the rest into
  * the same folder, and returns the folder.
