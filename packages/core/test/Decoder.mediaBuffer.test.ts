@@ -141,6 +141,43 @@ describe("Decoder: media buffers", () => {
     }
   })
 
+  it("decodeAcceptedEither gives what decodeEither gives, on every text decodeEither accepts", () => {
+    let accepted = 0
+    FastCheck.assert(
+      FastCheck.property(
+        FastCheck.uint8Array({ minLength: 0, maxLength: 3_000 }),
+        FastCheck.nat(3),
+        FastCheck.array(FastCheck.nat(variations.length - 1), { maxLength: 2 }),
+        FastCheck.nat(),
+        (bytes, kind, picks, where) => {
+          const buffer = Buffer.from(bytes).toString("base64")
+          let text = JSON.stringify(mediaMessages(buffer)[kind])
+          const at = text.indexOf(buffer) + (buffer.length === 0 ? 0 : where % buffer.length)
+          for (const pick of picks) text = variations[pick]![1](text, buffer, at)
+          const checked = Decoder.decodeEither(text)
+          const trusted = Decoder.decodeAcceptedEither(text)
+          if (Either.isRight(checked)) {
+            accepted++
+            assert.deepStrictEqual(trusted, checked)
+          } else if (checked.left.reason === "InvalidJson") {
+            assert.isTrue(Either.isLeft(trusted) && trusted.left.reason === "InvalidJson")
+          }
+        }
+      ),
+      { numRuns: 1_000 }
+    )
+    // most runs are messages the decoder accepts (the variations that break one are a minority)
+    assert.isAbove(accepted, 300)
+  })
+
+  it("decodeAcceptedEither does not check again: it takes the event's shape as it is", () => {
+    const text = JSON.stringify(Fixtures.audio({ at: 1 })).replace(/"relative":[0-9.]+/, "\"relative\":\"one\"")
+    assert.strictEqual(Either.flip(Decoder.decodeEither(text)).pipe(Either.getOrThrow).reason, "InvalidShape")
+    const event = Either.getOrThrow(Decoder.decodeAcceptedEither(text)) as RecallEvent.AudioMixedRaw
+    assert.strictEqual(event.event, "audio_mixed_raw.data")
+    assert.strictEqual(event.data.data.timestamp.relative as unknown, "one")
+  })
+
   it("keeps a media event's buffer as part of the message's text, not as a copy of its own", () => {
     // 2,000 audio messages of 100 ms, decoded and kept with their texts: a copy of each buffer (4 KB) would add
     // 8 MB of heap; without one, what is kept beyond the texts is the events' small objects

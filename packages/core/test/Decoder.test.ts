@@ -31,6 +31,8 @@ describe("Decoder", () => {
       it(`decodes ${name} to its own type`, () => {
         const event = decodeOk(message)
         assert.strictEqual(event.event, name)
+        // decoded again as accepted text, unchecked: the same value
+        assert.deepStrictEqual(Decoder.decodeAcceptedEither(JSON.stringify(message)), Either.right(event))
       })
     }
   })

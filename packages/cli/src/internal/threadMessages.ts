@@ -11,9 +11,11 @@
  *
  * @internal
  */
+import * as Decoder from "@callstream/core/Decoder"
 import * as SessionEvent from "@callstream/core/SessionEvent"
 import type { SessionKey } from "@callstream/core/SessionKey"
 import * as LogEntry from "@callstream/redis/LogEntry"
+import * as Either from "effect/Either"
 import * as Metric from "effect/Metric"
 import * as Schema from "effect/Schema"
 import type * as LogFormat from "./logFormat.js"
@@ -84,11 +86,17 @@ export const itemOf = (event: SessionEvent.SessionEvent): Item =>
   Object.assign(LogEntry.itemOf(event), { s: event.session })
 
 /**
- * The event an item came from. The text was decoded on the main thread already; should it fail here (it cannot
- * with the same build), it becomes the `DecodeFailed` the server would have made.
+ * The event an item came from. The text was decoded on the main thread already, by the same build: it is not checked
+ * again (`Decoder.decodeAcceptedEither`). Should it not parse (it cannot), it becomes the `DecodeFailed` the server
+ * would have made.
  */
-export const eventOf = (item: Item): SessionEvent.SessionEvent =>
-  "k" in item ? decodeControl(item.k) : LogEntry.eventOfText(item.s, item.m, item.t, item.c)
+export const eventOf = (item: Item): SessionEvent.SessionEvent => {
+  if ("k" in item) return decodeControl(item.k)
+  const decoded = Decoder.decodeAcceptedEither(item.m)
+  return Either.isRight(decoded)
+    ? SessionEvent.message(item.s, decoded.right, item.t, { connectionId: item.c, raw: item.m })
+    : LogEntry.eventOfText(item.s, item.m, item.t, item.c)
+}
 
 /** What an item counts for in flight: the length of its text, or a flat 256 for a control event. */
 export const weightOf = (item: Item): number => ("k" in item ? 256 : item.m.length)
