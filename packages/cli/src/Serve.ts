@@ -16,7 +16,8 @@
  * the others do, and its `callstream_recorder_*` metrics on `/metrics`. `--recorder-threads N` spreads the
  * meetings over N recorder threads (by a hash of the session key), for machines with cores to spare;
  * `--recorder-heap-mb` sets each one's V8 heap limit (default 1,024 MiB: V8 then collects sooner than under Node's
- * default limit, and the thread's heap stays nearer what it keeps alive).
+ * default limit, and the thread's heap stays nearer what it keeps alive). Every heap of the process grows at most
+ * 60% past what its last full collection kept before the next (Node's `--heap-growing-percent`, unless given).
  *
  * @since 0.1.0
  */
@@ -31,6 +32,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as ConsoleText from "./internal/consoleText.js"
+import * as HeapGrowth from "./internal/heapGrowth.js"
 import * as Meetings from "./internal/meetings.js"
 import { serveAndPublish } from "./internal/publishing.js"
 import * as RecorderThread from "./internal/recorderThread.js"
@@ -144,6 +146,7 @@ export const run = (
   FileSystem.FileSystem | Path.Path | Terminal.Terminal
 > =>
   Effect.gen(function*() {
+    yield* HeapGrowth.limit
     const terminal = yield* Terminal.Terminal
     const path = yield* Path.Path
     const meetings = new Meetings.Meetings()
