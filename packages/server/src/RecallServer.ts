@@ -103,7 +103,10 @@ export interface Options extends UpgradeAuth.Options {
    * reverse proxy every connection comes from the proxy. Lower it only where peers connect directly.
    */
   readonly maxConnectionsPerAddress?: number | undefined
-  /** How often to ping each connection; one that has not answered since the last ping is closed. Default 30 s. */
+  /**
+   * How often to ping each connection; one that has not answered since the last ping is closed. Default 30 s. The
+   * connections are pinged a tenth at a time, spread over the interval, not all in one turn of the event loop.
+   */
   readonly heartbeatInterval?: Duration.DurationInput | undefined
   /** How long shutdown waits for connections to close before cutting them. Default 5 seconds. */
   readonly shutdownTimeout?: Duration.DurationInput | undefined

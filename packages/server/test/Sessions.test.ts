@@ -225,6 +225,37 @@ describe("frames", () => {
       yield* shutdown
     }))
 
+  it.scoped("a heartbeat round is spread over its interval: each connection pinged once, never all at once (TestClock)", () =>
+    Effect.gen(function*() {
+      const { server, shutdown } = yield* startServer({ heartbeatInterval: "30 seconds" })
+      const clients = yield* Effect.all(Array.from({ length: 40 }, () => openClient(server.address.url)))
+      const pings = clients.map(() => 0)
+      clients.forEach((ws, i) => ws.on("ping", () => pings[i]!++))
+      // every heartbeat ping the server sent before this is in: a pong comes back after them on the same socket
+      const caughtUp = Effect.all(
+        clients.map((ws) =>
+          Effect.async<void>((resume) => {
+            ws.once("pong", () => resume(Effect.void))
+            ws.ping()
+          })
+        ),
+        { concurrency: "unbounded" }
+      )
+      while (Chunk.isEmpty(yield* TestClock.sleeps())) yield* realSleep(5)
+      const perStep: Array<number> = []
+      for (let step = 0; step < 10; step++) {
+        const before = pings.reduce((a, b) => a + b, 0)
+        yield* TestClock.adjust("3 seconds")
+        yield* caughtUp
+        perStep.push(pings.reduce((a, b) => a + b, 0) - before)
+      }
+      assert.deepStrictEqual(pings, clients.map(() => 1), `pings per step: ${perStep.join(", ")}`)
+      assert.isBelow(Math.max(...perStep), clients.length, `pings per step: ${perStep.join(", ")}`)
+      clients.forEach((ws) => ws.close())
+      yield* Effect.all(clients.map(closeCode))
+      yield* shutdown
+    }))
+
   it.live("text that is not UTF-8 closes the connection with 1007, a reserved opcode with 1002; the session goes on", () =>
     Effect.gen(function*() {
       const { server, shutdown } = yield* startServer()
