@@ -15,7 +15,8 @@ import type { Connection } from "./state.js"
 export const SLICES = 10
 
 // the slot of a connection: from its id (a random UUID), so the slots fill evenly and a connection keeps its own
-const slotOf = (connection: Connection): number => Number.parseInt(connection.id.slice(0, 8), 16) % SLICES
+// (an id that does not start with hex digits goes in the first)
+const slotOf = (connection: Connection): number => (Number.parseInt(connection.id.slice(0, 8), 16) || 0) % SLICES
 
 /**
  * One tick of the heartbeat: each connection of `slot` that has shown no sign of life (a frame or a pong) since it
