@@ -171,8 +171,7 @@ export const make = (
       }
       switch (entry.phase) {
         case "live":
-          entry.writer!.apply(item, now)
-          if (item._tag === "SessionEnded") close(entry)
+          applyLive(entry, item, now)
           return
         case "broken":
           if (item._tag === "SessionEnded") {
@@ -187,6 +186,14 @@ export const make = (
           pending += weight
         }
       }
+    }
+
+    // an event for a session that is open: applied, and a `SessionEnded` closes the session (true then)
+    const applyLive = (entry: Entry, item: SessionEvent.SessionEvent, now: number): boolean => {
+      entry.writer!.apply(item, now)
+      if (item._tag !== "SessionEnded") return false
+      close(entry)
+      return true
     }
 
     // the events held for a session go through `dispatch` again, in order, once it is broken or closed
@@ -219,12 +226,9 @@ export const make = (
           const weight = weightOf(item)
           pending -= weight
           entry.heldBytes -= weight
-          entry.writer!.apply(item, now)
-          if (item._tag === "SessionEnded") {
-            entry.held = held.slice(i + 1).concat(entry.held)
-            close(entry)
-            return Effect.void
-          }
+          // what follows a `SessionEnded` waits for the session to open again
+          if (item._tag === "SessionEnded") entry.held = held.slice(i + 1).concat(entry.held)
+          if (applyLive(entry, item, now)) return Effect.void
         }
         // a session that reached its own bound flushes in the background, as one fed by chunks does
         if (full.has(entry)) flushSoon(entry)
