@@ -43,6 +43,18 @@ describe("TextRing", () => {
     assert.strictEqual(reader.read(places[9]!), "9".repeat(10))
   })
 
+  it("writes from the beginning again whenever nothing waits, so a reader that keeps up uses only its start", () => {
+    const { reader, writer } = ringOf(1024)
+    for (let i = 0; i < 100; i++) {
+      const place = writer.write(`{"n":${i}}`)!
+      assert.strictEqual(place.offset, 0)
+      assert.strictEqual(reader.read(place), `{"n":${i}}`)
+      writer.release(writer.lastTaken)
+    }
+    writer.write("first")
+    assert.strictEqual(writer.write("second")!.offset, 5)
+  })
+
   it("never writes over a text the reader has not released (texts taken in order, released in batches)", () => {
     let full = 0
     FastCheck.assert(

@@ -9,7 +9,8 @@
  * written, and the writer reuses the bytes of a text only after the reader said it took it (the credit of
  * `recorderThread`, a message of its own, which orders the memory as well). Every text is written in one piece: a
  * text that does not fit before the end starts again at the beginning, and the bytes it skipped count as used
- * until it is released.
+ * until it is released. Whenever nothing is waiting, writing starts at the beginning again, so the memory the ring
+ * takes is about the most that ever waited in it, not its size.
  *
  * @internal
  */
@@ -46,7 +47,9 @@ export class Writer {
   write(text: string): Place | undefined {
     const capacity = this.bytes.length
     const most = text.length * 3
-    let at = this.at
+    // with nothing waiting, the next text goes to the beginning again: while the reader keeps up, only the start of
+    // the ring is ever written, and only a backlog brings the rest of its pages into memory
+    let at = this.used === 0 ? 0 : this.at
     let skipped = 0
     if (at + most > capacity) {
       skipped = capacity - at
