@@ -5,11 +5,8 @@
  * connections and the answers to pings: Node accepts one connection per turn of its event loop, and a turn of a
  * saturated recorder lasts tens of milliseconds.
  *
- * The events' texts go through a ring of memory the two threads share (`TextRing`, `maxInFlight` bytes per thread),
- * so what waits for the recorder waits as bytes outside both heaps; only where each text is, its time, connection
- * and session are posted. Memory stays bounded by credit: once `maxInFlight` of event text (see
- * `ThreadMessages.weightOf`) is posted and not yet taken by the recorder, or a text finds no room in the ring, the
- * main thread stops reading the Stream until the recorder takes more,
+ * Memory stays bounded by credit: once `maxInFlight` of event text (see `ThreadMessages.weightOf`) is posted and
+ * not yet taken by the recorder, the main thread stops reading the Stream until the recorder takes more,
  * and the server's own backpressure (paused sockets, media shed with `Dropped` records) does the rest, as when the
  * recorder shared the thread.
  *
@@ -23,7 +20,6 @@
  */
 import type * as SessionEvent from "@callstream/core/SessionEvent"
 import * as LogEntry from "@callstream/redis/LogEntry"
-import * as Chunk from "effect/Chunk"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -36,7 +32,6 @@ import { createRequire } from "node:module"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { Worker } from "node:worker_threads"
 import * as LogFormat from "./logFormat.js"
-import * as TextRing from "./textRing.js"
 import * as ThreadMessages from "./threadMessages.js"
 
 /**
@@ -56,8 +51,7 @@ export class RecorderThreadError extends Data.TaggedError("RecorderThreadError")
 /** @internal */
 export interface Options extends ThreadMessages.Setup {
   /**
-   * Weight of events posted to one thread and not yet taken by its recorder, past which the Stream is not read; also
-   * the size of each thread's ring (texts of more than a twelfth of it, in UTF-16 units, are posted as they are).
+   * Weight of events posted to one thread and not yet taken by its recorder, past which the Stream is not read.
    * Default 16 MiB.
    */
   readonly maxInFlight?: number | undefined
@@ -92,7 +86,7 @@ export const YOUNG_GENERATION_MB = 96
 
 // The entry has this module's extension: `.ts` from the sources (loaded through tsx, registered in the thread
 // with the package's tsconfig paths), `.js` from dist, `.mjs` from a bundle.
-const startThread = (setup: ThreadMessages.ThreadData, heapLimitMb: number): Worker => {
+const startThread = (setup: ThreadMessages.Setup, heapLimitMb: number): Worker => {
   const here = import.meta.url
   const extension = here.slice(here.lastIndexOf("."))
   const entry = new URL(`./recorderWorker${extension}`, here)
@@ -126,8 +120,6 @@ const mirror = (value: ThreadMessages.MetricValue, delta: number): Effect.Effect
  */
 interface Lane {
   readonly index: number
-  /** Where the texts for it go (see `TextRing`). */
-  readonly ring: TextRing.Writer
   thread: Worker | undefined
   inFlight: number
   credit: Deferred.Deferred<void> | undefined
@@ -160,14 +152,7 @@ export const record = <E, R>(
     let failure: RecorderThreadError | undefined
     const lanes: Array<Lane> = Array.from(
       { length: threads },
-      (_, index) => ({
-        index,
-        ring: new TextRing.Writer(new SharedArrayBuffer(maxInFlight)),
-        thread: undefined,
-        inFlight: 0,
-        credit: undefined,
-        done: false
-      })
+      (_, index) => ({ index, thread: undefined, inFlight: 0, credit: undefined, done: false })
     )
     const release = (lane: Lane) => {
       if (lane.credit !== undefined) Deferred.unsafeDone(lane.credit, Exit.void)
@@ -185,7 +170,6 @@ export const record = <E, R>(
     const onMessage = (lane: Lane) => (message: ThreadMessages.ToMain): void => {
       switch (message._tag) {
         case "Credit":
-          lane.ring.release(message.ring)
           lane.inFlight -= message.weight
           if (lane.inFlight <= maxInFlight / 2) release(lane)
           return
@@ -233,8 +217,7 @@ export const record = <E, R>(
             directory: options.directory,
             logLevel: options.logLevel,
             otel: options.otel,
-            serviceName: options.serviceName,
-            ring: lane.ring.memory
+            serviceName: options.serviceName
           }, options.heapLimitMb ?? DEFAULT_HEAP_LIMIT_MB)
           thread.on("message", onMessage(lane))
           thread.on("error", (error) => fail(new RecorderThreadError({ reason: "Failed", detail: String(error) })))
@@ -247,64 +230,26 @@ export const record = <E, R>(
       )
     }
 
-    // what is gathered for each lane and not posted yet
-    const batches: Array<{ items: Array<ThreadMessages.Posted>; weight: number; ring: number }> = lanes.map(() => ({
-      items: [],
-      weight: 0,
-      ring: 0
-    }))
-    const send = () => {
-      for (const lane of lanes) {
-        const batch = batches[lane.index]!
-        if (batch.items.length === 0) continue
-        lane.inFlight += batch.weight
-        lane.thread!.postMessage(
-          {
-            _tag: "Events",
-            items: batch.items,
-            weight: batch.weight,
-            ring: batch.ring
-          } satisfies ThreadMessages.ToRecorder
-        )
-        batches[lane.index] = { items: [], weight: 0, ring: 0 }
-      }
-    }
-
-    // posts the events from `from` on; when a lane's ring has no room for a text, what is gathered goes, and the
-    // rest waits for that lane's credit
-    const postFrom = (
-      events: ReadonlyArray<SessionEvent.SessionEvent>,
-      from: number
-    ): Effect.Effect<void, RecorderThreadError> =>
+    const post = (chunk: Iterable<SessionEvent.SessionEvent>): Effect.Effect<void, RecorderThreadError> =>
       Effect.suspend(() => {
         if (failure !== undefined) return Effect.fail(failure)
-        for (let i = from; i < events.length; i++) {
-          const event = events[i]!
+        const items: Array<Array<ThreadMessages.Item>> = lanes.map(() => [])
+        const weights: Array<number> = lanes.map(() => 0)
+        for (const event of chunk) {
+          const item = ThreadMessages.itemOf(event)
           const index = threads === 1 ? 0 : LogEntry.partitionOf(event.session, threads)
-          const batch = batches[index]!
-          const ring = lanes[index]!.ring
-          if (event._tag !== "Message" || event.raw === undefined || !ring.fits(event.raw.length)) {
-            const item = ThreadMessages.itemOf(event)
-            batch.items.push(item)
-            batch.weight += ThreadMessages.weightOf(item)
-            continue
-          }
-          const place = ring.write(event.raw)
-          if (place === undefined) {
-            send()
-            return Effect.zipRight(waitForCredit, postFrom(events, i))
-          }
-          const { connectionId: c, receivedAt: t, session: s } = event
-          batch.items.push({ o: place.offset, n: place.length, t, c, s })
-          batch.weight += ring.lastTaken
-          batch.ring += ring.lastTaken
+          items[index]!.push(item)
+          weights[index]! += ThreadMessages.weightOf(item)
         }
-        send()
+        for (const lane of lanes) {
+          const batch = items[lane.index]!
+          if (batch.length === 0) continue
+          const weight = weights[lane.index]!
+          lane.inFlight += weight
+          lane.thread!.postMessage({ _tag: "Events", items: batch, weight } satisfies ThreadMessages.ToRecorder)
+        }
         return lanes.some((lane) => lane.inFlight > maxInFlight) ? waitForCredit : Effect.void
       })
-
-    const post = (chunk: Chunk.Chunk<SessionEvent.SessionEvent>): Effect.Effect<void, RecorderThreadError> =>
-      postFrom(Chunk.toReadonlyArray(chunk), 0)
 
     // until every recorder over its bound took half of what is in flight to it (or a thread failed)
     const waitForCredit: Effect.Effect<void, RecorderThreadError> = Effect.forEach(lanes, (lane) =>

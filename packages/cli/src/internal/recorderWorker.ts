@@ -1,6 +1,6 @@
 /**
  * The recorder thread of `callstream serve` (a `worker_threads` entry; see `recorderThread`, which starts it): the
- * events the main thread posts (their texts in a ring of shared memory, `TextRing`) are decoded again and recorded with `SessionRecorder.recordEvents`, on a thread of
+ * events the main thread posts are decoded again and recorded with `SessionRecorder.recordEvents`, on a thread of
  * their own, so the work of the files (the reducers, the writes, the derived files, the collector's work on what
  * the meetings hold) never holds up the main thread's sockets. Its logs and its recorder metrics go to the main
  * thread, whose console and `/metrics` show them; its spans go to the OTLP endpoint, if any, from here.
@@ -30,12 +30,10 @@ import { parentPort, workerData } from "node:worker_threads"
 import * as Telemetry from "../Telemetry.js"
 import * as LogFormat from "./logFormat.js"
 import * as SyncFiles from "./syncFiles.js"
-import * as TextRing from "./textRing.js"
 import * as ThreadMessages from "./threadMessages.js"
 
 const port = parentPort!
-const setup = workerData as ThreadMessages.ThreadData
-const ring = new TextRing.Reader(setup.ring)
+const setup = workerData as ThreadMessages.Setup
 const post = (message: ThreadMessages.ToMain) => port.postMessage(message)
 
 const PREFIX = "callstream_recorder_"
@@ -101,29 +99,25 @@ const reportMetrics = Effect.zipRight(
 )
 
 const program = Effect.gen(function*() {
-  const mailbox = yield* Mailbox.make<ThreadMessages.Posted>()
-  // the batches in the mailbox, oldest first: how many of their events are not taken yet, their weight, and the
-  // bytes their texts took in the ring
-  const batches: Array<{ remaining: number; readonly weight: number; readonly ring: number }> = []
+  const mailbox = yield* Mailbox.make<ThreadMessages.Item>()
+  // the batches in the mailbox, oldest first: how many of their events are not taken yet, and their weight
+  const batches: Array<{ remaining: number; readonly weight: number }> = []
   port.on("message", (message: ThreadMessages.ToRecorder) => {
     if (message._tag === "End") {
       mailbox.unsafeDone(Exit.void)
       return
     }
     if (message.items.length === 0) return
-    batches.push({ remaining: message.items.length, weight: message.weight, ring: message.ring })
+    batches.push({ remaining: message.items.length, weight: message.weight })
     mailbox.unsafeOfferAll(message.items)
   })
   // a batch's weight goes back once the recorder took all its events: while the recorder waits for its writes, the
-  // main thread waits too. Items are decoded as the recorder takes them, not as they arrive: what waits is their
-  // text in the ring, outside the heap, and the decoded events live only while they are applied. The texts are read
-  // out of the ring before the credit for them goes back
+  // main thread waits too. Items are decoded as the recorder takes them, not as they arrive: what waits in the
+  // mailbox is their text alone, and the decoded events live only while they are applied
   const events = Mailbox.toStream(mailbox).pipe(
     Stream.mapChunks((chunk) => {
-      const decoded = Chunk.map(chunk, (item) => ThreadMessages.eventOf(item, ring))
       let taken = chunk.length
       let weight = 0
-      let bytes = 0
       while (taken > 0 && batches.length > 0) {
         const oldest = batches[0]!
         const part = Math.min(taken, oldest.remaining)
@@ -131,12 +125,11 @@ const program = Effect.gen(function*() {
         taken -= part
         if (oldest.remaining === 0) {
           weight += oldest.weight
-          bytes += oldest.ring
           batches.shift()
         }
       }
-      if (weight > 0) post({ _tag: "Credit", weight, ring: bytes })
-      return decoded
+      if (weight > 0) post({ _tag: "Credit", weight })
+      return Chunk.map(chunk, ThreadMessages.eventOf)
     })
   )
   // the gauge of live sessions exists from the start, as it does on a recorder in the main thread

@@ -2,13 +2,12 @@
  * What `serve`'s main thread and its recorder thread say to each other (see `recorderThread` and `recorderWorker`).
  * Both ends are the same build of the same package, so the messages are plain objects for the structured clone of
  * `postMessage`, not a wire format with versions: events go as the raw text the server kept (decoded again on the
- * recorder thread, as a worker of a scale-out deployment decodes what a receiver published), written into a ring
- * of shared memory (`TextRing`) with only its place posted; control events as their Schema encoding; logs as their
- * parts, already printed; metrics as cumulative values.
+ * recorder thread, as a worker of a scale-out deployment decodes what a receiver published) and control events as
+ * their Schema encoding; logs as their parts, already printed; metrics as cumulative values.
  *
  * Flow control is by credit: the main thread counts the weight of what it posted and not yet heard back about,
  * and stops reading the server's events past a bound; the recorder thread hands the weight back as its recorder
- * takes the events, and with it the bytes of the ring they took.
+ * takes the events.
  *
  * @internal
  */
@@ -20,7 +19,6 @@ import * as Either from "effect/Either"
 import * as Metric from "effect/Metric"
 import * as Schema from "effect/Schema"
 import type * as LogFormat from "./logFormat.js"
-import type * as TextRing from "./textRing.js"
 
 /** What the recorder thread is started with (its `workerData`). */
 export interface Setup {
@@ -32,36 +30,13 @@ export interface Setup {
   readonly serviceName: string
 }
 
-/** What one recorder thread is started with: the {@link Setup}, and the memory of its ring (see `TextRing`). */
-export interface ThreadData extends Setup {
-  readonly ring: SharedArrayBuffer
-}
-
 /** One event on its way to the recorder thread: its item in a Redis batch (see `LogEntry.itemOf`), and its session. */
 export type Item = LogEntry.Item & { readonly s: SessionKey }
 
-/**
- * An event whose text is in the ring (see `TextRing`): at offset `o`, `n` bytes long. The rest as in a message's
- * {@link Item}.
- */
-export interface RingItem {
-  readonly o: number
-  readonly n: number
-  readonly t: number
-  readonly c: string | undefined
-  readonly s: SessionKey
-}
-
-/** What the main thread posts for one event. */
-export type Posted = Item | RingItem
-
 /** Main thread to recorder thread. */
 export type ToRecorder =
-  /**
-   * `weight`: what the items count for in flight (see {@link weightOf}), handed back once all are taken; `ring`:
-   * the bytes of the ring they took, handed back with it.
-   */
-  | { readonly _tag: "Events"; readonly items: ReadonlyArray<Posted>; readonly weight: number; readonly ring: number }
+  /** `weight`: what the items count for in flight (see {@link weightOf}), handed back once all are taken. */
+  | { readonly _tag: "Events"; readonly items: ReadonlyArray<Item>; readonly weight: number }
   | { readonly _tag: "End" }
 
 /** A metric's value on the recorder thread: a counter's total or a gauge's value. */
@@ -75,11 +50,8 @@ export interface MetricValue {
 
 /** Recorder thread to main thread. */
 export type ToMain =
-  /**
-   * The recorder took every event of batches of this weight, whose texts took `ring` bytes of the ring: the main
-   * thread may send as much again, and write over those bytes.
-   */
-  | { readonly _tag: "Credit"; readonly weight: number; readonly ring: number }
+  /** The recorder took every event of batches of this weight: the main thread may send as much again. */
+  | { readonly _tag: "Credit"; readonly weight: number }
   | {
     readonly _tag: "Log"
     readonly level: LogFormat.Level
@@ -114,22 +86,17 @@ export const itemOf = (event: SessionEvent.SessionEvent): Item =>
   Object.assign(LogEntry.itemOf(event), { s: event.session })
 
 /**
- * The event an item came from, its text read from the ring if it is there: call it before the item's credit is
- * sent, after which the main thread may write over that text. The text was decoded on the main thread already, by
- * the same build: it is not checked again (`Decoder.decodeAcceptedEither`). Should it not parse (it cannot), it
- * becomes the `DecodeFailed` the server would have made.
+ * The event an item came from. The text was decoded on the main thread already, by the same build: it is not checked
+ * again (`Decoder.decodeAcceptedEither`). Should it not parse (it cannot), it becomes the `DecodeFailed` the server
+ * would have made.
  */
-export const eventOf = (item: Posted, ring: TextRing.Reader): SessionEvent.SessionEvent => {
+export const eventOf = (item: Item): SessionEvent.SessionEvent => {
   if ("k" in item) return decodeControl(item.k)
-  const text = "o" in item ? ring.read({ offset: item.o, length: item.n }) : item.m
-  const decoded = Decoder.decodeAcceptedEither(text)
+  const decoded = Decoder.decodeAcceptedEither(item.m)
   return Either.isRight(decoded)
-    ? SessionEvent.message(item.s, decoded.right, item.t, { connectionId: item.c, raw: text })
-    : LogEntry.eventOfText(item.s, text, item.t, item.c)
+    ? SessionEvent.message(item.s, decoded.right, item.t, { connectionId: item.c, raw: item.m })
+    : LogEntry.eventOfText(item.s, item.m, item.t, item.c)
 }
 
-/**
- * What an item counts for in flight: the length of its text, or a flat 256 for a control event. A text in the ring
- * counts for the bytes it took there (see `TextRing.Writer.lastTaken`).
- */
+/** What an item counts for in flight: the length of its text, or a flat 256 for a control event. */
 export const weightOf = (item: Item): number => ("k" in item ? 256 : item.m.length)
