@@ -25,6 +25,7 @@ import type * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as ConsoleText from "./internal/consoleText.js"
+import * as HeapGrowth from "./internal/heapGrowth.js"
 import * as Meetings from "./internal/meetings.js"
 import { SettingsError } from "./internal/settingsError.js"
 import * as Terminal from "./internal/terminal.js"
@@ -99,6 +100,7 @@ export const run = (
   settings: WorkerSettings
 ): Effect.Effect<void, SettingsError | EventLog.EventLogError, FileSystem.FileSystem | Path.Path | Terminal.Terminal> =>
   Effect.gen(function*() {
+    yield* HeapGrowth.limit
     const terminal = yield* Terminal.Terminal
     const path = yield* Path.Path
     const scope = yield* Scope.make()
