@@ -11,8 +11,8 @@
  * 33-45 MB of it was alive, and the process's RSS 623-769 MB; with 60%, 59-75 MB and 562-568 MB, at the same CPU.
  * The recorder threads' own limit (`--recorder-heap-mb`) already kept their factor near 1.6. A `worker` records on
  * its main thread, under Node's default limit: scaled out at 250 bots (two receivers, one worker), the worker's old
- * generation took 223-225 MB at 40 s and its RSS 372-377 MB; with 60%, 99-100 MB and 237-255 MB, CPU within the
- * noise.
+ * generation took 207-225 MB at 40 s and its RSS 363-377 MB; with 60%, 99-100 MB and 233-255 MB, for 4-11 points
+ * more CPU across the deployment (more full collections).
  *
  * The flag is V8's, set from `node:v8` once the process runs: V8 reads it at every full collection. Node warns that
  * flags set after start may do nothing; this one is read where it is used, which is why it is the one set here.
