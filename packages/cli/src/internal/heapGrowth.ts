@@ -1,7 +1,7 @@
 /**
  * How far `serve` and `worker` let each V8 heap of their process grow past what the last full collection kept alive
- * before the next one: 60%, unless Node was started with a `--heap-growing-percent` of its own (on its command line
- * or in `NODE_OPTIONS`).
+ * before the next one: 60%, unless Node was started with a `--heap-growing-percent` of its own (on its command line:
+ * Node does not take it from `NODE_OPTIONS`).
  *
  * Without it V8 picks the factor from the heap limit, and under Node's default limit on a machine with memory to
  * spare that is up to 4x. A burst the recorder has not caught up with (a thousand meetings joining within seconds)
@@ -29,7 +29,6 @@ const FLAG = "--heap-growing-percent"
 
 /** Sets the growth of every heap of the process to {@link PERCENT}, unless Node was given its own. @internal */
 export const limit: Effect.Effect<void> = Effect.sync(() => {
-  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)]
-  if (given.some((arg) => arg.startsWith(FLAG) || arg.startsWith("--heap_growing_percent"))) return
+  if (process.execArgv.some((arg) => arg.startsWith(FLAG) || arg.startsWith("--heap_growing_percent"))) return
   v8.setFlagsFromString(`${FLAG}=${PERCENT}`)
 })
