@@ -13,8 +13,11 @@
  * The recorder runs on a thread of its own (`worker_threads`): the main thread accepts connections, answers pings
  * and decodes, and a recorder behind its work never holds those up; it falls behind alone, and the server's buffer
  * policy (paused sockets, then media shed with `Dropped` records) bounds what waits for it. Its logs show here as
- * the others do, and its `callstream_recorder_*` metrics on `/metrics`. `--recorder-threads N` spreads the
- * meetings over N recorder threads (by a hash of the session key), for machines with cores to spare;
+ * the others do, and its `callstream_recorder_*` metrics on `/metrics`. How busy each thread is shows there too:
+ * `callstream_main_thread_busy_ratio` and `callstream_recorder_thread_busy_ratio` (the busiest recorder thread's),
+ * the share of the last second its event loop was busy; a recorder thread near 1 cannot keep up, and the WAVs fall
+ * behind the meetings. `--recorder-threads N` spreads the meetings over N recorder threads (by a hash of the session
+ * key), for machines with cores to spare;
  * `--recorder-heap-mb` sets each one's V8 heap limit (default 1,024 MiB: V8 then collects sooner than under Node's
  * default limit, and the thread's heap stays nearer what it keeps alive). Every heap of the process grows at most
  * 60% past what its last full collection kept before the next (Node's `--heap-growing-percent`, unless given).
@@ -38,6 +41,7 @@ import { serveAndPublish } from "./internal/publishing.js"
 import * as RecorderThread from "./internal/recorderThread.js"
 import { serveAndRecord } from "./internal/recording.js"
 import * as Terminal from "./internal/terminal.js"
+import * as ThreadLoad from "./internal/threadLoad.js"
 import * as ServeSettings from "./ServeSettings.js"
 
 /**
@@ -197,21 +201,24 @@ export const run = (
     }
     yield* terminal.announce(ConsoleText.header(header), "listening", ConsoleText.headerFields(header))
     const status = terminal.hasStatus ? yield* Effect.forkDaemon(showStatus(server, meetings)) : undefined
+    const load = yield* Effect.forkDaemon(ThreadLoad.report(ThreadLoad.mainThreadBusy))
+    const stopShowing = Effect.zipRight(
+      Effect.zipRight(Fiber.interrupt(load), status === undefined ? Effect.void : Fiber.interrupt(status)),
+      terminal.clearStatus
+    )
 
     yield* broken.pipe(
       // the recorder stopped: nothing more can be recorded, so the server stops too, and the process exits with it
       Effect.catchAll((error) =>
         Effect.gen(function*() {
-          if (status !== undefined) yield* Fiber.interrupt(status)
-          yield* terminal.clearStatus
+          yield* stopShowing
           yield* stop
           return yield* Effect.fail(error)
         })
       ),
       Effect.onInterrupt(() =>
         Effect.gen(function*() {
-          if (status !== undefined) yield* Fiber.interrupt(status)
-          yield* terminal.clearStatus
+          yield* stopShowing
           yield* terminal.announce("shutting down: closing connections and finishing every file...", "shutting down")
           yield* stop
           const where = Option.isSome(settings.redis) ? "Every event is in Redis" : `Recordings are in ${settings.out}`

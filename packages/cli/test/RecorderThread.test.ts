@@ -136,7 +136,7 @@ describe("RecorderThread.record", () => {
   )
 
   it.live(
-    "limits each thread's V8 heap to heapLimitMb (1 GiB by default), and shows its heap on the metrics",
+    "limits each thread's V8 heap to heapLimitMb (1 GiB by default), and shows its heap and how busy it is on the metrics",
     () =>
       Effect.gen(function*() {
         const limit = ThreadMessages.heapLimit
@@ -148,6 +148,12 @@ describe("RecorderThread.record", () => {
         assert.isAtLeast(small, 200 * MiB)
         assert.isBelow(small, 300 * MiB)
         assert.isAbove((yield* Metric.value(used)).value, 1 * MiB)
+        // and how busy the thread was, in its last second: it was recording (set here to what the thread never sets)
+        yield* Metric.set(ThreadMessages.threadBusy, -1)
+        yield* RecorderThread.record(Stream.fromIterable(twoMeetings()), options(tempDir()))
+        const busy = (yield* Metric.value(ThreadMessages.threadBusy)).value
+        assert.isAbove(busy, 0)
+        assert.isAtMost(busy, 1)
         yield* RecorderThread.record(Stream.fromIterable(twoMeetings()), options(tempDir()))
         const standard = (yield* Metric.value(limit)).value
         assert.isAtLeast(standard, RecorderThread.DEFAULT_HEAP_LIMIT_MB * MiB)

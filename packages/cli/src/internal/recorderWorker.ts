@@ -30,6 +30,7 @@ import { parentPort, workerData } from "node:worker_threads"
 import * as Telemetry from "../Telemetry.js"
 import * as LogFormat from "./logFormat.js"
 import * as SyncFiles from "./syncFiles.js"
+import * as ThreadLoad from "./threadLoad.js"
 import * as ThreadMessages from "./threadMessages.js"
 
 const port = parentPort!
@@ -68,18 +69,22 @@ const forwardingLogger = Logger.make(({ annotations, cause, logLevel, message })
   })
 )
 
-// this thread's V8 heap, reported with the recorder's own metrics
-const measureHeap = Effect.suspend(() => {
+// how busy this thread was since the last report
+const busy = ThreadLoad.meter()
+
+// this thread's V8 heap and load, reported with the recorder's own metrics
+const measureThread = Effect.suspend(() => {
   const heap = v8.getHeapStatistics()
-  return Effect.zipRight(
+  return Effect.all([
     Metric.set(ThreadMessages.heapUsed, heap.used_heap_size),
-    Metric.set(ThreadMessages.heapLimit, heap.heap_size_limit)
-  )
+    Metric.set(ThreadMessages.heapLimit, heap.heap_size_limit),
+    Metric.set(ThreadMessages.threadBusy, busy())
+  ], { discard: true })
 })
 
 // the recorder's metrics, as their cumulative values
 const reportMetrics = Effect.zipRight(
-  measureHeap,
+  measureThread,
   Effect.sync(() => {
     const metrics: Array<ThreadMessages.MetricValue> = []
     for (const pair of Metric.unsafeSnapshot()) {
