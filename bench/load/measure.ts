@@ -12,11 +12,12 @@ import { fileURLToPath } from "node:url"
 import { repo } from "./code.js"
 import type { Programs } from "./compile.js"
 import type { Options } from "./options.js"
-import { ProcSampler, type Sample } from "./proc.js"
+import { ProcSampler } from "./proc.js"
 import type { FromGenerator, Plan, Result, Snapshot } from "./protocol.js"
 import { AudioOnDisk } from "./recordings.js"
 import { max, median, quantile, type Spread, spread } from "./stats.js"
 import type { Running, Stopped, Target } from "./targets.js"
+import { ThreadsSampler } from "./threads.js"
 
 const here = Path.dirname(fileURLToPath(import.meta.url))
 
@@ -69,6 +70,11 @@ export interface Measurement {
   readonly rss: Spread
   /** The largest RSS from start to exit, catching up after the bots left included. */
   readonly rssPeak: number
+  /**
+   * How busy the server's main thread and its busiest recorder thread were, median over the steady phase (shares of
+   * a second, 0 to 1), for a server that shows it on `/metrics` (`callstream serve`); null otherwise.
+   */
+  readonly threads: { readonly main: number; readonly recorder: number | null } | null
   /** Round trips of the steady phase; pings sent and answered over the whole run. */
   readonly ping: { readonly p50: number; readonly p99: number; readonly sent: number; readonly answered: number }
   /** Seconds the audio on disk is behind the audio sent, over bots and samples of the steady phase. */
@@ -176,7 +182,7 @@ const sampleLag = async (generator: Generator, disk: AudioOnDisk): Promise<Reado
   })
 }
 
-const within = (samples: ReadonlyArray<Sample>, from: number, to: number) =>
+const within = <S extends { readonly at: number }>(samples: ReadonlyArray<S>, from: number, to: number) =>
   samples.filter((s) => s.at > from && s.at <= to)
 
 /** Kills every child process still running: the harness calls it when it is itself interrupted. */
@@ -224,6 +230,7 @@ export const measure = async (
   let running: Running | undefined
   let generator: Generator | undefined
   let sampler: ProcSampler | undefined
+  let threads: ThreadsSampler | undefined
   try {
     running = await target.start({
       dir,
@@ -250,6 +257,7 @@ export const measure = async (
       { server: running.pids, generator: [generator.pid], harness: [process.pid] },
       PROC_INTERVAL_MS
     )
+    if (running.metrics !== null) threads = new ThreadsSampler(running.metrics, PROC_INTERVAL_MS)
     const rampMs = options.rampSeconds * 1000
     const sendMs = rampMs + options.durationSeconds * 1000
     const startedAt = Date.now()
@@ -290,8 +298,11 @@ export const measure = async (
     const played = await Promise.race([result, deadline]).finally(() => clearTimeout(timer))
     const stopped = await running.stop(Math.max(STOP_TIMEOUT_MS, sendMs))
     const samples = sampler.stop()
+    const threadSamples = threads?.stop() ?? []
 
     const steady = within(samples, steadyFrom, played.sendEndedAt)
+    const steadyThreads = within(threadSamples, steadyFrom, played.sendEndedAt)
+    const recorderBusy = steadyThreads.flatMap((t) => (t.recorder === null ? [] : [t.recorder]))
     const opened = played.bots.filter((b) => b.openedAt !== null)
     const sent = played.bots.reduce((n, b) => n + b.written, 0)
     let received: number | null = null
@@ -332,6 +343,10 @@ export const measure = async (
       cpu: spread(steady.map((s) => s.cpu.server!)),
       rss: spread(steady.map((s) => s.rss.server!)),
       rssPeak: max(samples.map((s) => s.rss.server!)),
+      threads: steadyThreads.length === 0 ? null : {
+        main: median(steadyThreads.map((t) => t.main)),
+        recorder: recorderBusy.length === 0 ? null : median(recorderBusy)
+      },
       ping: {
         p50: quantile(steadyPings, 0.5),
         p99: quantile(steadyPings, 0.99),
@@ -360,6 +375,7 @@ export const measure = async (
     }
   } finally {
     sampler?.stop()
+    threads?.stop()
     await generator?.exit(5000)
     running?.kill()
     live.clear()

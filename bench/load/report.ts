@@ -65,8 +65,9 @@ const mainRow = (m: Measurement, all: ReadonlyArray<Measurement>) =>
   } | ${m.lag === null ? "-" : pair(m.lag, seconds)} |`
 
 const SIDE_HEADER = "| bots | server | generator CPU median / max | send lateness p99 / max | harness CPU | " +
-  "other processes' CPU | file create | stop after SIGTERM | RSS peak to exit | pings answered |\n" +
-  "| ---: | --- | --- | --- | ---: | ---: | ---: | --- | ---: | --- |"
+  "other processes' CPU | file create | stop after SIGTERM | RSS peak to exit | pings answered | " +
+  "threads busy: main / recorder |\n" +
+  "| ---: | --- | --- | --- | ---: | ---: | ---: | --- | ---: | --- | --- |"
 
 const createMs = (value: number) => `${value.toFixed(2)} ms`
 
@@ -93,7 +94,13 @@ const sideRow = (m: Measurement) =>
     seconds(m.stopped.stopMs / 1000)
   }${m.stopped.clean ? "" : ` (${m.stopped.exits.join(", ")})`} | ${mb(m.rssPeak)} | ${int(m.ping.answered)} of ${
     int(m.ping.sent)
-  } |`
+  } | ${threadsBusy(m)} |`
+
+/** The server's own account of its threads (event loop busy, % of a second), where it gives one. */
+const threadsBusy = (m: Measurement): string =>
+  m.threads === null
+    ? "-"
+    : `${pct(100 * m.threads.main)} / ${m.threads.recorder === null ? "-" : pct(100 * m.threads.recorder)}`
 
 const SPARKS = "▁▂▃▄▅▆▇█"
 const sparkline = (values: ReadonlyArray<number>): string => {

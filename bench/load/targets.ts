@@ -59,6 +59,8 @@ export interface Running {
   readonly urls: ReadonlyArray<string>
   /** The folder the target records into, when it records audio (for the WAV lag). */
   readonly recording: string | null
+  /** The server's Prometheus endpoint, when it shows how busy its threads are (`callstream serve`). */
+  readonly metrics: string | null
   /** SIGTERM to every process, wait for them to exit (killed after `timeoutMs`), then collect counts. */
   readonly stop: (timeoutMs: number) => Promise<Stopped>
   /** SIGKILL whatever still runs (after a failure). */
@@ -187,6 +189,8 @@ const oneProcess = async (
     readonly env?: Record<string, string>
     readonly authenticated: boolean
     readonly recording: string | null
+    /** Its `/metrics` is next to its websocket path. */
+    readonly metrics?: boolean
     readonly counted: (child: Child) => Promise<Pick<Stopped, "counts" | "sessions">>
   }
 ): Promise<Running> => {
@@ -196,6 +200,7 @@ const oneProcess = async (
     pids: [child.process.pid!],
     urls: [options.authenticated ? `${url}?token=${encodeURIComponent(context.token)}` : url],
     recording: options.recording,
+    metrics: options.metrics === true ? new URL("/metrics", url.replace(/^ws/, "http")).toString() : null,
     stop: (timeoutMs) => stopAll([child], timeoutMs, () => options.counted(child)),
     kill: () => child.kill()
   }
@@ -215,6 +220,7 @@ const serve: Target = {
       cwd: context.programs.root,
       authenticated: true,
       recording: out,
+      metrics: true,
       counted: async () => ({ counts: null, sessions: await sessionCounts(out) })
     })
   }
@@ -307,6 +313,7 @@ const scaleOut: Target = {
         pids: [redis.pid!, ...children.map((child) => child.process.pid!)],
         urls: urls.map((u) => `${u}?token=${encodeURIComponent(context.token)}`),
         recording: out,
+        metrics: null,
         stop: async (timeoutMs) => {
           const started = Date.now()
           const deadline = started + timeoutMs
