@@ -18,8 +18,9 @@
  * from every `session.json` after a SIGTERM and a clean exit), the server's CPU (all threads) and RSS from
  * `/proc`, the ping round trip a sample of bots sees, how far the audio on disk lags the audio sent, the CPU
  * ratio to the bare server, and for `serve` how busy its main thread and its recorder thread were (its own
- * `/metrics`, scraped every second: a recorder thread near 100% is one that cannot keep up). The Markdown section is printed and appended to BENCHMARKS.md. Linux only (`/proc`);
- * traffic stays on 127.0.0.1; every phase has a deadline, so a run ends by itself.
+ * `/metrics`, scraped every second: a recorder thread near 100% is one that cannot keep up). The Markdown section
+ * is printed and appended to BENCHMARKS.md. Linux only (`/proc`); traffic stays on 127.0.0.1; every phase has a
+ * deadline, so a run ends by itself.
  */
 import * as Fs from "node:fs/promises"
 import * as Code from "./load/code.js"

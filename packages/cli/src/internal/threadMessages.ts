@@ -79,11 +79,11 @@ export const heapLimit = Metric.gauge("callstream_recorder_thread_heap_limit_byt
   description: "V8 heap limit of each recorder thread (see --recorder-heap-mb)"
 })
 
-/** The name of {@link threadBusy}, a gauge the main thread shows for the busiest recorder thread. */
-export const THREAD_BUSY = "callstream_recorder_thread_busy_ratio"
-
-/** How busy a recorder thread's event loop was over the last second (see `ThreadLoad`): the busiest one's. */
-export const threadBusy = Metric.gauge(THREAD_BUSY, {
+/**
+ * How busy a recorder thread's event loop was over the last second (see `ThreadLoad`); the main thread shows the
+ * busiest one's.
+ */
+export const threadBusy = Metric.gauge("callstream_recorder_thread_busy_ratio", {
   description:
     "Share of the last second the busiest recorder thread's event loop was busy (1 = it cannot keep up with more)"
 })
