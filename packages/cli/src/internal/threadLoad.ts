@@ -2,8 +2,9 @@
  * How busy a thread is: the share of time its event loop spent running code rather than waiting for I/O or a timer
  * (Node's event loop utilization, `performance.eventLoopUtilization`, which a worker thread measures for itself).
  * Near 1 the thread cannot take more: on `serve`'s main thread the sockets' turns grow longer (pings answer late, new
- * connections wait), on a recorder thread the recordings fall behind the meetings (the WAV lag grows). Its CPU time
- * can be higher than this (the collector's helper threads, the kernel's work in its system calls).
+ * connections wait), on a recorder thread the recordings fall behind the meetings (the WAV lag grows). It is
+ * wall-clock time, not CPU time: where more threads are busy than there are cores, it counts the time a thread waited
+ * for one; and the CPU a thread causes elsewhere (the collector's helper threads) is not in it.
  *
  * @internal
  */
