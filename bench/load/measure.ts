@@ -37,6 +37,8 @@ export interface Point {
   readonly others: number
   /** Median over bots of the WAV lag sampled at about this time, seconds. */
   readonly lag: number | null
+  /** How busy the server's busiest recorder thread was in about this second (0 to 1), when it says. */
+  readonly recorderBusy: number | null
 }
 
 export interface Measurement {
@@ -363,13 +365,15 @@ export const measure = async (
       stopped,
       series: samples.filter((s) => s.at <= played.sendEndedAt).map((s) => {
         const near = lags.filter(([at]) => Math.abs(bucketOf(at) - bucketOf(s.at)) <= 1)
+        const busy = threadSamples.find((t) => bucketOf(t.at) === bucketOf(s.at))?.recorder ?? null
         return {
           at: (s.at - startedAt) / 1000,
           serverCpu: s.cpu.server!,
           serverRss: s.rss.server!,
           generatorCpu: s.cpu.generator!,
           others: s.others,
-          lag: near.length === 0 ? null : median(near[0]![1])
+          lag: near.length === 0 ? null : median(near[0]![1]),
+          recorderBusy: busy
         }
       })
     }

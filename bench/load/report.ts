@@ -109,7 +109,7 @@ const sparkline = (values: ReadonlyArray<number>): string => {
   return values.map((v) => SPARKS[hi === lo ? 0 : Math.round(((v - lo) / (hi - lo)) * (SPARKS.length - 1))]).join("")
 }
 
-/** The series cut into rows of `everySeconds`: medians of CPU, the last RSS, the median lag. */
+/** The series cut into rows of `everySeconds`: medians of CPU, the last RSS, the median lag and recorder load. */
 const timeline = (series: ReadonlyArray<Point>, everySeconds: number): string => {
   const rows: Array<string> = []
   const end = series.at(-1)?.at ?? 0
@@ -117,16 +117,18 @@ const timeline = (series: ReadonlyArray<Point>, everySeconds: number): string =>
     const part = series.filter((p) => p.at > from && p.at <= from + everySeconds)
     if (part.length === 0) continue
     const lags = part.flatMap((p) => (p.lag === null ? [] : [p.lag]))
+    const busy = part.flatMap((p) => (p.recorderBusy === null ? [] : [p.recorderBusy]))
     rows.push(
       `| ${Math.round(Math.min(end, from + everySeconds))} | ${pct(median(part.map((p) => p.serverCpu)))} | ${
         pct(max(part.map((p) => p.serverCpu)))
       } | ${mb(part.at(-1)!.serverRss)} | ${pct(median(part.map((p) => p.generatorCpu)))} | ${
         pct(median(part.map((p) => p.others)))
-      } | ${lags.length === 0 ? "-" : seconds(median(lags))} |`
+      } | ${lags.length === 0 ? "-" : seconds(median(lags))} | ${busy.length === 0 ? "-" : pct(100 * median(busy))} |`
     )
   }
-  return "| t (s) | server CPU median | max | RSS at end | generator CPU | other processes | WAV lag p50 |\n" +
-    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n" + rows.join("\n")
+  return "| t (s) | server CPU median | max | RSS at end | generator CPU | other processes | WAV lag p50 | " +
+    "recorder thread busy |\n" +
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n" + rows.join("\n")
 }
 
 const soakSummary = (m: Measurement, options: Options): string => {
