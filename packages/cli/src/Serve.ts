@@ -31,6 +31,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
@@ -42,6 +43,7 @@ import * as RecorderThread from "./internal/recorderThread.js"
 import { serveAndRecord } from "./internal/recording.js"
 import * as Terminal from "./internal/terminal.js"
 import * as ThreadLoad from "./internal/threadLoad.js"
+import * as ThreadMessages from "./internal/threadMessages.js"
 import * as ServeSettings from "./ServeSettings.js"
 
 /**
@@ -107,8 +109,8 @@ const httpUrl = (wsUrl: string, path: string): string => {
   return url.toString()
 }
 
-// the status line, redrawn every second until interrupted
-const showStatus = (server: RecallServer.RecallServer["Type"], meetings: Meetings.Meetings) =>
+// the status line, redrawn every second until interrupted; `recording`: the recorder threads' load is shown
+const showStatus = (server: RecallServer.RecallServer["Type"], meetings: Meetings.Meetings, recording: boolean) =>
   Effect.gen(function*() {
     const terminal = yield* Terminal.Terminal
     let lastMessages = meetings.messages
@@ -125,7 +127,8 @@ const showStatus = (server: RecallServer.RecallServer["Type"], meetings: Meeting
         paused: health.paused,
         messagesPerSecond,
         audioSeconds: meetings.audioSeconds,
-        drops: meetings.drops
+        drops: meetings.drops,
+        recorderBusy: recording ? (yield* Metric.value(ThreadMessages.threadBusy)).value : undefined
       }))
     }).pipe(Effect.repeat(Schedule.spaced("1 second")))
   })
@@ -200,7 +203,9 @@ export const run = (
       level: terminal.level
     }
     yield* terminal.announce(ConsoleText.header(header), "listening", ConsoleText.headerFields(header))
-    const status = terminal.hasStatus ? yield* Effect.forkDaemon(showStatus(server, meetings)) : undefined
+    const status = terminal.hasStatus
+      ? yield* Effect.forkDaemon(showStatus(server, meetings, Option.isNone(settings.redis)))
+      : undefined
     const load = yield* Effect.forkDaemon(ThreadLoad.report(ThreadLoad.mainThreadBusy))
     const stopShowing = Effect.zipRight(
       Effect.zipRight(Fiber.interrupt(load), status === undefined ? Effect.void : Fiber.interrupt(status)),

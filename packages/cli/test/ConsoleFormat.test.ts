@@ -121,6 +121,18 @@ describe("console text", () => {
       "sessions 3  connections 5  messages/s 120  audio 721.4 s  paused 2  drops 17"
     )
   })
+
+  it("the status line shows how busy the recorder thread is, where one records", () => {
+    const status = { sessions: 3, connections: 5, paused: 0, messagesPerSecond: 120.4, audioSeconds: 721.44, drops: 0 }
+    assert.strictEqual(
+      ConsoleText.statusLine({ ...status, recorderBusy: 0.724 }),
+      "sessions 3  connections 5  messages/s 120  audio 721.4 s  recorder busy 72%"
+    )
+    assert.strictEqual(
+      ConsoleText.statusLine({ ...status, drops: 1, recorderBusy: 1 }),
+      "sessions 3  connections 5  messages/s 120  audio 721.4 s  drops 1  recorder busy 100%"
+    )
+  })
 })
 
 describe("Meetings", () => {

@@ -120,14 +120,20 @@ export interface Status {
   readonly messagesPerSecond: number
   readonly audioSeconds: number
   readonly drops: number
+  /** How busy the (busiest) recorder thread was in the last second, 0 to 1, where one records. */
+  readonly recorderBusy?: number | undefined
 }
 
-/** The status line: sessions, connections, messages per second, audio; paused sockets and drops when any. */
+/**
+ * The status line: sessions, connections, messages per second, audio; paused sockets and drops when any; how busy
+ * the recorder thread is, where one records.
+ */
 export const statusLine = (s: Status): string =>
   `sessions ${s.sessions}  connections ${s.connections}  messages/s ${Math.round(s.messagesPerSecond)}  ` +
   `audio ${s.audioSeconds.toFixed(1)} s` +
   (s.paused === 0 ? "" : `  paused ${s.paused}`) +
-  (s.drops === 0 ? "" : `  drops ${s.drops}`)
+  (s.drops === 0 ? "" : `  drops ${s.drops}`) +
+  (s.recorderBusy === undefined ? "" : `  recorder busy ${Math.round(100 * s.recorderBusy)}%`)
 
 /**
  * The observer of a command's events: it keeps `meetings` up to date and logs one line when a meeting starts and
