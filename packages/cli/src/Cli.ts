@@ -4,7 +4,7 @@
  * ```sh
  * callstream serve --host H --port P --path /ws --token T --out DIR [--signing-secret whsec_...] [--session-timeout S]
  * callstream serve --redis URL [the flags above but --out]      # a receiver: publishes to Redis instead
- * callstream worker --redis URL --out DIR [--session-timeout S]  # records what receivers publish
+ * callstream worker --redis URL --out DIR [--session-timeout S] [--metrics-port N]  # records what receivers publish
  * callstream replay TAPE --url WS_URL [--speed X]
  * callstream demo [--out DIR]
  * callstream inspect TAPE_OR_SESSION_FOLDER
@@ -281,6 +281,20 @@ export const worker = Command.make(
       ),
       Options.withFallbackConfig(Config.number("CALLSTREAM_LEASE_TTL")),
       Options.withDefault(10)
+    ),
+    metricsPort: Options.integer("metrics-port").pipe(
+      Options.withDescription(
+        "Answer GET /metrics and /healthz on this port, 0 for any free one; off unless given (env CALLSTREAM_METRICS_PORT)"
+      ),
+      Options.withFallbackConfig(Config.integer("CALLSTREAM_METRICS_PORT")),
+      Options.optional
+    ),
+    metricsHost: Options.text("metrics-host").pipe(
+      Options.withDescription(
+        "Address the metrics port listens on (default 127.0.0.1; 0.0.0.0 for every interface; env CALLSTREAM_METRICS_HOST)"
+      ),
+      Options.withFallbackConfig(Config.string("CALLSTREAM_METRICS_HOST")),
+      Options.withDefault("127.0.0.1")
     ),
     ...consoleOptions
   },

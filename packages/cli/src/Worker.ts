@@ -21,14 +21,17 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as ConsoleText from "./internal/consoleText.js"
 import * as HeapGrowth from "./internal/heapGrowth.js"
 import * as Meetings from "./internal/meetings.js"
+import * as MetricsEndpoint from "./internal/metricsEndpoint.js"
 import { SettingsError } from "./internal/settingsError.js"
 import * as Terminal from "./internal/terminal.js"
+import * as ThreadLoad from "./internal/threadLoad.js"
 import * as RedisSettings from "./RedisSettings.js"
 import * as ServeSettings from "./ServeSettings.js"
 
@@ -46,6 +49,8 @@ export interface WorkerSettings {
   readonly sessionTimeoutSeconds: number
   /** Seconds a dead worker's partitions wait before another worker takes them. */
   readonly leaseTtlSeconds: number
+  /** Where `GET /metrics` and `GET /healthz` are answered, if anywhere (`--metrics-port`, `--metrics-host`). */
+  readonly metrics: Option.Option<{ readonly host: string; readonly port: number }>
 }
 
 /**
@@ -61,6 +66,8 @@ export interface RawWorkerSettings {
   readonly out: string
   readonly sessionTimeout: number
   readonly leaseTtl: number
+  readonly metricsPort: Option.Option<number>
+  readonly metricsHost: string
 }
 
 /**
@@ -85,9 +92,24 @@ export const resolve = (
         message: "--lease-ttl must be a number of seconds of at least 0.5"
       })
     }
+    if (Option.isSome(raw.metricsPort)) {
+      const port = raw.metricsPort.value
+      if (!Number.isInteger(port) || port < 0 || port > 65535) {
+        return yield* new SettingsError({
+          reason: "InvalidPort",
+          message: `--metrics-port must be a whole number from 0 to 65535, got ${port}`
+        })
+      }
+    }
     const redis = yield* RedisSettings.resolve({ url: raw.redis, partitions: raw.partitions, prefix: raw.prefix })
     const out = yield* ServeSettings.writableFolder(raw.out)
-    return { redis, out, sessionTimeoutSeconds: raw.sessionTimeout, leaseTtlSeconds: raw.leaseTtl }
+    return {
+      redis,
+      out,
+      sessionTimeoutSeconds: raw.sessionTimeout,
+      leaseTtlSeconds: raw.leaseTtl,
+      metrics: Option.map(raw.metricsPort, (port) => ({ host: raw.metricsHost, port }))
+    }
   })
 
 /**
@@ -116,6 +138,17 @@ export const run = (
       Scope.extend(scope),
       Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
     )
+    // the recorder runs on this thread: how busy it is says how much more this worker can take
+    const load = yield* Effect.forkDaemon(ThreadLoad.report(ThreadLoad.mainThreadBusy))
+    const metrics = yield* Option.match(settings.metrics, {
+      onNone: () => Effect.succeedNone,
+      onSome: (address) =>
+        MetricsEndpoint.serve(address, () => ({ worker: worker.id })).pipe(
+          Effect.map((bound) => Option.some(MetricsEndpoint.metricsUrl(bound))),
+          Scope.extend(scope),
+          Effect.tapError(() => Effect.zipRight(Fiber.interrupt(load), Scope.close(scope, Exit.void)))
+        )
+    })
     const announced = ConsoleText.announce(new Meetings.Meetings(), ConsoleText.filesIn(path, settings.out))
     const events = worker.events.pipe(Stream.mapChunksEffect((items) => Effect.as(announced(items), items)))
     const recording = yield* SessionRecorder.run({ directory: settings.out, onFlushed: worker.commit }).pipe(
@@ -126,7 +159,8 @@ export const run = (
     yield* terminal.announce(
       `callstream worker ${worker.id} is recording from Redis at ${settings.redis.where} into ${settings.out}\n` +
         `partitions: ${partitions.length} of ${settings.redis.partitions} now ` +
-        `(a partition's lease lasts ${settings.leaseTtlSeconds} s); session timeout ${settings.sessionTimeoutSeconds} s\n`,
+        `(a partition's lease lasts ${settings.leaseTtlSeconds} s); session timeout ${settings.sessionTimeoutSeconds} s\n` +
+        Option.match(metrics, { onNone: () => "", onSome: (url) => `metrics: GET ${url}\n` }),
       `callstream worker ${worker.id} is recording`,
       {
         worker: worker.id,
@@ -135,7 +169,8 @@ export const run = (
         partitions: partitions.length,
         of: settings.redis.partitions,
         lease_ttl_s: settings.leaseTtlSeconds,
-        session_timeout_s: settings.sessionTimeoutSeconds
+        session_timeout_s: settings.sessionTimeoutSeconds,
+        ...Option.match(metrics, { onNone: () => ({}), onSome: (url) => ({ metrics: url }) })
       }
     )
     yield* Effect.never.pipe(
@@ -145,8 +180,10 @@ export const run = (
             "shutting down: finishing every file and handing the partitions back...",
             "shutting down"
           )
-          // the recorder first (its last flush is acknowledged), then the worker releases its leases
+          // the recorder first (its last flush is acknowledged), then the worker releases its leases (and the
+          // metrics endpoint, if any, closes)
           yield* Fiber.interrupt(recording)
+          yield* Fiber.interrupt(load)
           yield* Scope.close(scope, Exit.void)
           yield* terminal.announce(`stopped. Recordings are in ${settings.out}`, "stopped", { out: settings.out })
         })

@@ -53,7 +53,11 @@ const receiver = (url: string) =>
     "debug"
   ])
 
-const worker = async (url: string, out: string): Promise<{ readonly run: Run; readonly id: string }> => {
+const worker = async (
+  url: string,
+  out: string,
+  extra: ReadonlyArray<string> = []
+): Promise<{ readonly run: Run; readonly id: string }> => {
   const run = start([
     "worker",
     "--redis",
@@ -65,7 +69,8 @@ const worker = async (url: string, out: string): Promise<{ readonly run: Run; re
     "--session-timeout",
     "1",
     "--lease-ttl",
-    "2"
+    "2",
+    ...extra
   ])
   const ready = await waitFor(
     "the worker to start",
@@ -134,7 +139,7 @@ describe.skipIf(!withRedis)("callstream serve --redis and callstream worker", ()
       // the receivers and the first worker start together; the second worker once the first holds every partition
       const a = receiver(redis.url)
       const b = receiver(redis.url)
-      const first = await worker(redis.url, out)
+      const first = await worker(redis.url, out, ["--metrics-port", "0"])
       const second = await worker(redis.url, out)
       const [urlA, urlB] = await Promise.all([servedUrl(a), servedUrl(b)])
       assert.strictEqual(
@@ -144,6 +149,22 @@ describe.skipIf(!withRedis)("callstream serve --redis and callstream worker", ()
       )
       // the receivers say where they publish
       for (const run of [a, b]) assert.include(run.stdout, `publishing to Redis at 127.0.0.1:${redis.port}`)
+      // the first worker answers /metrics where it said: its partitions, and how busy its thread (the recorder's) is
+      const metricsUrl = /metrics: GET (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(first.run.stdout)?.[1]
+      assert.isDefined(metricsUrl, first.run.stdout)
+      assert.isUndefined(/metrics: GET/.exec(second.run.stdout)?.[0], "no metrics port unless asked for")
+      // the thread's load is set once a second
+      let metrics = ""
+      for (let tries = 0; tries < 100 && !metrics.includes("callstream_main_thread_busy_ratio "); tries++) {
+        if (tries > 0) await new Promise((resolve) => setTimeout(resolve, 200))
+        metrics = await (await fetch(metricsUrl!)).text()
+      }
+      assert.include(metrics, "callstream_main_thread_busy_ratio ")
+      assert.match(metrics, new RegExp(`^callstream_redis_partitions_owned ${PARTITIONS}$`, "m"))
+      const health = await fetch(metricsUrl!.replace(/\/metrics$/, "/healthz"))
+      assert.strictEqual(health.status, 200)
+      assert.deepStrictEqual(await health.json(), { status: "ok", worker: first.id })
+      assert.strictEqual((await fetch(metricsUrl!.replace(/\/metrics$/, "/other"))).status, 404)
 
       balancer = await Relay.start(urlA.port)
       const dir = path.join(out, SampleMeeting.DEFAULTS.botId)
@@ -334,12 +355,42 @@ describe("callstream serve --redis and worker: settings", () => {
     }
   )
 
+  it.skipIf(!withRedis)(
+    "a metrics port in use: one line saying so, exit code 2, and the partitions let go",
+    async () => {
+      const redis = await RedisServer.start()
+      const taken = net.createServer()
+      await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve))
+      try {
+        const port = (taken.address() as net.AddressInfo).port
+        const run = await cli(["worker", "--redis", redis.url, "--metrics-port", String(port), "--out", tmp()])
+        assert.strictEqual(run.code, 2, run.stderr)
+        assert.include(run.stderr, `--metrics-port ${port} on 127.0.0.1 is already in use`)
+        assert.strictEqual(run.stderr.trim().split("\n").length, 1, run.stderr)
+        // the worker had taken its partitions before it tried the port: it let them go as it stopped
+        const holders = await inRedis(redis.url, (log) =>
+          Effect.forEach(
+            Array.from({ length: 16 }, (_, partition) => partition),
+            (partition) => log.holder(WorkerSource.partitionLease(partition))
+          ))
+        assert.isTrue(holders.every(Option.isNone), "no partition is held by a worker that stopped")
+      } finally {
+        await new Promise((resolve) => taken.close(resolve))
+        await redis.stop()
+      }
+    }
+  )
+
   it("a URL that is not a Redis URL, a bad number, a missing --redis: one line each, exit code 2", async () => {
     const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
       [["serve", "--port", "0", "--redis", "http://user:hunter2@host"], "--redis must be a URL like redis://"],
       [["worker", "--redis", "hunter2", "--out", tmp()], "--redis must be a URL like redis://"],
       [["worker", "--redis", "redis://127.0.0.1:1", "--partitions", "0", "--out", tmp()], "--partitions must be"],
       [["worker", "--redis", "redis://127.0.0.1:1", "--lease-ttl", "0", "--out", tmp()], "--lease-ttl must be"],
+      [
+        ["worker", "--redis", "redis://127.0.0.1:1", "--metrics-port", "70000", "--out", tmp()],
+        "--metrics-port must be a whole number from 0 to 65535"
+      ],
       [["worker", "--out", tmp()], "--redis"]
     ]
     await Promise.all(cases.map(async ([args, message]) => {
@@ -353,7 +404,7 @@ describe("callstream serve --redis and worker: settings", () => {
   it("worker --help lists its flags; serve --help has --redis", async () => {
     const [worker, serve] = await Promise.all([cli(["worker", "--help"]), cli(["serve", "--help"])])
     assert.strictEqual(worker.code, 0)
-    for (const flag of ["--redis", "--out", "--partitions", "--session-timeout", "--lease-ttl"]) {
+    for (const flag of ["--redis", "--out", "--partitions", "--session-timeout", "--lease-ttl", "--metrics-port"]) {
       assert.include(worker.stdout, flag)
     }
     assert.strictEqual(serve.code, 0)
