@@ -66,9 +66,11 @@ describe("callstream serve on a terminal", () => {
     )
     // a status line drawn after the end line, to be erased by what comes next
     const drawn = serve.raw().length
-    await waitFor("a redraw", () => serve.raw().slice(drawn).includes("messages/s") || undefined)
-    // with how busy the recorder thread was
-    assert.match(serve.raw().slice(drawn), /messages\/s \d+ {2}audio [\d.]+ s.* {2}recorder busy \d+%/)
+    // a whole one (it may arrive in pieces), with how busy the recorder thread was
+    await waitFor(
+      "a redraw with the recorder's load",
+      () => /messages\/s \d+ {2}audio [\d.]+ s.* {2}recorder busy \d+%/.exec(serve.raw().slice(drawn)) ?? undefined
+    )
 
     serve.child.stdin!.write("\x03") // Ctrl-C, as typed: the terminal sends SIGINT to the command
     assert.strictEqual(await serve.exited, 0, serve.raw())
