@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import * as HttpProbes from "./HttpProbes.js"
 import * as RecallServer from "./RecallServer.js"
 import * as RecallSimulator from "./RecallSimulator.js"
 import * as ServerMetrics from "./ServerMetrics.js"
@@ -14,6 +15,14 @@ import * as TurnScheduler from "./TurnScheduler.js"
 import * as UpgradeAuth from "./UpgradeAuth.js"
 
 export {
+  /**
+   * `GET /healthz` and `GET /metrics` as every long-running callstream process answers them, for a process of your
+   * own that has no `RecallServer` to answer them.
+   *
+   * @since 0.2.0
+   * @category server
+   */
+  HttpProbes,
   /**
    * The server as a Layer: authenticated upgrades, one session per meeting however many connections feed it, its
    * events as Streams, `GET /healthz` and `GET /metrics`, graceful shutdown.

@@ -1,12 +1,12 @@
 /**
  * A small HTTP server for a process that has no websocket server of its own to answer `/metrics` (`callstream
- * worker`): `GET /metrics` is every `callstream_*` metric in the Prometheus text format (what `serve` answers on its
- * own port), `GET /healthz` a line of JSON saying the process runs. Anything else is 404. It lives in a `Scope`:
- * closing it stops listening and ends its connections.
+ * worker`): the routes `serve` answers on its own port (`HttpProbes`): `GET /metrics`, every `callstream_*` metric in
+ * the Prometheus text format, and `GET /healthz`, a line of JSON saying the process runs. Anything else is 404. It
+ * lives in a `Scope`: closing it stops listening and ends its connections.
  *
  * @internal
  */
-import { ServerMetrics } from "@callstream/server"
+import { HttpProbes, ServerMetrics } from "@callstream/server"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Http from "node:http"
@@ -30,22 +30,20 @@ export const metricsUrl = (address: Address): string =>
  */
 export const serve = (
   address: Address,
-  health: () => Record<string, unknown>
+  health: () => Record<string, string | number>
 ): Effect.Effect<Address, SettingsError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.async<Http.Server & { readonly bound: Address }, SettingsError>((resume) => {
+      const probes: HttpProbes.Probes = {
+        health: () => ({ status: "ok", ...health() }),
+        metrics: () => Effect.runSync(ServerMetrics.prometheus)
+      }
       const server = Http.createServer((request, response) => {
-        const path = (request.url ?? "/").split("?", 1)[0]
-        if (request.method !== "GET" && request.method !== "HEAD") {
-          response.writeHead(405, { allow: "GET, HEAD" }).end()
-        } else if (path === "/metrics") {
-          const text = Effect.runSync(ServerMetrics.prometheus)
-          response.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }).end(text)
-        } else if (path === "/healthz") {
-          const body = JSON.stringify({ status: "ok", ...health() })
-          response.writeHead(200, { "content-type": "application/json" }).end(body)
-        } else {
-          response.writeHead(404).end()
+        try {
+          if (!HttpProbes.answer(probes, request, response)) HttpProbes.send(response, 404, "text/plain", "Not Found")
+        } catch {
+          if (response.headersSent) response.destroy()
+          else HttpProbes.send(response, 500, "text/plain", "Internal Server Error")
         }
       })
       const failed = (error: NodeJS.ErrnoException) =>
