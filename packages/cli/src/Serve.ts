@@ -207,8 +207,9 @@ export const run = (
       ? yield* Effect.forkDaemon(showStatus(server, meetings, Option.isNone(settings.redis)))
       : undefined
     const load = yield* Effect.forkDaemon(ThreadLoad.report(ThreadLoad.mainThreadBusy))
+    // the fibers that show how the server is doing stop before the last lines are written
     const stopShowing = Effect.zipRight(
-      Effect.zipRight(Fiber.interrupt(load), status === undefined ? Effect.void : Fiber.interrupt(status)),
+      Fiber.interruptAll(status === undefined ? [load] : [load, status]),
       terminal.clearStatus
     )
 
