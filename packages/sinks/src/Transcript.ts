@@ -136,10 +136,11 @@ const ms = (seconds: number): number => Math.round(seconds * 1000)
  */
 export const idOf = (utterance: Pick<Utterance, "speaker" | "words">): string => {
   const first = utterance.words.find((word) => word.start !== null)?.start
-  const digest = Crypto.createHash("sha256")
-    .update(JSON.stringify([utterance.speaker, utterance.words.map((w) => [w.text, w.start, w.end])]))
-    .digest("hex")
-    .slice(0, 16)
+  const digest = Crypto.hash(
+    "sha256",
+    JSON.stringify([utterance.speaker, utterance.words.map((w) => [w.text, w.start, w.end])]),
+    "hex"
+  ).slice(0, 16)
   return `${utterance.speaker}-${first === undefined || first === null ? "untimed" : ms(first)}-${digest}`
 }
 
@@ -235,12 +236,20 @@ const isSettled = (state: Transcript, id: string): boolean => {
   return false
 }
 
+// the digests held, with those of `ids` merged in: one pass over what is held (a settle moves out a final or two,
+// and sorting everything again each time made a long meeting's settles cost more and more)
 const withSettledIds = (sorted: Float64Array | undefined, ids: ReadonlyArray<string>): Float64Array => {
   const held = sorted ?? new Float64Array(0)
-  const next = new Float64Array(held.length + ids.length)
-  next.set(held)
-  for (let i = 0; i < ids.length; i++) next[held.length + i] = digestOf(ids[i]!)
-  return next.sort()
+  const added = Float64Array.from(ids, digestOf).sort()
+  const next = new Float64Array(held.length + added.length)
+  let from = 0
+  let to = 0
+  for (const digest of added) {
+    while (from < held.length && held[from]! <= digest) next[to++] = held[from++]!
+    next[to++] = digest
+  }
+  next.set(held.subarray(from), to)
+  return next
 }
 
 /**

@@ -267,6 +267,18 @@ describe("Transcript.settle", () => {
     assert.deepStrictEqual(texts(Transcript.withSettled(late, settled)), ["3: zero", "1: one", "2: two", "1: three"])
   })
 
+  it("recognizes a repeat of any final moved out one settle at a time over a long meeting", () => {
+    let state = Transcript.empty
+    const sent: Array<ReturnType<typeof timed>> = []
+    for (let i = 0; i < 300; i++) {
+      const event = timed(100 + (i % 3), `word${i} more`, i * 2)
+      sent.push(event)
+      state = Transcript.settle(Transcript.reduce(state, event), i * 2 - 10).state
+    }
+    assert.strictEqual(state.settledIds?.length, 294)
+    for (const event of sent) assert.strictEqual(Transcript.reduce(state, event), state)
+  })
+
   it("property: settling at any points and putting back gives the transcript of the same finals never settled", () => {
     const word = FastCheck.record({
       text: FastCheck.constantFrom("yes", "no", "ok"),
