@@ -9,7 +9,8 @@
  * Each figure is the median of several rounds of 2,000 events (speech_on and speech_off in turn), each round applied
  * to the same state of the meeting at that length. Then the heap a roster keeps per speech interval: 100 states of
  * an hour of speech each, measured after a full collection (a state built by appends is a tree of small nodes
- * unless the reducer flattens it).
+ * unless the reducer flattens it). Last, the same for a chat message as a chat grows (a busy webinar's, or a
+ * participant flooding it): after 1,000, 10,000 and 40,000 messages.
  */
 import { Decoder, Fixtures, type RecallEvent } from "@callstream/core"
 import { Participants } from "@callstream/sinks"
@@ -90,3 +91,36 @@ console.log(
   `heap kept per speech interval: ${((heapAfter - heapBefore) / SESSIONS / intervals).toFixed(0)} bytes ` +
     `(${SESSIONS} rosters of ${intervals.toLocaleString("en-US")} intervals each)`
 )
+
+// a chat message every 0.1 s of meeting, from one participant: the cost of the next ones as the chat grows
+const chatAt = (from: number, count: number): Array<RecallEvent.RecallEvent> =>
+  Array.from(
+    { length: count },
+    (_, i) => decode(Fixtures.chat(`message ${from + i}`, { participant: listener, at: (from + i) / 10 }))
+  )
+const chatLengths: ReadonlyArray<number> = [0, 1_000, 10_000, 40_000]
+let chatState = Participants.empty
+let chatReached = 0
+const chatRows: Array<readonly [number, number]> = []
+for (const length of chatLengths) {
+  chatState = chatAt(chatReached, length - chatReached).reduce(Participants.reduce, chatState)
+  chatReached = length
+  const next = chatAt(length, WINDOW)
+  const times: Array<number> = []
+  for (let round = 0; round < rounds; round++) {
+    const started = performance.now()
+    let s = chatState
+    for (let i = 0; i < WINDOW; i++) s = Participants.reduce(s, next[i]!)
+    times.push((performance.now() - started) * 1000 / WINDOW)
+    if (s.chat.length !== length + WINDOW) throw new Error("a chat message was lost")
+  }
+  chatRows.push([length, median(times)])
+}
+console.log(`Participants.reduce per chat message as the chat grows (median of ${rounds} rounds of ${WINDOW} messages)`)
+console.log("| messages before | µs per message | vs start |")
+console.log("| --- | --- | --- |")
+for (const [length, micros] of chatRows) {
+  console.log(
+    `| ${length.toLocaleString("en-US")} | ${micros.toFixed(2)} | ${(micros / chatRows[0]![1]).toFixed(1)}x |`
+  )
+}

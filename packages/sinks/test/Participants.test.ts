@@ -125,10 +125,42 @@ describe("Participants", () => {
     assert.strictEqual(dan.name, "Daniel")
     assert.strictEqual(dan.email, "dan@example.com")
     assert.strictEqual(dan.platform, "desktop")
-    assert.deepStrictEqual(state.chat.map((c) => [c.at, c.participantId, c.text, c.to]), [[4, 300, "link", "everyone"]])
+    const chatted = Participants.chatToJson(state).map((c) => [c.at, c.participantId, c.text, c.to])
+    assert.deepStrictEqual(chatted, [[4, 300, "link", "everyone"]])
     const again = pe("participant_events.join", 300, 7, person(300, "Daniel"))
     const once = Participants.reduce(state, again)
     assert.strictEqual(Participants.reduce(once, again), once)
+  })
+
+  it("keeps a long chat in arrival order, a repeat of a message once, and every earlier state as it was", () => {
+    const say = (i: number, at = i / 2, id = 100 + (i % 2)) =>
+      decode(Fixtures.chat(`message ${i}`, { participant: person(id), at }))
+    const texts = (state: Participants.Participants) => Participants.chatToJson(state).map((c) => c.text)
+    const first = Array.from({ length: 1500 }, (_, i) => say(i)).reduce(Participants.reduce, Participants.empty)
+    const held = texts(first)
+    const long = Array.from({ length: 1500 }, (_, i) => say(1500 + i)).reduce(Participants.reduce, first)
+    assert.deepStrictEqual(texts(long), Array.from({ length: 3000 }, (_, i) => `message ${i}`))
+    // the state before the second half still holds its 1,500 messages (the chat is shared, never changed in place)
+    assert.deepStrictEqual(texts(first), held)
+    assert.strictEqual(first.chat.length, 1500)
+    // a repeat of the latest, or of one at the latest time, changes nothing; another message at that time is kept
+    assert.strictEqual(Participants.reduce(long, say(2999)), long)
+    const sameTime = Participants.reduce(long, say(3000, 2999 / 2, 101))
+    assert.strictEqual(Participants.reduce(sameTime, say(2999)), sameTime)
+    assert.strictEqual(sameTime.chat.length, 3001)
+    // a late message (an earlier time) is kept in arrival order, and a repeat of it right after changes nothing
+    const late = Participants.reduce(sameTime, say(5000, 10))
+    assert.deepStrictEqual(texts(late).slice(-2), ["message 3000", "message 5000"])
+    assert.strictEqual(Participants.reduce(late, say(5000, 10)), late)
+    // and so does a repeat of it after a message with a later time
+    const after = Participants.reduce(late, say(5002, 1600))
+    assert.strictEqual(Participants.reduce(after, say(5000, 10)), after)
+    // restored from chat.json, the chat goes on the same way
+    const restored = Either.getOrThrow(
+      Participants.fromJson(Participants.toJson(late), JSON.parse(JSON.stringify(Participants.chatToJson(late))))
+    )
+    assert.strictEqual(Participants.reduce(restored, say(5000, 10)), restored)
+    assert.deepStrictEqual(texts(Participants.reduce(restored, say(5001, 2000))), [...texts(late), "message 5001"])
   })
 
   it("returns the same state for messages that repeat what it knows, each with its own extra_data, and keeps a change", () => {
@@ -164,7 +196,7 @@ describe("Participants", () => {
       assert.isTrue(Either.isRight(restored))
       if (Either.isRight(restored)) {
         assert.deepStrictEqual(Participants.toJson(restored.right), Participants.toJson(state))
-        assert.deepStrictEqual(restored.right.chat, state.chat)
+        assert.deepStrictEqual(Participants.chatToJson(restored.right), Participants.chatToJson(state))
         assert.strictEqual(restored.right.at, state.at)
         assert.isTrue(Chunk.isChunk(restored.right.roster["100"]!.speaking))
       }

@@ -114,7 +114,7 @@ export const render = (snapshot: Snapshot, offsets: Offsets, counts: RecorderCou
     summary: snapshot.summary,
     participants: {
       roster: Participants.rosterToJson(snapshot.participants),
-      chat: snapshot.participants.chat,
+      chat: Participants.chatToJson(snapshot.participants),
       at: snapshot.participants.at
     },
     transcript: {
