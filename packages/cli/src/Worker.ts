@@ -31,7 +31,6 @@ import * as HeapGrowth from "./internal/heapGrowth.js"
 import * as Meetings from "./internal/meetings.js"
 import * as MetricsEndpoint from "./internal/metricsEndpoint.js"
 import { SettingsError } from "./internal/settingsError.js"
-import * as SyncFiles from "./internal/syncFiles.js"
 import * as Terminal from "./internal/terminal.js"
 import * as ThreadLoad from "./internal/threadLoad.js"
 import * as RedisSettings from "./RedisSettings.js"
@@ -153,11 +152,8 @@ export const run = (
     })
     const announced = ConsoleText.announce(new Meetings.Meetings(), ConsoleText.filesIn(path, settings.out))
     const events = worker.events.pipe(Stream.mapChunksEffect((items) => Effect.as(announced(items), items)))
-    // the recorder's file calls are synchronous, as on serve's recorder thread (see `SyncFiles`): nothing else on
-    // this thread is held up by them but the reading of the log, which waits in the socket meanwhile
     const recording = yield* SessionRecorder.run({ directory: settings.out, onFlushed: worker.commit }).pipe(
       Effect.provideService(EventSource.EventSource, EventSource.make(events)),
-      Effect.provide(SyncFiles.layer),
       Effect.forkDaemon
     )
     const partitions = yield* worker.partitions

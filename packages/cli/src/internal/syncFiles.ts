@@ -1,9 +1,8 @@
 /**
- * The `FileSystem` of the recorder thread, and of `callstream worker`'s recorder: Node's, except that what the
- * recorder does many times a second is synchronous: writes to open files (tape appends, WAV runs and header patches),
- * opening and closing files, whole-file writes, renames, making folders, and asking whether a file exists. On serve's
- * main thread a blocking call would hold every socket up; on the recorder thread nothing else waits for it (on a
- * worker's main thread, only the reading of the log, which waits in its socket), and each call then costs its system call,
+ * The `FileSystem` of the recorder thread: Node's, except that what the recorder does many times a second is
+ * synchronous: writes to open files (tape appends, WAV runs and header patches), opening and closing files, whole-file
+ * writes, renames, making folders, and asking whether a file exists. On the main thread a blocking call would hold
+ * every socket up; on the recorder thread nothing else waits for it, and each call then costs its system call,
  * where an asynchronous one also costs a hop to libuv's thread pool and back (a lock, a wake-up of a pool thread
  * that takes the core from the recorder on a busy machine), and a fiber's suspension and resumption. Measured at
  * 1,000 recorded meetings on two cores, the part of an asynchronous `open` spent on the recorder thread itself was
