@@ -124,8 +124,8 @@ export interface Participants {
    */
   readonly roster: Readonly<Record<string, Participant>>
   /**
-   * Chat messages, in arrival order: a Chunk, so a message adds one without copying the chat before it (a chat can
-   * be long: a webinar's, or a participant flooding it).
+   * Chat messages, in arrival order: a Chunk (an array before 0.2.0), so a message adds one without copying the
+   * chat before it (a chat can be long: a webinar's, or a participant flooding it). `chatToJson` gives the array.
    */
   readonly chat: Chunk.Chunk<Chat>
   /** The latest meeting time any event carried: open intervals are counted up to it. */
@@ -278,7 +278,10 @@ const hasChat = (chat: Chunk.Chunk<Chat>, entry: Chat): boolean => {
   return false
 }
 
-/** The chat is held as one flat array at most this many messages ago (see {@link FLATTEN_EVERY}). */
+/**
+ * The chat is flattened into one array every this many messages (see {@link FLATTEN_EVERY}): less often than the
+ * intervals, for a chat stays whole in memory and a flatten copies a pointer per message it holds.
+ */
 const FLATTEN_CHAT_EVERY = 1024
 
 /**
