@@ -114,7 +114,19 @@ export const resolve = (
   })
 
 /**
- * Records until interrupted (Ctrl-C, SIGTERM). An unreachable Redis is a `SettingsError` naming its host.
+ * The exit code of a worker that gave a partition up while it ran (see {@link run}).
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const LOST_PARTITION_EXIT_CODE = 3
+
+/**
+ * Records until interrupted (Ctrl-C, SIGTERM). An unreachable Redis is a `SettingsError` naming its host. A
+ * partition given up while it runs (its lease not renewed within its time to live: Redis unreachable that long, or
+ * the process stalled) stops the process at once with {@link LOST_PARTITION_EXIT_CODE}, writing nothing more: the
+ * worker that takes the partition continues its meetings from their folders, as after a SIGKILL, and this one,
+ * finishing them, would write over what that one wrote. Run workers under a supervisor that starts them again.
  *
  * @since 0.2.0
  * @category running
@@ -159,6 +171,13 @@ export const run = (
       Effect.provideService(EventSource.EventSource, EventSource.make(events)),
       Effect.forkDaemon
     )
+    // a partition given up while running: another worker continues its sessions, and this one must not write them
+    // again (its final flush would write over the successor's files), so it stops at once, as a SIGKILL would
+    yield* Effect.forkDaemon(Effect.flatMap(worker.lost, (partition) =>
+      Effect.logError(
+        `Lost partition ${partition} while recording (its lease was not renewed in time or another worker holds it): ` +
+          "stopping at once, writing nothing more; the worker that takes it continues its meetings"
+      ).pipe(Effect.zipRight(Effect.sync(() => process.exit(LOST_PARTITION_EXIT_CODE))))))
     const partitions = yield* worker.partitions
     yield* terminal.announce(
       `callstream worker ${worker.id} is recording from Redis at ${settings.redis.where} into ${settings.out}\n` +

@@ -310,6 +310,33 @@ describe.skipIf(!withRedis)("callstream serve --redis and callstream worker", ()
 })
 
 describe("callstream serve --redis and worker: settings", () => {
+  it("a worker that loses a partition while it runs stops at once, with exit code 3 and a line saying which", {
+    timeout: 90_000
+  }, async () => {
+    const redis = await RedisServer.start()
+    try {
+      // once it says it records, it holds every partition
+      const { id, run } = await worker(redis.url, tmp())
+      const lease = WorkerSource.partitionLease(1)
+      assert.strictEqual(Option.getOrUndefined(await inRedis(redis.url, (log) => log.holder(lease))), id)
+      // another worker holds the partition now (as after this one's lease ran out): its next renewal finds that
+      await inRedis(
+        redis.url,
+        (log) => Effect.zipRight(log.release(lease, id), log.acquire(lease, "another-worker", Duration.seconds(60)))
+      )
+      const code = await Promise.race([
+        run.exited,
+        new Promise<"running">((resolve) => setTimeout(() => resolve("running"), 30_000))
+      ])
+      assert.strictEqual(code, 3, run.stdout + run.stderr)
+      assert.include(run.stdout + run.stderr, "Lost partition 1 while recording")
+      // at once: not the graceful stop, which finishes every file first
+      assert.notInclude(run.stdout + run.stderr, "shutting down")
+    } finally {
+      await redis.stop()
+    }
+  })
+
   it("an unreachable Redis is one line naming the host, never the password, and exit code 2", async () => {
     const port = await new Promise<number>((resolve) => {
       const server = net.createServer().listen(0, "127.0.0.1", () => {

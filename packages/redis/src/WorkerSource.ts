@@ -51,6 +51,7 @@ import * as SessionEvent from "@callstream/core/SessionEvent"
 import type * as SessionKey from "@callstream/core/SessionKey"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -131,6 +132,14 @@ export class WorkerSource extends Context.Tag("@callstream/redis/WorkerSource")<
   readonly commit: (session: SessionKey.SessionKey, position: string) => Effect.Effect<void>
   /** The partitions owned now. */
   readonly partitions: Effect.Effect<ReadonlyArray<number>>
+  /**
+   * Waits until this worker gives a partition up while it runs (its lease could not be renewed in time, or another
+   * worker holds it), and returns the partition. Its sessions are then continued by the worker that takes it, from
+   * its entries not acknowledged yet: a consumer that keeps state or files for them must stop working on them at
+   * once, writing nothing more (`callstream worker` stops its process, as a SIGKILL would, which a takeover already
+   * handles).
+   */
+  readonly lost: Effect.Effect<number>
 }>() {}
 
 /**
@@ -178,6 +187,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const annotations = { worker: id }
 
   const owned = new Map<number, PartitionState>()
+  const lost = yield* Deferred.make<number>()
   const locks = new Map<number, Effect.Semaphore>()
   const lockOf = (partition: number) => {
     let lock = locks.get(partition)
@@ -199,6 +209,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       if (owned.get(state.partition) !== state) return Effect.void
       owned.delete(state.partition)
       return Effect.all([
+        Deferred.succeed(lost, state.partition),
         Metric.increment(RedisMetrics.partitionsLost),
         Metric.set(RedisMetrics.partitionsOwned, owned.size),
         Effect.logWarning(`Gave up partition ${state.partition}: ${why}`)
@@ -458,7 +469,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         state.commit(session, position)
         return acknowledge(state)
       }),
-    partitions: Effect.sync(() => Array.from(owned.keys()).sort((a, b) => a - b))
+    partitions: Effect.sync(() => Array.from(owned.keys()).sort((a, b) => a - b)),
+    lost: Deferred.await(lost)
   })
 })
 
