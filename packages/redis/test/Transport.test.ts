@@ -5,6 +5,7 @@ import * as Publisher from "@callstream/redis/Publisher"
 import * as WorkerSource from "@callstream/redis/WorkerSource"
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -285,6 +286,22 @@ for (const backend of backends()) {
         assert.strictEqual(yield* log.size(0), 0)
         // the frozen worker's scope is abandoned (its finalizers would wait on the log forever)
         void Effect.runFork(Scope.close(firstScope, Exit.void))
+      }).pipe(Effect.provide(backend.layer())))
+
+    it.live("a worker whose partition another worker holds now gives it up and says which, once", () =>
+      Effect.gen(function*() {
+        const log = yield* EventLog.EventLog
+        yield* Effect.scoped(Effect.gen(function*() {
+          const worker = yield* WorkerSource.make({ ...workerOptions, consumer: "first" })
+          assert.deepStrictEqual(yield* worker.partitions, Array.from({ length: PARTITIONS }, (_, i) => i))
+          const lease = WorkerSource.partitionLease(2)
+          yield* log.release(lease, "first")
+          assert.isTrue(yield* log.acquire(lease, "second", Duration.seconds(60)))
+          assert.strictEqual(yield* worker.lost.pipe(Effect.timeout("10 seconds")), 2)
+          assert.notInclude(yield* worker.partitions, 2)
+          // the others stay its own
+          assert.strictEqual(Option.getOrUndefined(yield* log.holder(WorkerSource.partitionLease(0))), "first")
+        }))
       }).pipe(Effect.provide(backend.layer())))
   })
 }
