@@ -166,7 +166,8 @@ export const run = (
     const events = worker.events.pipe(Stream.mapChunksEffect((items) => Effect.as(announced(items), items)))
     // the recorder's file calls stay asynchronous here, unlike on serve's recorder thread (`SyncFiles`): a disk that
     // stalled would otherwise hold this whole thread, lease renewals too, and past the lease's time to live another
-    // worker would take the partitions while this one still holds their sessions open
+    // worker would take the partitions while this one, once the disk came back, went on writing their sessions until
+    // it noticed
     const recording = yield* SessionRecorder.run({ directory: settings.out, onFlushed: worker.commit }).pipe(
       Effect.provideService(EventSource.EventSource, EventSource.make(events)),
       Effect.forkDaemon

@@ -133,8 +133,8 @@ export class WorkerSource extends Context.Tag("@callstream/redis/WorkerSource")<
   /** The partitions owned now. */
   readonly partitions: Effect.Effect<ReadonlyArray<number>>
   /**
-   * Waits until this worker gives a partition up while it runs (its lease could not be renewed in time, or another
-   * worker holds it), and returns the partition. Its sessions are then continued by the worker that takes it, from
+   * Waits until this worker first gives a partition up while it runs (its lease could not be renewed in time, or
+   * another worker holds it), and returns that partition. Its sessions are then continued by the worker that takes it, from
    * its entries not acknowledged yet: a consumer that keeps state or files for them must stop working on them at
    * once, writing nothing more (`callstream worker` stops its process, as a SIGKILL would, which a takeover already
    * handles).
