@@ -8,7 +8,8 @@
  * partitions, the entries it read, the recorder's metrics, how busy its thread is) and `GET /healthz`.
  *
  * Ctrl-C (or SIGTERM) stops gracefully: every file is finished, what is on disk is acknowledged and the partitions
- * are released for another worker at once.
+ * are released for another worker at once. A partition lost while it runs (its lease ran out, or another worker has
+ * it) stops it at once instead, with exit code 3 (see {@link run}).
  *
  * @since 0.2.0
  */
