@@ -8,7 +8,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as SessionRecorder from "../src/SessionRecorder.js"
 import * as FailingFileSystem from "./failingFileSystem.js"
-import { BOT, json, readTape, sample, sessionItems, tempDir } from "./recording.js"
+import { BOT, json, readTape, readTapeSoFar, sample, sessionItems, tempDir } from "./recording.js"
 
 const key = SessionKey.make(BOT)
 const itemsOf = (meeting: SampleMeeting.SampleMeeting) => sessionItems(meeting.entries)
@@ -44,7 +44,7 @@ describe("SessionRecorder on a disk in trouble", () => {
       const notOnDisk: Array<string> = []
       const onFlushed = (_: SessionKey.SessionKey, at: string) =>
         Effect.sync(() => {
-          const onDisk = readTape(path.join(out, BOT, "events.jsonl")).map((entry) => entry.position)
+          const onDisk = readTapeSoFar(path.join(out, BOT, "events.jsonl")).map((entry) => entry.position)
           if (!onDisk.includes(at)) notOnDisk.push(at)
           reported.push(at)
         })

@@ -18,7 +18,7 @@ import * as RecorderMetrics from "../src/RecorderMetrics.js"
 import * as SessionFolder from "../src/SessionFolder.js"
 import * as SessionRecorder from "../src/SessionRecorder.js"
 import * as FailingFileSystem from "./failingFileSystem.js"
-import { json, readTape, sessionItems, tempDir, wavOf } from "./recording.js"
+import { json, readTape, readTapeSoFar, sessionItems, tempDir, wavOf } from "./recording.js"
 
 const meeting = (seed: number) => SampleMeeting.generate({ seed, duration: 12, separate: true })
 
@@ -56,7 +56,7 @@ describe("SessionRecorder.recordEvents", () => {
       // the slow session's folder is made only once the fast session's tape has lines (or after 10 s): a recorder
       // that held every session back while one was set up would find none, however fast or slow the machine
       const fastTape = path.join(out, "fast", "events.jsonl")
-      const fastLines = () => fs.existsSync(fastTape) ? readTape(fastTape).length : 0
+      const fastLines = () => readTapeSoFar(fastTape).length
       let fastTapeBeforeSlowFolder = -1
       const slowFolders = Layer.effect(
         FileSystem.FileSystem,
@@ -326,7 +326,7 @@ describe("SessionRecorder.recordEvents", () => {
       const out = path.join(dir, "out")
       const items = sessionItems(meeting(8).entries, "slowfiles")
       const tape = path.join(out, "slowfiles", "events.jsonl")
-      const lines = () => (fs.existsSync(tape) ? readTape(tape).length : 0)
+      const lines = () => readTapeSoFar(tape).length
       // every derived file takes 300 ms to write; the tape's lines are counted when the first one starts and
       // 250 ms later
       const seen: Array<number> = []

@@ -8,11 +8,11 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as SessionRecorder from "../src/SessionRecorder.js"
-import { BOT, json, readTape, record, sample, sessionItems, tempDir, writeTape } from "./recording.js"
+import { BOT, json, readTape, readTapeSoFar, record, sample, sessionItems, tempDir, writeTape } from "./recording.js"
 
 const CHILD = fileURLToPath(new URL("./child/record-until-killed.ts", import.meta.url))
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-const lineCount = (file: string) => fs.existsSync(file) ? readTape(file).length : 0
+const lineCount = (file: string) => readTapeSoFar(file).length
 
 const DERIVED = ["transcript.json", "transcript.txt", "transcript.srt", "transcript.vtt", "chat.json"]
 
@@ -156,7 +156,7 @@ describe("SessionRecorder across restarts", () => {
       const onFlushed = (_: SessionKey.SessionKey, at: string) =>
         Effect.sync(() => {
           // whatever is reported is on disk already (the start and the end are control events, in control.jsonl)
-          const onDisk = readTape(path.join(folder, "events.jsonl")).map((e) => e.position)
+          const onDisk = readTapeSoFar(path.join(folder, "events.jsonl")).map((e) => e.position)
           if (at !== position(0) && at !== position(messages.length + 1) && !onDisk.includes(at)) notOnDisk.push(at)
           flushed.push(at)
         })

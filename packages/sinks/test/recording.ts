@@ -36,6 +36,17 @@ export const readTape = (file: string): ReadonlyArray<Tape.TapeEntry> => {
   return entries
 }
 
+/**
+ * The entries of a tape that a recorder may still be writing: its whole lines only (the last one may be half written
+ * when the test reads; `readTape` would fail on it). None while the file does not exist.
+ */
+export const readTapeSoFar = (file: string): ReadonlyArray<Tape.TapeEntry> => {
+  if (!fs.existsSync(file)) return []
+  const text = fs.readFileSync(file, "utf8")
+  const whole = text.slice(0, text.lastIndexOf("\n") + 1)
+  return whole.split("\n").filter((line) => line.trim() !== "").map((line) => JSON.parse(line))
+}
+
 /** Records a tape file into `out` with the session recorder, as fast as it reads. */
 export const record = (tape: string, out: string, options: Partial<SessionRecorder.Options> = {}) =>
   SessionRecorder.run({ directory: out, ...options }).pipe(
