@@ -288,7 +288,7 @@ for (const backend of backends()) {
         void Effect.runFork(Scope.close(firstScope, Exit.void))
       }).pipe(Effect.provide(backend.layer())))
 
-    it.live("a worker whose partition another worker holds now gives it up and says which, once", () =>
+    it.live("a worker whose partition another worker holds now gives it up and says which", () =>
       Effect.gen(function*() {
         const log = yield* EventLog.EventLog
         yield* Effect.scoped(Effect.gen(function*() {
