@@ -28,13 +28,10 @@ export const writeTape = (dir: string, entries: ReadonlyArray<Tape.TapeEntry>, n
   return file
 }
 
-export const readTape = (file: string): ReadonlyArray<Tape.TapeEntry> => {
-  const entries: Array<Tape.TapeEntry> = []
-  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
-    if (line.trim() !== "") entries.push(JSON.parse(line))
-  }
-  return entries
-}
+const entriesOf = (text: string): ReadonlyArray<Tape.TapeEntry> =>
+  text.split("\n").filter((line) => line.trim() !== "").map((line) => JSON.parse(line))
+
+export const readTape = (file: string): ReadonlyArray<Tape.TapeEntry> => entriesOf(fs.readFileSync(file, "utf8"))
 
 /**
  * The entries of a tape that a recorder may still be writing: its whole lines only (the last one may be half written
@@ -43,8 +40,7 @@ export const readTape = (file: string): ReadonlyArray<Tape.TapeEntry> => {
 export const readTapeSoFar = (file: string): ReadonlyArray<Tape.TapeEntry> => {
   if (!fs.existsSync(file)) return []
   const text = fs.readFileSync(file, "utf8")
-  const whole = text.slice(0, text.lastIndexOf("\n") + 1)
-  return whole.split("\n").filter((line) => line.trim() !== "").map((line) => JSON.parse(line))
+  return entriesOf(text.slice(0, text.lastIndexOf("\n") + 1))
 }
 
 /** Records a tape file into `out` with the session recorder, as fast as it reads. */

@@ -12,7 +12,9 @@ import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import { performance } from "node:perf_hooks"
 
-/** `serve`'s main thread, which holds the sockets and decodes every message. */
+/**
+ * The main thread: `serve`'s holds the sockets and decodes every message; a worker's reads the log and records.
+ */
 export const mainThreadBusy = Metric.gauge("callstream_main_thread_busy_ratio", {
   description: "Share of the last second the main thread's event loop was busy (1 = it cannot take more)"
 })
