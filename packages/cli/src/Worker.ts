@@ -4,7 +4,9 @@
  * per partition at a time; a partition whose worker died is taken over once its lease expires), runs the session
  * recorder on their events, and acknowledges each event only once the recorder has put it on disk, so a worker
  * killed at any moment loses nothing: its successor continues the session's folder and skips what it holds already.
- * Several workers may share one `--out` folder. With `--metrics-port`, a worker answers `GET /metrics` (its
+ * Several workers may share one `--out` folder; they share the partitions evenly, and one started later takes its
+ * share from the others at once (a partition handed over has its meetings' files finished first; see
+ * `WorkerSource.Options.rebalance`). With `--metrics-port`, a worker answers `GET /metrics` (its
  * partitions, the entries it read, the recorder's metrics, how busy its thread is) and `GET /healthz`.
  *
  * Ctrl-C (or SIGTERM) stops gracefully: every file is finished, what is on disk is acknowledged and the partitions

@@ -126,6 +126,77 @@ const comparable = (dir: string) => {
   }
 }
 
+/**
+ * Records the delivered messages with one `callstream serve` (a connection per part, each opened once the one
+ * before closed) and checks that `dir` holds the same recording: the tape, the exports, session.json (but for what
+ * `comparable` leaves out), every WAV's samples and every PNG. Returns the serve, still running.
+ */
+const sameAsServe = async (dir: string, parts: ReadonlyArray<ReadonlyArray<Tape.TapeEntry>>): Promise<Run> => {
+  const delivered = parts.flat()
+  const refOut = tmp()
+  const single = start([
+    "serve",
+    "--port",
+    "0",
+    "--token",
+    TOKEN,
+    "--out",
+    refOut,
+    "--session-timeout",
+    "1",
+    "--log-level",
+    "debug"
+  ])
+  const { url: singleUrl } = await servedUrl(single)
+  const toSingle = { url: `${singleUrl}?token=${TOKEN}`, speed: Infinity }
+  for (const [i, part] of parts.entries()) {
+    if (i > 0) {
+      await waitFor(
+        "the connection before to close",
+        () => single.stdout.split("Connection closed").length > i || undefined
+      )
+    }
+    await Effect.runPromise(RecallSimulator.replay(part, toSingle))
+  }
+  const ref = path.join(refOut, path.basename(dir))
+  await endedSession(ref)
+
+  // every message exactly once, in order, on the tape
+  assert.deepStrictEqual(tapeMessages(dir), delivered.map((entry) => JSON.stringify(entry.message)))
+  assert.deepStrictEqual(tapeMessages(ref), tapeMessages(dir))
+  // the same utterances, talk times, chat and exports
+  for (
+    const file of [
+      "transcript.json",
+      "transcript.txt",
+      "transcript.srt",
+      "transcript.vtt",
+      "participants.json",
+      "chat.json"
+    ]
+  ) {
+    assert.strictEqual(fs.readFileSync(path.join(dir, file), "utf8"), fs.readFileSync(path.join(ref, file), "utf8"))
+  }
+  assert.deepStrictEqual(comparable(dir), comparable(ref))
+  // WAV samples identical after the header, on every track
+  const wavs = files(ref, "audio")
+  assert.deepStrictEqual(files(dir, "audio"), wavs)
+  assert.isAbove(wavs.length, 1)
+  for (const wav of wavs) {
+    assert.isTrue(samples(path.join(dir, wav)).equals(samples(path.join(ref, wav))), wav)
+  }
+  // one PNG per frame delivered, each the same
+  const frames = delivered.filter((entry) => (entry.message as { event?: unknown }).event === "video_separate_png.data")
+    .length
+  const pngs = files(ref, "video")
+  assert.strictEqual(pngs.length, frames)
+  assert.deepStrictEqual(files(dir, "video"), pngs)
+  for (const png of pngs) {
+    assert.isTrue(fs.readFileSync(path.join(dir, png)).equals(fs.readFileSync(path.join(ref, png))), png)
+  }
+  return single
+}
+
 const withRedis = redisAvailable()
 
 describe.skipIf(!withRedis)("callstream serve --redis and callstream worker", () => {
@@ -137,6 +208,7 @@ describe.skipIf(!withRedis)("callstream serve --redis and callstream worker", ()
     try {
       const out = tmp()
       // the receivers and the first worker start together; the second worker once the first holds every partition
+      // (and takes half of them from it)
       const a = receiver(redis.url)
       const b = receiver(redis.url)
       const first = await worker(redis.url, out, ["--metrics-port", "0"])
@@ -153,14 +225,20 @@ describe.skipIf(!withRedis)("callstream serve --redis and callstream worker", ()
       const metricsUrl = /metrics: GET (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(first.run.stdout)?.[1]
       assert.isDefined(metricsUrl, first.run.stdout)
       assert.isUndefined(/metrics: GET/.exec(second.run.stdout)?.[0], "no metrics port unless asked for")
-      // the thread's load is set once a second
+      // the thread's load is set once a second; the first worker, alone at first, hands the two highest partitions
+      // over to the second, which joined: each owns its share of two
+      const shared = /^callstream_redis_partitions_owned 2$/m
       let metrics = ""
-      for (let tries = 0; tries < 100 && !metrics.includes("callstream_main_thread_busy_ratio "); tries++) {
+      for (let tries = 0; tries < 150; tries++) {
         if (tries > 0) await new Promise((resolve) => setTimeout(resolve, 200))
         metrics = await (await fetch(metricsUrl!)).text()
+        if (metrics.includes("callstream_main_thread_busy_ratio ") && shared.test(metrics)) break
       }
       assert.include(metrics, "callstream_main_thread_busy_ratio ")
-      assert.match(metrics, new RegExp(`^callstream_redis_partitions_owned ${PARTITIONS}$`, "m"))
+      assert.match(metrics, shared)
+      assert.match(metrics, /^callstream_redis_partitions_share 2$/m)
+      assert.match(metrics, /^callstream_redis_workers_live 2$/m)
+      assert.match(metrics, /^callstream_redis_partitions_handed_over_total 2$/m)
       const health = await fetch(metricsUrl!.replace(/\/metrics$/, "/healthz"))
       assert.strictEqual(health.status, 200)
       assert.deepStrictEqual(await health.json(), { status: "ok", worker: first.id })
@@ -236,66 +314,9 @@ describe.skipIf(!withRedis)("callstream serve --redis and callstream worker", ()
       // lost) over two connections, the second opened once the first closed
       const before = meeting.entries.slice(0, DROP_AT)
       const after = meeting.entries.slice(DROP_AT + result.lost)
-      const delivered: Array<Tape.TapeEntry> = [...before, ...after]
-      assert.strictEqual(delivered.length, result.sent)
-      const refOut = tmp()
-      const single = start([
-        "serve",
-        "--port",
-        "0",
-        "--token",
-        TOKEN,
-        "--out",
-        refOut,
-        "--session-timeout",
-        "1",
-        "--log-level",
-        "debug"
-      ])
-      const { url: singleUrl } = await servedUrl(single)
-      const toSingle = { url: `${singleUrl}?token=${TOKEN}`, speed: Infinity }
-      await Effect.runPromise(RecallSimulator.replay(before, toSingle))
-      await waitFor("the first connection to close", () => single.stdout.includes("Connection closed") || undefined)
-      await Effect.runPromise(RecallSimulator.replay(after, toSingle))
-      const ref = path.join(refOut, SampleMeeting.DEFAULTS.botId)
-      await endedSession(ref)
-
-      // every message exactly once, in order, on the tape
-      assert.deepStrictEqual(tapeMessages(dir), delivered.map((entry) => JSON.stringify(entry.message)))
-      assert.deepStrictEqual(tapeMessages(ref), tapeMessages(dir))
-      // the same utterances, talk times, chat and exports
-      for (
-        const file of [
-          "transcript.json",
-          "transcript.txt",
-          "transcript.srt",
-          "transcript.vtt",
-          "participants.json",
-          "chat.json"
-        ]
-      ) {
-        assert.strictEqual(fs.readFileSync(path.join(dir, file), "utf8"), fs.readFileSync(path.join(ref, file), "utf8"))
-      }
-      assert.deepStrictEqual(comparable(dir), comparable(ref))
+      assert.strictEqual(before.length + after.length, result.sent)
+      const single = await sameAsServe(dir, [before, after])
       assert.strictEqual(comparable(dir).gaps.length, 1, "the drop is one gap")
-      // WAV samples identical after the header, on every track
-      const wavs = files(ref, "audio")
-      assert.deepStrictEqual(files(dir, "audio"), wavs)
-      assert.isAbove(wavs.length, 1)
-      for (const wav of wavs) {
-        assert.isTrue(samples(path.join(dir, wav)).equals(samples(path.join(ref, wav))), wav)
-      }
-      // one PNG per frame delivered, each the same
-      const frames = delivered.filter((entry) =>
-        (entry.message as { event?: unknown }).event === "video_separate_png.data"
-      )
-        .length
-      const pngs = files(ref, "video")
-      assert.strictEqual(pngs.length, frames)
-      assert.deepStrictEqual(files(dir, "video"), pngs)
-      for (const png of pngs) {
-        assert.isTrue(fs.readFileSync(path.join(dir, png)).equals(fs.readFileSync(path.join(ref, png))), png)
-      }
 
       // the workers and receivers stop cleanly on Ctrl-C
       for (const run of [a, b, second.run, single]) run.child.kill("SIGINT")
@@ -304,6 +325,63 @@ describe.skipIf(!withRedis)("callstream serve --redis and callstream worker", ()
       assert.notInclude(a.stdout + a.stderr + b.stdout + b.stderr, "redis://")
     } finally {
       await balancer?.cut()
+      await redis.stop()
+    }
+  })
+})
+
+describe.skipIf(!withRedis)("callstream worker: sharing the partitions", () => {
+  // a meeting on the highest partition: the first one a worker hands over when another joins
+  const botId = Array.from({ length: 100 }, (_, i) => `handover-${i}`).find((id) =>
+    LogEntry.partitionOf(SessionKey.make(id), PARTITIONS) === PARTITIONS - 1
+  )!
+  const handedMeeting = SampleMeeting.generate({ seed: 5, duration: 24, separate: true, video: true, botId })
+
+  it("a worker that joins while a meeting records takes its partition over; the folder equals one serve's recording", {
+    timeout: 180_000
+  }, async () => {
+    const redis = await RedisServer.start()
+    try {
+      const out = tmp()
+      const a = receiver(redis.url)
+      const first = await worker(redis.url, out)
+      const { url } = await servedUrl(a)
+      const dir = path.join(out, botId)
+      const replaying = Effect.runPromise(
+        RecallSimulator.replay(handedMeeting.entries, { url: `${url}?token=${TOKEN}`, speed: 2 })
+      )
+      await waitFor("the meeting's first seconds recorded", () => tapeLines(dir) > 20 || undefined)
+      const second = await worker(redis.url, out)
+      await waitFor(
+        "the meeting's partition handed over",
+        () => first.run.stdout.includes(`Handed partition ${PARTITIONS - 1} over`) || undefined
+      )
+      const recordedByFirst = tapeLines(dir)
+      const result = await replaying
+      assert.isBelow(recordedByFirst, result.sent, "handed over while the meeting went on")
+      assert.strictEqual(result.lost, 0)
+      const session = await endedSession(dir)
+      assert.strictEqual(session.endReason, "timeout")
+      assert.include(first.run.stdout, "meeting handed over to another worker")
+      assert.match(second.run.stdout, new RegExp(`Took partition ${PARTITIONS - 1}\\b`))
+      assert.strictEqual(
+        Option.getOrUndefined(
+          await inRedis(redis.url, (log) => log.holder(WorkerSource.partitionLease(PARTITIONS - 1)))
+        ),
+        second.id
+      )
+      // recorded by two workers one after the other, as one serve records it in one go
+      const single = await sameAsServe(dir, [handedMeeting.entries])
+      assert.deepStrictEqual(comparable(dir).gaps, [])
+
+      for (const run of [a, first.run, second.run, single]) run.child.kill("SIGINT")
+      assert.deepStrictEqual(await Promise.all([a, first.run, second.run, single].map((run) => run.exited)), [
+        0,
+        0,
+        0,
+        0
+      ])
+    } finally {
       await redis.stop()
     }
   })

@@ -218,13 +218,17 @@ export class Dropped extends Schema.TaggedClass<Dropped>()("Dropped", {
 }) {}
 
 /**
- * Why a session ended: no connection came back within the session timeout, the source shut down, or the source
- * had nothing more (a tape or an iterable ran out).
+ * Why a session ended: no connection came back within the session timeout, the source shut down, the source
+ * had nothing more (a tape or an iterable ran out), or (`handover`) the source handed the session to another
+ * consumer, which goes on with it: a scale-out worker giving one of its partitions to a worker that joined. A
+ * handover is not the meeting's end: a consumer that keeps state for the session saves it where its successor
+ * finds it, and does not close what the meeting left open (`SessionRecorder` finishes the session's files as it
+ * does when its source ends, and records no end in `session.json`).
  *
  * @since 0.1.0
  * @category control
  */
-export const EndReason = Schema.Literal("timeout", "shutdown", "completed")
+export const EndReason = Schema.Literal("timeout", "shutdown", "completed", "handover")
 
 /**
  * The last thing a session's Stream carries.

@@ -171,6 +171,24 @@ export interface EventLog {
   readonly release: (name: string, owner: string) => Effect.Effect<void, EventLogError>
   /** Who holds a lease now. */
   readonly holder: (name: string) => Effect.Effect<Option.Option<string>, EventLogError>
+  /**
+   * Says that `member` of the group `name` is alive for `ttl` more, and gives every member alive now (itself
+   * included), in plain string order. A member is forgotten `ttl` after its last heartbeat, by the log's clock (not
+   * the callers'), or at once by {@link EventLog.depart}. Workers use it to know how many share the partitions.
+   *
+   * @since 0.2.0
+   */
+  readonly heartbeat: (
+    name: string,
+    member: string,
+    ttl: Duration.DurationInput
+  ) => Effect.Effect<ReadonlyArray<string>, EventLogError>
+  /**
+   * Forgets `member` of the group `name` (nothing happens when it is not in it).
+   *
+   * @since 0.2.0
+   */
+  readonly depart: (name: string, member: string) => Effect.Effect<void, EventLogError>
 }
 
 /**

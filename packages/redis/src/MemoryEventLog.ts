@@ -63,6 +63,8 @@ const groupOf = (p: Partition, name: string): Group => {
 export const make: Effect.Effect<EventLog.EventLog> = Effect.sync(() => {
   const partitions = new Map<number, Partition>()
   const leases = new Map<string, { owner: string; until: number }>()
+  // each group's members, by when each is forgotten
+  const groups = new Map<string, Map<string, number>>()
   let waiters: Array<() => void> = []
 
   const partition = (n: number): Partition => {
@@ -197,7 +199,22 @@ export const make: Effect.Effect<EventLog.EventLog> = Effect.sync(() => {
       Effect.map(Clock.currentTimeMillis, (now) => {
         if (holderAt(name, now) === owner) leases.delete(name)
       }),
-    holder: (name) => Effect.map(Clock.currentTimeMillis, (now) => Option.fromNullable(holderAt(name, now)))
+    holder: (name) => Effect.map(Clock.currentTimeMillis, (now) => Option.fromNullable(holderAt(name, now))),
+    heartbeat: (name, member, ttl) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        let members = groups.get(name)
+        if (members === undefined) {
+          members = new Map()
+          groups.set(name, members)
+        }
+        members.set(member, now + Duration.toMillis(ttl))
+        for (const [key, until] of members) if (until <= now) members.delete(key)
+        return Array.from(members.keys()).sort()
+      }),
+    depart: (name, member) =>
+      Effect.sync(() => {
+        groups.get(name)?.delete(member)
+      })
   }
   return log
 })

@@ -5,7 +5,8 @@
  * script that first checks the lease, so a worker that lost its lease cannot overwrite its successor's state.
  *
  * Keys, under `prefix` (default `callstream:`): `partition:<n>` (a stream), `lease:<name>`, `checkpoints:<n>` (a hash
- * of the partition's checkpoints by name, gone with the last of them).
+ * of the partition's checkpoints by name, gone with the last of them), `members:<name>` (a sorted set of a group's
+ * members, each scored by when it is forgotten).
  * Appends carry `MAXLEN ~ maxLength` as a safety cap (default 100,000 entries per partition): it only bites when no
  * worker keeps up, and a worker then reports what was lost (see `SessionMerge`). One Redis server (or primary);
  * Redis Cluster is not supported (a commit touches a partition's stream, lease and checkpoints at once).
@@ -90,6 +91,18 @@ end
 return 0
 `
 
+// a group's members are a sorted set scored by when each is forgotten, on the server's clock; the set itself lives
+// as long as its longest-lived member
+const HEARTBEAT = `
+local time = redis.call("TIME")
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", now)
+redis.call("ZADD", KEYS[1], now + ttl, ARGV[1])
+if redis.call("PTTL", KEYS[1]) < ttl then redis.call("PEXPIRE", KEYS[1], ttl) end
+return redis.call("ZRANGE", KEYS[1], 0, -1)
+`
+
 // KEYS: lease, stream, checkpoints (a hash)
 // ARGV: owner, group, number of ids, the ids, number of checkpoints to set, each one's name and value, then the
 // names of the checkpoints to remove
@@ -121,6 +134,7 @@ interface Scripted {
   leaseRenew(key: string, owner: string, ttl: number): Promise<number>
   leaseRelease(key: string, owner: string): Promise<number>
   commitEntries(lease: string, stream: string, checkpoints: string, ...args: Array<string | number>): Promise<number>
+  heartbeat(key: string, member: string, ttl: number): Promise<Array<string>>
 }
 
 const defineScripts = (redis: Redis): Redis & Scripted => {
@@ -128,6 +142,7 @@ const defineScripts = (redis: Redis): Redis & Scripted => {
   redis.defineCommand("leaseRenew", { numberOfKeys: 1, lua: LEASE_RENEW })
   redis.defineCommand("leaseRelease", { numberOfKeys: 1, lua: LEASE_RELEASE })
   redis.defineCommand("commitEntries", { numberOfKeys: 3, lua: COMMIT })
+  redis.defineCommand("heartbeat", { numberOfKeys: 1, lua: HEARTBEAT })
   return redis as Redis & Scripted
 }
 
@@ -266,6 +281,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const stream = (partition: number) => `${prefix}partition:${partition}`
   const leaseKey = (name: string) => `${prefix}lease:${name}`
   const checkpointsKey = (partition: number) => `${prefix}checkpoints:${partition}`
+  const groupKey = (name: string) => `${prefix}members:${name}`
 
   const joinGroup = (redis: Redis, partition: number, group: string) =>
     redis.xgroup("CREATE", stream(partition), group, "0", "MKSTREAM").catch((error: unknown) => {
@@ -382,7 +398,13 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       ),
     release: (name, owner) =>
       Effect.asVoid(run("release", commands, (redis) => redis.leaseRelease(leaseKey(name), owner))),
-    holder: (name) => Effect.map(run("holder", commands, (redis) => redis.get(leaseKey(name))), Option.fromNullable)
+    holder: (name) => Effect.map(run("holder", commands, (redis) => redis.get(leaseKey(name))), Option.fromNullable),
+    heartbeat: (name, member, ttl) =>
+      Effect.map(
+        run("heartbeat", commands, (redis) => redis.heartbeat(groupKey(name), member, Duration.toMillis(ttl))),
+        (members) => members.slice().sort()
+      ),
+    depart: (name, member) => Effect.asVoid(run("depart", commands, (redis) => redis.zrem(groupKey(name), member)))
   }
   return log
 })

@@ -100,6 +100,37 @@ export const partitionsLost = Metric.counter("callstream_redis_partitions_lost_t
 })
 
 /**
+ * Partitions a worker handed over to another worker that joined (see `WorkerSource.Options.rebalance`).
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const partitionsHandedOver = Metric.counter("callstream_redis_partitions_handed_over_total", {
+  description: "Partitions this worker handed over to another worker, beyond its share",
+  incremental: true
+})
+
+/**
+ * The partitions this worker should own: its share among the live workers of its group.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const partitionsShare = Metric.gauge("callstream_redis_partitions_share", {
+  description: "Partitions this worker should own, its share among the live workers"
+})
+
+/**
+ * Live workers of this worker's group, as it last saw them.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const workersLive = Metric.gauge("callstream_redis_workers_live", {
+  description: "Live workers of this worker's group, as it last saw them"
+})
+
+/**
  * Entries a worker read, claimed ones included.
  *
  * @since 0.2.0

@@ -20,6 +20,11 @@
  * a partition whose lease could not be renewed within its time to live is given up (its events already emitted
  * can no longer be committed, and its successor emits them again).
  *
+ * The workers of a group share the partitions evenly (`Options.rebalance`): one that holds more than its share
+ * hands a partition over by ending its sessions here with `SessionEnded("handover")`, each with a position after
+ * the session's last event; a consumer commits that position once it has saved what it keeps of the session, and
+ * the partition is released for its next owner when everything is committed.
+ *
  * @example
  * ```ts
  * import { EventSource } from "@callstream/core"
@@ -66,6 +71,7 @@ import * as Crypto from "node:crypto"
 import * as EventLog from "./EventLog.js"
 import { Availability } from "./internal/availability.js"
 import { checkpointName, decodeState, PartitionState, SESSION_CHECKPOINT } from "./internal/partition.js"
+import * as Shares from "./internal/shares.js"
 import * as LogEntry from "./LogEntry.js"
 import * as Publisher from "./Publisher.js"
 import * as RedisMetrics from "./RedisMetrics.js"
@@ -88,6 +94,20 @@ export interface Options {
   readonly consumer?: string | undefined
   /** Most partitions this worker owns at once. Default all of them. */
   readonly maxPartitions?: number | undefined
+  /**
+   * Whether the workers of a group share the partitions among them (default true). Each worker says it is alive
+   * every `tick` (`EventLog.heartbeat`, forgotten after `leaseTtl`), and every worker computes each one's share
+   * alike: as even as the workers' `maxPartitions` allow. A worker takes free partitions up to its share and hands
+   * what it holds beyond it over, one partition at a time: it stops reading the partition, ends each of its
+   * sessions here with `SessionEnded("handover")` after the events it emitted, and once the consumer has committed
+   * everything it read of the partition, releases the lease for the worker that is short of its share. So a
+   * worker that joins takes load off the others within seconds, and one that stops leaves its share to the
+   * others. With `false`, a worker takes every free partition up to `maxPartitions` and keeps what it holds until
+   * it stops.
+   *
+   * @since 0.2.0
+   */
+  readonly rebalance?: boolean | undefined
   /** Time to live of a partition lease: how long a dead worker's partitions wait for a successor. Default 10 s. */
   readonly leaseTtl?: Duration.DurationInput | undefined
   /**
@@ -134,7 +154,8 @@ export class WorkerSource extends Context.Tag("@callstream/redis/WorkerSource")<
   readonly partitions: Effect.Effect<ReadonlyArray<number>>
   /**
    * Waits until this worker first gives a partition up while it runs (its lease could not be renewed in time, or
-   * another worker holds it), and returns that partition. Its sessions are then continued by the worker that takes it, from
+   * another worker holds it), and returns that partition. A partition handed over (see `Options.rebalance`) is not
+   * lost: its consumer finished its sessions first. Its sessions are then continued by the worker that takes it, from
    * its entries not acknowledged yet: a consumer that keeps state or files for them must stop working on them at
    * once, writing nothing more (`callstream worker` stops its process, as a SIGKILL would, which a takeover already
    * handles).
@@ -149,6 +170,23 @@ export class WorkerSource extends Context.Tag("@callstream/redis/WorkerSource")<
  * @category constants
  */
 export const partitionLease = (partition: number): string => `partition:${partition}`
+
+/**
+ * The name of the group of live workers (see `EventLog.heartbeat`) for a consumer group.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const workersGroup = (group: string): string => `workers:${group}`
+
+/** How long a handover may wait for the consumer's commits before the worker says so (and goes on waiting). */
+const HANDOVER_SLOW_MS = 60_000
+
+/**
+ * The position of a session's handover: after the last event emitted of it (that position extended) and before
+ * any later event's (positions are of fixed width).
+ */
+const handoverPosition = (last: string): string => `${last}h`
 
 // -----------------------------------------------------------------------------
 // constructors
@@ -173,6 +211,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const partitions = options.partitions ?? Publisher.DEFAULT_PARTITIONS
   const group = options.group ?? "callstream"
   const maxPartitions = options.maxPartitions ?? partitions
+  const rebalance = options.rebalance ?? true
+  const member = Shares.encode({ id, maxPartitions })
   const leaseTtl = Duration.decode(options.leaseTtl ?? Duration.seconds(10))
   const ttlMs = Duration.toMillis(leaseTtl)
   const tick = Duration.decode(options.tick ?? Duration.millis(Math.min(1000, ttlMs / 5)))
@@ -187,6 +227,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const annotations = { worker: id }
 
   const owned = new Map<number, PartitionState>()
+  // the partitions this worker should own now (see `Options.rebalance`)
+  let share = maxPartitions
   const lost = yield* Deferred.make<number>()
   const locks = new Map<number, Effect.Semaphore>()
   const lockOf = (partition: number) => {
@@ -232,7 +274,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         yield* lose(state, "its lease could not be renewed in time")
       }
     }
-    for (let partition = 0; partition < partitions && owned.size < maxPartitions; partition++) {
+    for (let partition = 0; partition < partitions && owned.size < share; partition++) {
       if (owned.has(partition)) continue
       const taken = yield* log.acquire(partitionLease(partition), id, leaseTtl)
       if (!taken) continue
@@ -242,6 +284,71 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     }
     yield* Metric.set(RedisMetrics.partitionsOwned, owned.size)
   }).pipe(Effect.annotateLogs(annotations))
+
+  // -- sharing ---------------------------------------------------------------------
+
+  // says this worker is alive and learns its share; when the log cannot be reached, the share stays as it was
+  const heartbeat = Effect.gen(function*() {
+    if (!rebalance) return
+    const entries = yield* log.heartbeat(workersGroup(group), member, leaseTtl)
+    const members = entries.flatMap((entry) => Shares.decode(entry) ?? [])
+    share = Shares.shares(partitions, members).get(id) ?? maxPartitions
+    yield* Metric.set(RedisMetrics.workersLive, members.length)
+    yield* Metric.set(RedisMetrics.partitionsShare, share)
+  })
+
+  // beyond its share, the worker starts handing over its highest partition (one at a time); the reading fiber
+  // stops reading it and emits the handover after what it emitted of it (see `handOver`)
+  const startHandover = Effect.gen(function*() {
+    const held = Array.from(owned.values())
+    if (!rebalance || held.some((state) => state.draining) || held.length <= share) return
+    const state = held.reduce((a, b) => b.partition > a.partition ? b : a)
+    state.draining = true
+    state.drainingSince = yield* Clock.currentTimeMillis
+    yield* Effect.logInfo(
+      `Handing partition ${state.partition} over: ${held.length} owned, this worker's share is ${share}`
+    )
+  }).pipe(Effect.annotateLogs(annotations))
+
+  // on the reading fiber, so nothing of the partition is emitted after it: each session it emitted events of and
+  // that did not end is ended here, for the consumer to finish it and commit
+  const handOver = (state: PartitionState) =>
+    Effect.gen(function*() {
+      if (state.handedOver) return
+      state.handedOver = true
+      const at = yield* Clock.currentTimeMillis
+      const ends: Array<SessionEvent.SessionEnded> = []
+      for (const [session, last] of state.emitted) {
+        const position = handoverPosition(last)
+        state.handovers.set(session, position)
+        ends.push(new SessionEvent.SessionEnded({ session, at, position, reason: "handover" }))
+      }
+      state.emitted.clear()
+      if (ends.length > 0) yield* Queue.offerAll(out, ends)
+    })
+
+  // once everything read of a partition being handed over is acknowledged, its lease is released
+  const finishHandover = (state: PartitionState) =>
+    lockOf(state.partition).withPermits(1)(Effect.gen(function*() {
+      if (owned.get(state.partition) !== state || !state.handedOver) return
+      const waiting = state.handoversWaiting()
+      if (state.inflight.length > 0 || waiting > 0) {
+        const now = yield* Clock.currentTimeMillis
+        if (now - state.drainingSince < HANDOVER_SLOW_MS) return
+        state.drainingSince = now
+        return yield* Effect.logWarning(
+          `Handing partition ${state.partition} over waits for the consumer to commit ${state.inflight.length} entries and ${waiting} sessions' handovers`
+        )
+      }
+      owned.delete(state.partition)
+      yield* log.release(partitionLease(state.partition), id).pipe(
+        Effect.tapError((error) => availability.failure("release", error)),
+        Effect.ignore
+      )
+      yield* Metric.increment(RedisMetrics.partitionsHandedOver)
+      yield* Metric.set(RedisMetrics.partitionsOwned, owned.size)
+      yield* Effect.logInfo(`Handed partition ${state.partition} over`)
+    })).pipe(Effect.annotateLogs(annotations))
 
   // -- reading --------------------------------------------------------------------
 
@@ -282,6 +389,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       if (input._tag === "ReceiverLost") state.noted.delete(`${session}/${input.receiver}`)
       const events = step.events.map((event, i) => withPosition(event, LogEntry.position(entry.order, i)))
       state.sessions.set(session, step.state ?? null)
+      if (step.state === undefined) state.emitted.delete(session)
+      else if (events.length > 0) state.emitted.set(session, events[events.length - 1]!.position!)
       state.record({
         id: entry.id,
         session,
@@ -340,8 +449,13 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   // one round: claim what was newly taken, then read every claimed partition; a failed read is retried on the
   // schedule with the partitions owned by then
   const reading = Effect.gen(function*() {
-    for (const state of Array.from(owned.values())) if (!state.claimed) yield* claim(state)
-    const ready = Array.from(owned.values()).filter((state) => state.claimed).map((state) => state.partition)
+    for (const state of Array.from(owned.values())) {
+      if (state.draining) yield* handOver(state)
+      else if (!state.claimed) yield* claim(state)
+    }
+    const ready = Array.from(owned.values()).filter((state) => state.claimed && !state.draining).map((state) =>
+      state.partition
+    )
     const reads = yield* log.read({ partitions: ready, group, consumer: id, count: readCount, block }).pipe(
       Effect.tapError((error) => availability.failure("read", error))
     )
@@ -349,8 +463,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     for (const read of reads) {
       for (const entry of read.entries) {
         const state = owned.get(read.partition)
-        // a partition given up meanwhile: its entries stay pending for its next owner to claim
-        if (state === undefined || !state.claimed) break
+        // a partition given up or being handed over meanwhile: its entries stay pending for its next owner to claim
+        if (state === undefined || !state.claimed || state.draining) break
         yield* process(state, entry)
       }
     }
@@ -429,12 +543,15 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     )
 
   const maintain = Effect.gen(function*() {
+    yield* heartbeat.pipe(Effect.tapError((error) => availability.failure("heartbeat", error)), Effect.ignore)
     yield* leases.pipe(Effect.tapError((error) => availability.failure("acquire", error)), Effect.ignore)
+    yield* startHandover
     const alive = new Map<string, boolean>()
     for (const state of Array.from(owned.values())) {
       yield* acknowledge(state)
       yield* trim(state)
-      yield* expire(state, alive)
+      if (state.draining) yield* finishHandover(state)
+      else yield* expire(state, alive)
     }
   })
 
@@ -448,10 +565,12 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         yield* Effect.ignore(log.release(partitionLease(state.partition), id))
       }
       owned.clear()
+      if (rebalance) yield* Effect.ignore(log.depart(workersGroup(group), member))
       yield* Metric.set(RedisMetrics.partitionsOwned, 0)
       yield* Effect.logInfo("Released every partition").pipe(Effect.annotateLogs(annotations))
     })
   )
+  yield* Effect.ignore(heartbeat)
   yield* leases
   yield* Effect.forkScoped(reading)
   yield* maintain.pipe(Effect.delay(tick), Effect.forever, Effect.forkScoped)

@@ -4,12 +4,15 @@ import * as LogEntry from "@callstream/redis/LogEntry"
 import * as Publisher from "@callstream/redis/Publisher"
 import * as WorkerSource from "@callstream/redis/WorkerSource"
 import { assert, describe, it } from "@effect/vitest"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -65,7 +68,9 @@ const gatedLog = (
         acquire: (n, o, t) => gate("acquire", inner.acquire(n, o, t)),
         renew: (n, o, t) => gate("renew", inner.renew(n, o, t)),
         release: (n, o) => gate("release", inner.release(n, o)),
-        holder: (n) => gate("holder", inner.holder(n))
+        holder: (n) => gate("holder", inner.holder(n)),
+        heartbeat: (n, m, t) => gate("heartbeat", inner.heartbeat(n, m, t)),
+        depart: (n, m) => gate("depart", inner.depart(n, m))
       }))
   )
 
@@ -287,6 +292,126 @@ for (const backend of backends()) {
         // the frozen worker's scope is abandoned (its finalizers would wait on the log forever)
         void Effect.runFork(Scope.close(firstScope, Exit.void))
       }).pipe(Effect.provide(backend.layer())))
+
+    it.live("a worker that joins takes its share: the other hands partitions over mid-meeting, every event arrives once", () =>
+      Effect.gen(function*() {
+        // sessions on every partition, each published in two halves by one receiver that stays up
+        const keys = Array.from({ length: 12 }, (_, i) => `bot-share-${i}`)
+        const partitionOf = (key: string) => LogEntry.partitionOf(SessionKey.make(key), PARTITIONS)
+        assert.deepStrictEqual(new Set(keys.map(partitionOf)).size, PARTITIONS, "the keys cover every partition")
+        const meetings = keys.map((key) => meeting(key, 2))
+        const input = yield* Queue.unbounded<SessionEvent.SessionEvent>()
+        const publishing = yield* Effect.fork(
+          Publisher.run(Stream.fromQueue(input), { partitions: PARTITIONS, receiver: "R", coalesce: 0 })
+        )
+        const half = (m: ReadonlyArray<SessionEvent.SessionEvent>) => Math.floor(m.length / 2)
+        yield* Queue.offerAll(input, meetings.flatMap((m) => m.slice(0, half(m))))
+
+        // what each worker's consumer saw, per session; it commits every event, the handovers too
+        const seen = new Map<string, Array<{ readonly by: string; readonly event: SessionEvent.SessionEvent }>>()
+        const consumer = (by: string) =>
+          Effect.gen(function*() {
+            const worker = yield* WorkerSource.WorkerSource
+            yield* worker.events.pipe(Stream.runForEach((event) =>
+              Effect.suspend(() => {
+                const list = seen.get(event.session) ?? []
+                seen.set(event.session, list)
+                list.push({ by, event })
+                return worker.commit(event.session, event.position!)
+              })
+            ))
+          })
+        const count = () => Array.from(seen.values()).reduce((n, list) => n + list.length, 0)
+        const firstHalves = meetings.reduce((n, m) => n + half(m), 0)
+
+        const first = yield* Layer.build(WorkerSource.layer({ ...workerOptions, consumer: "first" }))
+        const firstWorker = Context.get(first, WorkerSource.WorkerSource)
+        yield* Effect.fork(consumer("first").pipe(Effect.provide(first)))
+        yield* eventually(Effect.sync(() => count() === firstHalves), "the first worker had every first half")
+        assert.deepStrictEqual(yield* firstWorker.partitions, [0, 1, 2, 3])
+
+        const second = yield* Layer.build(WorkerSource.layer({ ...workerOptions, consumer: "second" }))
+        const secondWorker = Context.get(second, WorkerSource.WorkerSource)
+        yield* Effect.fork(consumer("second").pipe(Effect.provide(second)))
+        // the first hands its highest partitions over, one at a time, to the second
+        yield* eventually(
+          Effect.map(
+            Effect.all([firstWorker.partitions, secondWorker.partitions]),
+            ([a, b]) => a.join() === "0,1" && b.join() === "2,3"
+          ),
+          "two partitions each"
+        )
+
+        yield* Queue.offerAll(input, meetings.flatMap((m) => m.slice(half(m))))
+        const ends = () =>
+          Array.from(seen.values()).flat().filter(({ event }) =>
+            event._tag === "SessionEnded" && event.reason === "timeout"
+          ).length
+        yield* eventually(Effect.sync(() => ends() === keys.length), "every meeting ended")
+        yield* Queue.shutdown(input)
+        yield* Fiber.join(publishing)
+
+        for (const [i, key] of keys.entries()) {
+          const list = seen.get(key)!
+          const handovers = list.filter(({ event }) => event._tag === "SessionEnded" && event.reason === "handover")
+          const rest = list.filter((x) => !handovers.includes(x))
+          assert.deepStrictEqual(rest.map(({ event }) => show(event)), meetings[i]!.map(show), `${key}: once each`)
+          const positions = list.map(({ event }) => event.position!)
+          assert.deepStrictEqual(positions, [...positions].sort(), `${key}: positions increase, the handover's too`)
+          if (partitionOf(key) < 2) {
+            assert.isEmpty(handovers, `${key} stays with the first`)
+            assert.isTrue(list.every(({ by }) => by === "first"))
+          } else {
+            // ended on the first after the events it emitted, continued by the second
+            assert.strictEqual(handovers.length, 1, `${key} handed over once`)
+            const at = list.indexOf(handovers[0]!)
+            assert.strictEqual(handovers[0]!.by, "first")
+            assert.isTrue(list.slice(0, at).every(({ by }) => by === "first"), `${key}: before, the first`)
+            assert.isTrue(list.slice(at + 1).every(({ by }) => by === "second"), `${key}: after, the second`)
+            assert.isAbove(list.length - at - 1, 0, `${key}: the second went on with it`)
+          }
+        }
+      }).pipe(Effect.scoped, Effect.provide(backend.layer())))
+
+    it.live("shares are as even as each worker's limit allows, and one that stops leaves its share to the others", () =>
+      Effect.gen(function*() {
+        const scopeOf = (id: string, maxPartitions?: number) =>
+          Effect.flatMap(Scope.make(), (scope) =>
+            Effect.map(
+              WorkerSource.make({ ...workerOptions, consumer: id, maxPartitions }).pipe(Scope.extend(scope)),
+              (worker) => ({ worker, scope })
+            ))
+        // the one limited to one partition gets it; the other three are shared, the first id taking the extra one
+        const a = yield* scopeOf("a", 1)
+        const b = yield* scopeOf("b")
+        const c = yield* scopeOf("c")
+        const held = Effect.all([a, b, c].map(({ worker }) => worker.partitions))
+        yield* eventually(
+          Effect.map(held, (all) => all.map((p) => p.length).join() === "1,2,1" && new Set(all.flat()).size === 4),
+          "shares of 1, 2 and 1, every partition owned"
+        )
+        // b stops: the others share its partitions, a still within its limit
+        yield* Scope.close(b.scope, Exit.void)
+        yield* eventually(
+          Effect.map(
+            Effect.all([a.worker.partitions, c.worker.partitions]),
+            ([x, y]) => x.length === 1 && y.length === 3
+          ),
+          "a keeps its one, c takes the rest"
+        )
+        yield* Scope.close(a.scope, Exit.void)
+        yield* Scope.close(c.scope, Exit.void)
+      }).pipe(Effect.provide(backend.layer())))
+
+    it.live("with rebalance off, a worker keeps what it holds when another joins", () =>
+      Effect.gen(function*() {
+        const options = { ...workerOptions, rebalance: false }
+        const first = yield* WorkerSource.make({ ...options, consumer: "first" })
+        const second = yield* WorkerSource.make({ ...options, consumer: "second" })
+        yield* Effect.sleep(Duration.millis(workerOptions.tick as number * 5))
+        assert.deepStrictEqual(yield* first.partitions, [0, 1, 2, 3])
+        assert.deepStrictEqual(yield* second.partitions, [])
+      }).pipe(Effect.scoped, Effect.provide(backend.layer())))
 
     it.live("a worker whose partition another worker holds now gives it up and says which", () =>
       Effect.gen(function*() {

@@ -56,6 +56,9 @@
  * the last event applied is saved on its tape line or control line, and an event whose position is at or before
  * it (a source delivering again after a failover) is skipped and counted. `onFlushed(session, position)` is called
  * after each flush that put new positions on disk, so a transport acknowledges only what a restart would recover.
+ * A `SessionEnded` whose reason is `handover` (a scale-out worker giving the session's partition to another) is not
+ * applied: the session's files are finished as when the source ends, and the recorder that continues them finds
+ * the meeting as it was.
  * H.264 streams are plain appends: a redelivered H.264 frame that reached its file but not the tape is appended
  * twice.
  *
@@ -188,7 +191,10 @@ export interface Options {
   readonly maxPendingTotal?: number | undefined
   /**
    * Called after a flush put events with new positions on disk: `position` is the last one, and everything up to
-   * it survives a restart. For transports that acknowledge what is recorded (see `SessionEvent.Position`).
+   * it survives a restart. For transports that acknowledge what is recorded (see `SessionEvent.Position`). The
+   * session's last flush (at its `SessionEnded`, or when the source ends) calls it only once every file of the
+   * session is written; a `SessionEnded("handover")` with a position is reported (that position) after the last
+   * flush and the files closed: the recorder writes nothing more of the session after either.
    *
    * @since 0.2.0
    */
@@ -304,7 +310,8 @@ export const recordEvents = <E, R>(
         audio: options.audio,
         writer: (key, folder, hooks) => ({ ...settingsOf(options, key, folder), ...hooks }),
         maxPendingTotal: options.maxPendingTotal ?? 256 * 1024 * 1024,
-        closeConcurrency
+        closeConcurrency,
+        onFlushed: options.onFlushed
       }, scheduler)
       yield* Stream.runForEachChunk(events, recorder.accept)
       yield* recorder.end

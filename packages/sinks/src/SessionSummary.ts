@@ -295,6 +295,8 @@ export const reduce = (summary: SessionSummary, item: Input): SessionSummary => 
         counts: { ...summary.counts, decodeFailures: summary.counts.decodeFailures + 1 }
       }
     case "SessionEnded":
+      // a handover is not the meeting's end: the session goes on elsewhere, and so does its summary
+      if (item.reason === "handover") return summary
       return lastRun(
         { ...summary, endedAt: iso(item.at), endReason: item.reason },
         (run) => ({ ...run, endedAt: iso(item.at), endReason: item.reason })

@@ -1,4 +1,4 @@
-import { SessionEvent, type SessionKey } from "@callstream/core"
+import { SessionEvent, SessionKey } from "@callstream/core"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -133,6 +133,74 @@ describe("SessionRecorder across restarts", () => {
     assert.strictEqual(session.runs.length, 2, "the earlier run is kept")
     assert.strictEqual(session.recorder.restoredFrom, "derived files")
   })
+
+  it.live("a handover finishes the files without ending the meeting; the next recorder goes on as if never stopped", () =>
+    Effect.gen(function*() {
+      const items = sessionItems(sample().entries)
+      const key = items.key
+      const position = (i: number) => String(i).padStart(8, "0")
+      const messages = items.messages.map((message, i) => ({ ...message, position: position(i + 1) }))
+      const start = new SessionEvent.SessionStarted({ ...items.start, position: position(0) })
+      const end = new SessionEvent.SessionEnded({ ...items.end, position: position(messages.length + 1) })
+      const cut = Math.floor(messages.length * 0.6)
+      // as a worker hands the session's partition over: after the last event it emitted, before any later one
+      const handoverAt = `${position(cut)}h`
+      const handover = new SessionEvent.SessionEnded({
+        session: key,
+        at: 1_500,
+        position: handoverAt,
+        reason: "handover"
+      })
+      const elsewhere = new SessionEvent.SessionEnded({
+        session: SessionKey.make("not-recorded-here"),
+        at: 1_500,
+        position: "00000009h",
+        reason: "handover"
+      })
+      const dir = tempDir()
+      const out = path.join(dir, "out")
+      const folder = path.join(out, BOT)
+      // the folder's files as they are when the handover is reported: nothing may change after it
+      const filesNow = () =>
+        fs.readdirSync(folder, { recursive: true, encoding: "utf8" }).sort().map((name) => {
+          const file = path.join(folder, name)
+          return fs.statSync(file).isFile() ? `${name} ${fs.readFileSync(file).toString("base64")}` : name
+        })
+      let atReport: ReadonlyArray<string> = []
+      const flushed: Array<string> = []
+      const flushedElsewhere: Array<string> = []
+      const onFlushed = (session: SessionKey.SessionKey, at: string) =>
+        Effect.sync(() => {
+          if (session !== key) return flushedElsewhere.push(at)
+          flushed.push(at)
+          if (at === handoverAt) atReport = filesNow()
+        })
+
+      yield* SessionRecorder.recordEvents(
+        Stream.fromIterable([start, ...messages.slice(0, cut), handover, elsewhere]),
+        { directory: out, onFlushed }
+      )
+      // everything it applied, then the handover, last
+      assert.deepStrictEqual(flushed.slice(-2), [position(cut), handoverAt])
+      assert.deepStrictEqual(flushedElsewhere, ["00000009h"], "a handover of a session not open here is reported")
+      assert.isFalse(fs.existsSync(path.join(out, "not-recorded-here")), "and opens no folder")
+      assert.isAbove(atReport.length, 0)
+      assert.deepStrictEqual(filesNow(), atReport, "nothing of the session is written after the handover's report")
+      // not the meeting's end
+      const between = json(path.join(folder, "session.json"))
+      assert.isNull(between.endReason)
+      assert.isNull(between.runs.at(-1).endedAt)
+
+      // the successor emits no start: the session goes on from its folder
+      yield* SessionRecorder.recordEvents(Stream.fromIterable([...messages.slice(cut), end]), { directory: out })
+      yield* SessionRecorder.recordEvents(Stream.fromIterable([start, ...messages, end]), {
+        directory: path.join(dir, "once")
+      })
+      sameAsOneShot(folder, path.join(dir, "once", BOT))
+      const session = json(path.join(folder, "session.json"))
+      assert.strictEqual(session.endReason, "completed")
+      assert.strictEqual(session.runs.length, 1, "one run: the meeting never ended in between")
+    }).pipe(Effect.provide(NodeContext.layer)))
 
   it.live("skips what a source delivers again after a failover, and reports what is on disk", () =>
     Effect.gen(function*() {

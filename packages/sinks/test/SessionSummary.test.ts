@@ -35,6 +35,26 @@ describe("SessionSummary", () => {
     assert.strictEqual(last.connectionId, `c${churn - 1}`)
     assert.strictEqual(last.code, 1000)
   })
+
+  it("ends the meeting and its run at a SessionEnded, but not at a handover, which only moves it elsewhere", () => {
+    const session = SessionKey.make("bot-1")
+    const started = SessionSummary.reduce(
+      SessionSummary.empty(session),
+      new SessionEvent.SessionStarted({ session, at: 0, botId: "bot-1", recordingId: null, metadata: null })
+    )
+    const handedOver = SessionSummary.reduce(
+      started,
+      new SessionEvent.SessionEnded({ session, at: 5_000, reason: "handover" })
+    )
+    assert.strictEqual(handedOver, started)
+    const ended = SessionSummary.reduce(
+      handedOver,
+      new SessionEvent.SessionEnded({ session, at: 9_000, reason: "timeout" })
+    )
+    assert.strictEqual(ended.endReason, "timeout")
+    assert.strictEqual(ended.runs.at(-1)!.endReason, "timeout")
+    assert.strictEqual(ended.runs.length, 1)
+  })
 })
 
 const TRAPS = ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf", "isPrototypeOf", "__defineGetter__"]

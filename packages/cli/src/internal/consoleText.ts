@@ -85,7 +85,8 @@ export const meetingStartedFields = (started: SessionEvent.SessionStarted): Reco
 
 /** The line of a meeting that ended: its summary and where it went (`files in DIR`, `published to Redis`). */
 export const meetingEnded = (summary: Meetings.MeetingSummary, where: string): string =>
-  `meeting ended (${summary.reason}): ${Printable.text(summary.session)}, ${duration(summary.durationSeconds)}, ` +
+  (summary.reason === "handover" ? "meeting handed over to another worker: " : `meeting ended (${summary.reason}): `) +
+  `${Printable.text(summary.session)}, ${duration(summary.durationSeconds)}, ` +
   `${plural(summary.participants, "participant")}, ${plural(summary.utterances, "utterance")}, ` +
   `${summary.audioSeconds.toFixed(1)} s of audio, ${plural(summary.gaps, "gap")}, ${plural(summary.drops, "drop")}` +
   (summary.decodeFailures === 0 ? "" : `, ${plural(summary.decodeFailures, "bad frame")}`) +

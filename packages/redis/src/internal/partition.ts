@@ -50,6 +50,19 @@ export class PartitionState {
   frontier: string | undefined = undefined
   trimmed: string | undefined = undefined
   claimed = false
+  /**
+   * Sessions whose events this worker emitted and that have not ended, with the position of the last one: what a
+   * handover ends here.
+   */
+  readonly emitted = new Map<SessionKey.SessionKey, string>()
+  /** The position of each handover emitted: the partition is released once the consumer committed all of them. */
+  readonly handovers = new Map<SessionKey.SessionKey, string>()
+  /** Being handed over: not read any more, released once everything read is acknowledged. */
+  draining = false
+  /** The handover's `SessionEnded`s were emitted (after everything read of the partition). */
+  handedOver = false
+  /** When the handover started. */
+  drainingSince = 0
 
   constructor(readonly partition: number, public validUntil: number) {}
 
@@ -60,6 +73,16 @@ export class PartitionState {
   commit(session: SessionKey.SessionKey, position: string): void {
     const before = this.committed.get(session)
     if (before === undefined || position > before) this.committed.set(session, position)
+  }
+
+  /** Handovers the consumer has not committed yet. */
+  handoversWaiting(): number {
+    let waiting = 0
+    for (const [session, position] of this.handovers) {
+      const committed = this.committed.get(session)
+      if (committed === undefined || committed < position) waiting++
+    }
+    return waiting
   }
 
   settle(): Settled {

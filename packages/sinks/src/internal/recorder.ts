@@ -27,7 +27,8 @@ import type * as SessionWriter from "./sessionWriter.js"
  * A session's first event starts setting its folder up (make it, restore an earlier run, open the tape): that is
  * asynchronous, so the session's events are held until it is done, then applied in order, a slice at a time (what
  * comes meanwhile held behind them). `SessionEnded` closes the session (last flush, derived files, checkpoint, files
- * closed) in the background; events of the same key that come meanwhile (the meeting starts again) are held, and
+ * closed) in the background (a `handover` one without being applied: what the session's files say is what they
+ * said before it, and another recorder continues them); events of the same key that come meanwhile (the meeting starts again) are held, and
  * open the folder again once it is closed. A session that
  * cannot be set up is logged and its events are dropped until its end, so the others never wait for it.
  *
@@ -56,6 +57,8 @@ export interface Settings {
   readonly maxPendingTotal: number
   /** Sessions whose files are finished at the same time (at the end, or as they end). */
   readonly closeConcurrency: number
+  /** Hears a handover's position once the session's files are finished (see `SessionRecorder.Options.onFlushed`). */
+  readonly onFlushed: ((session: SessionKey.SessionKey, position: string) => Effect.Effect<void>) | undefined
 }
 
 /** @internal */
@@ -78,7 +81,12 @@ interface Entry {
   held: Array<SessionEvent.SessionEvent>
   heldBytes: number
   flushing: boolean
+  /** The position of the handover that closes the session, reported once its files are finished. */
+  handover: string | undefined
 }
+
+const isHandover = (item: SessionEvent.SessionEvent): boolean =>
+  item._tag === "SessionEnded" && item.reason === "handover"
 
 /** What an event held for a session being set up counts against the budget. */
 const weightOf = (item: SessionEvent.SessionEvent): number => item._tag === "Message" ? (item.raw?.length ?? 1024) : 256
@@ -154,9 +162,22 @@ export const make = (
       }
     })
 
+    // a handover's position is reported once nothing more of the session will be written
+    const handedOver = (session: SessionKey.SessionKey, position: string | undefined): Effect.Effect<void> =>
+      position === undefined || settings.onFlushed === undefined
+        ? Effect.void
+        : settings.onFlushed(session, position).pipe(
+          Effect.catchAllCause((cause) => Effect.logWarning("onFlushed failed after a handover", cause))
+        )
+
     const dispatch = (item: SessionEvent.SessionEvent, now: number): void => {
       let entry = sessions.get(item.session)
       if (entry === undefined) {
+        // a session handed over that is not open here has nothing to finish: its folder is not opened for it
+        if (item._tag === "SessionEnded" && item.reason === "handover") {
+          run(handedOver(item.session, item.position))
+          return
+        }
         entry = {
           key: item.session,
           phase: "opening",
@@ -164,7 +185,8 @@ export const make = (
           scope: undefined,
           held: [],
           heldBytes: 0,
-          flushing: false
+          flushing: false,
+          handover: undefined
         }
         sessions.set(item.session, entry)
         open(entry)
@@ -177,6 +199,7 @@ export const make = (
           if (item._tag === "SessionEnded") {
             sessions.delete(entry.key)
             checkDone()
+            if (item.reason === "handover") run(handedOver(item.session, item.position))
           }
           return
         default: {
@@ -188,10 +211,15 @@ export const make = (
       }
     }
 
-    // an event for a session that is open: applied, and a `SessionEnded` closes the session (true then)
+    // an event for a session that is open: applied, and a `SessionEnded` closes the session (true then); a handover
+    // is not applied (not the meeting's end: its successor goes on from the files, as after the source's end)
     const applyLive = (entry: Entry, item: SessionEvent.SessionEvent, now: number): boolean => {
-      entry.writer!.apply(item, now)
-      if (item._tag !== "SessionEnded") return false
+      if (item._tag !== "SessionEnded") {
+        entry.writer!.apply(item, now)
+        return false
+      }
+      if (isHandover(item)) entry.handover = item.position
+      else entry.writer!.apply(item, now)
       close(entry)
       return true
     }
@@ -285,6 +313,11 @@ export const make = (
       run(
         closing.withPermits(1)(Scope.close(scope, Exit.void)).pipe(
           Effect.uninterruptible,
+          Effect.zipRight(Effect.suspend(() => {
+            const handover = entry.handover
+            entry.handover = undefined
+            return handedOver(entry.key, handover)
+          })),
           Effect.zipRight(Effect.sync(() => {
             entry.writer = undefined
             entry.scope = undefined

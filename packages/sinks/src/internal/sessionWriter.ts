@@ -715,14 +715,17 @@ export const make = (
               settled: { bytes: finals.buffer.committed, lines: finals.buffer.committedItems },
               intervals: { bytes: intervals.buffer.committed, lines: intervals.buffer.committedItems }
             }
-            if (committed && snapshot.position !== undefined && snapshot.position !== reported) {
-              reported = snapshot.position
-              if (settings.onFlushed !== undefined) {
-                yield* settings.onFlushed(key, snapshot.position).pipe(
-                  Effect.catchAllCause((cause) => Effect.logWarning(`${who}: onFlushed failed`, cause))
-                )
-              }
-            }
+            // the position reached is reported once the logs hold it; by the last flush, only once the session's
+            // files are all written too, so a source that hands the session over on that report (a worker giving
+            // its partition to another) knows this recorder writes nothing more of it
+            const position = committed && snapshot.position !== reported ? snapshot.position : undefined
+            const flushedTo = position === undefined || settings.onFlushed === undefined
+              ? Effect.void
+              : settings.onFlushed(key, position).pipe(
+                Effect.catchAllCause((cause) => Effect.logWarning(`${who}: onFlushed failed`, cause))
+              )
+            if (position !== undefined) reported = position
+            if (!force) yield* flushedTo
             // what the logs still hold counts towards the next early flush; media kept for a file
             // that fails does not (it is bounded per file)
             restage(logsPending())
@@ -742,6 +745,7 @@ export const make = (
                 yield* Effect.forkIn(Effect.ensuring(work, Effect.sync(() => (deriving = false))), scope)
               }
             }
+            if (force) yield* flushedTo
             yield* emitLogs
           })
           if (!traced) return work
