@@ -221,11 +221,16 @@ describe("SessionRecorder across restarts", () => {
       const folder = path.join(out, BOT)
       const flushed: Array<string> = []
       const notOnDisk: Array<string> = []
+      // what session.json said when the end's position was reported
+      let endedWhenReported: unknown = "not reported"
       const onFlushed = (_: SessionKey.SessionKey, at: string) =>
         Effect.sync(() => {
           // whatever is reported is on disk already (the start and the end are control events, in control.jsonl)
           const onDisk = readTapeSoFar(path.join(folder, "events.jsonl")).map((e) => e.position)
           if (at !== position(0) && at !== position(messages.length + 1) && !onDisk.includes(at)) notOnDisk.push(at)
+          if (at === position(messages.length + 1)) {
+            endedWhenReported = json(path.join(folder, "session.json")).endReason
+          }
           flushed.push(at)
         })
       const recordItems = (items: ReadonlyArray<SessionEvent.SessionEvent>, directory: string) =>
@@ -248,6 +253,8 @@ describe("SessionRecorder across restarts", () => {
       assert.deepStrictEqual(flushed, [...flushed].sort(), "positions are reported in order")
       assert.deepStrictEqual(notOnDisk, [], "onFlushed reports only what is on disk")
       assert.strictEqual(flushed.at(-1), position(messages.length + 1))
+      // the end is reported only once the files that say so are written (a transport forgets the session then)
+      assert.strictEqual(endedWhenReported, "completed")
       const lines = readTape(path.join(folder, "events.jsonl"))
       assert.deepStrictEqual(lines.map((e) => e.position), messages.map((m) => m.position), "each message once")
     }).pipe(Effect.provide(NodeContext.layer)))

@@ -27,10 +27,10 @@ import type * as SessionWriter from "./sessionWriter.js"
  * A session's first event starts setting its folder up (make it, restore an earlier run, open the tape): that is
  * asynchronous, so the session's events are held until it is done, then applied in order, a slice at a time (what
  * comes meanwhile held behind them). `SessionEnded` closes the session (last flush, derived files, checkpoint, files
- * closed) in the background (a `handover` one without being applied: what the session's files say is what they
- * said before it, and another recorder continues them); events of the same key that come meanwhile (the meeting starts again) are held, and
- * open the folder again once it is closed. A session that
- * cannot be set up is logged and its events are dropped until its end, so the others never wait for it.
+ * closed) in the background; one whose reason is `handover` is not applied (the files say what they said before it,
+ * and another recorder continues them), and its position is reported once the files are closed. Events of the same
+ * key that come meanwhile (the meeting starts again) are held, and open the folder again once it is closed. A
+ * session that cannot be set up is logged and its events are dropped until its end, so the others never wait for it.
  *
  * Memory is bounded across sessions: `maxPendingTotal` bytes of output collected and not written yet, and events
  * held for sessions being set up, all sessions together. Past it, the consumer stops taking chunks and flushes
@@ -85,7 +85,7 @@ interface Entry {
   handover: string | undefined
 }
 
-const isHandover = (item: SessionEvent.SessionEvent): boolean =>
+const isHandover = (item: SessionEvent.SessionEvent): item is SessionEvent.SessionEnded =>
   item._tag === "SessionEnded" && item.reason === "handover"
 
 /** What an event held for a session being set up counts against the budget. */
@@ -174,7 +174,7 @@ export const make = (
       let entry = sessions.get(item.session)
       if (entry === undefined) {
         // a session handed over that is not open here has nothing to finish: its folder is not opened for it
-        if (item._tag === "SessionEnded" && item.reason === "handover") {
+        if (isHandover(item)) {
           run(handedOver(item.session, item.position))
           return
         }
@@ -199,7 +199,7 @@ export const make = (
           if (item._tag === "SessionEnded") {
             sessions.delete(entry.key)
             checkDone()
-            if (item.reason === "handover") run(handedOver(item.session, item.position))
+            if (isHandover(item)) run(handedOver(item.session, item.position))
           }
           return
         default: {

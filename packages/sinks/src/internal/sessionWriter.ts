@@ -616,6 +616,8 @@ export const make = (
     // -- the flush ------------------------------------------------------------------
 
     let reported: string | undefined = restored.snapshot.position
+    // a `SessionEnded` was applied: the last flush is coming, and reports what the ones before it would have
+    let endApplied = false
     let logsFailingSince = 0
     const lock = yield* Effect.makeSemaphore(1)
     const derivedLock = yield* Effect.makeSemaphore(1)
@@ -715,10 +717,12 @@ export const make = (
               settled: { bytes: finals.buffer.committed, lines: finals.buffer.committedItems },
               intervals: { bytes: intervals.buffer.committed, lines: intervals.buffer.committedItems }
             }
-            // the position reached is reported once the logs hold it; by the last flush, only once the session's
-            // files are all written too, so a source that hands the session over on that report (a worker giving
-            // its partition to another) knows this recorder writes nothing more of it
-            const position = committed && snapshot.position !== reported ? snapshot.position : undefined
+            // the position reached is reported once the logs hold it; once the session's end is applied, only by
+            // the last flush, after the derived files and the checkpoint are written: a transport acknowledges on
+            // it and forgets a session whose end it acknowledged, so a crash in between would leave them stale
+            const position = committed && snapshot.position !== reported && (force || !endApplied)
+              ? snapshot.position
+              : undefined
             const flushedTo = position === undefined || settings.onFlushed === undefined
               ? Effect.void
               : settings.onFlushed(key, position).pipe(
@@ -846,6 +850,7 @@ export const make = (
     })
 
     const apply = (item: SessionEvent.SessionEvent, now: number): void => {
+      if (item._tag === "SessionEnded") endApplied = true
       try {
         if (!state.apply(item, now, out)) RecorderMetrics.redeliveriesSkipped.unsafeUpdate(1, [])
       } catch (cause) {
