@@ -545,7 +545,6 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const maintain = Effect.gen(function*() {
     yield* heartbeat.pipe(Effect.tapError((error) => availability.failure("heartbeat", error)), Effect.ignore)
     yield* leases.pipe(Effect.tapError((error) => availability.failure("acquire", error)), Effect.ignore)
-    yield* startHandover
     const alive = new Map<string, boolean>()
     for (const state of Array.from(owned.values())) {
       yield* acknowledge(state)
@@ -553,6 +552,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       if (state.draining) yield* finishHandover(state)
       else yield* expire(state, alive)
     }
+    // after a handover finished, the next one starts in the same round
+    yield* startHandover
   })
 
   // -- lifetime ---------------------------------------------------------------------
