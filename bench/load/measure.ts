@@ -239,6 +239,7 @@ export const measure = async (
       token: randomBytes(18).toString("base64url"),
       programs,
       serveArgs: options.serveArgs,
+      joinWorkerAfterSeconds: options.joinWorkerAfterSeconds,
       nodeArgs: [
         ...options.nodeArgs,
         // one folder per server, Node's own file names: every thread (the main one, and tsx's loader under --tsx)

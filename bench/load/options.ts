@@ -37,6 +37,8 @@ export interface Options {
   readonly dir: string | null
   /** Run the servers from their TypeScript sources through tsx instead of compiled (see `compile.ts`). */
   readonly tsx: boolean
+  /** Scale-out: start a second worker this many seconds after the deployment is ready; null: one worker. */
+  readonly joinWorkerAfterSeconds: number | null
 }
 
 export const usage = `npm run bench:load -- [flags]
@@ -64,7 +66,10 @@ export const usage = `npm run bench:load -- [flags]
                                node_modules/.callstream-load-runs in the checkout, the file system a user's
                                recordings folder would be on)
   --tsx                        run the servers from their sources through tsx (file names in CPU profiles; each
-                               process then also carries tsx's loader thread) instead of compiled`
+                               process then also carries tsx's loader thread) instead of compiled
+  --join-worker-after S        scale-out (e): a second worker starts S seconds after the deployment is ready and
+                               takes its share of the partitions from the first while the bots send; its CPU and
+                               RSS count with the rest, and the first worker's handovers are printed`
 
 export class UsageError extends Error {}
 
@@ -105,6 +110,7 @@ export const parse = (argv: ReadonlyArray<string>): Options => {
     "keep",
     "dir",
     "tsx",
+    "join-worker-after",
     "help"
   ]
   for (const name of flags.keys()) if (!known.includes(name)) throw new UsageError(`unknown flag --${name}`)
@@ -150,6 +156,9 @@ export const parse = (argv: ReadonlyArray<string>): Options => {
     ref: text("ref") ?? null,
     keep: flags.has("keep"),
     dir: text("dir") ?? null,
-    tsx: flags.has("tsx")
+    tsx: flags.has("tsx"),
+    joinWorkerAfterSeconds: text("join-worker-after") === undefined
+      ? null
+      : positive("--join-worker-after", text("join-worker-after"))
   }
 }

@@ -17,6 +17,7 @@
 import { Redis } from "ioredis"
 import { type ChildProcess, spawn } from "node:child_process"
 import { createWriteStream } from "node:fs"
+import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { RedisServer } from "../../packages/redis/test/redisServer.js"
 import { repo } from "./code.js"
@@ -36,6 +37,8 @@ export interface StartContext {
   readonly serveArgs: ReadonlyArray<string>
   /** What runs: `serve`, `RecallServer` and the bare server, compiled or from sources (see `compile.ts`). */
   readonly programs: Programs
+  /** Scale-out: seconds after the deployment is ready that a second worker starts; null: none. */
+  readonly joinWorkerAfterSeconds: number | null
 }
 
 /** How a target stopped, and what it counted. */
@@ -277,6 +280,20 @@ const entriesLeft = async (url: string): Promise<number | null> => {
   }
 }
 
+/** What the first worker's log says of its handovers to a worker that joined: how many, over how long. */
+const handovers = async (log: string): Promise<string> => {
+  const text = await Fs.readFile(log, "utf8").catch(() => "")
+  const at = (pattern: RegExp) =>
+    text.split("\n").filter((line) => pattern.test(line)).map((line) =>
+      Date.parse(/timestamp=(\S+)/.exec(line)?.[1] ?? /"timestamp":"([^"]+)"/.exec(line)?.[1] ?? "")
+    )
+  const started = at(/Handing partition \d+ over/)
+  const done = at(/Handed partition \d+ over/)
+  if (done.length === 0) return "the first worker handed no partition over"
+  const seconds = (Math.max(...done) - Math.min(...started)) / 1000
+  return `the first worker handed ${done.length} partitions over to the one that joined, in ${seconds.toFixed(1)} s`
+}
+
 /** (e) receivers publishing to Redis and a worker recording. */
 const scaleOut: Target = {
   id: "scale-out",
@@ -309,24 +326,40 @@ const scaleOut: Target = {
       children.push(...receivers, worker)
       const urls = await Promise.all(receivers.map((receiver) => receiver.listening(READY_TIMEOUT_MS)))
       await worker.listening(READY_TIMEOUT_MS)
+      // the processes whose CPU and RSS count: the sampler reads this list each time, so a worker that joins
+      // counts from then on
+      const pids = [redis.pid!, ...children.map((child) => child.process.pid!)]
+      const workers = [worker]
+      const joining = context.joinWorkerAfterSeconds === null ? undefined : setTimeout(() => {
+        const joined = new Child([...cli, "worker", "--out", out, ...redisFlags], context, {
+          cwd: context.programs.root,
+          log: "worker-2.log",
+          ready: /callstream worker \S+ is recording/
+        })
+        children.push(joined)
+        workers.push(joined)
+        pids.push(joined.process.pid!)
+      }, context.joinWorkerAfterSeconds * 1000)
       return {
-        pids: [redis.pid!, ...children.map((child) => child.process.pid!)],
+        pids,
         urls: urls.map((u) => `${u}?token=${encodeURIComponent(context.token)}`),
         recording: out,
         metrics: null,
         stop: async (timeoutMs) => {
           const started = Date.now()
           const deadline = started + timeoutMs
+          clearTimeout(joining)
           // the receivers first: each closes its connections and publishes what it still holds
           const first = await stopAll(receivers, timeoutMs, async () => ({ counts: null, sessions: null }))
           // then the worker, once it has recorded (and acknowledged) everything in the log
           while (Date.now() < deadline && (await entriesLeft(url)) !== 0) {
             await new Promise((resolve) => setTimeout(resolve, 200))
           }
-          const recorded = await stopAll([worker], Math.max(1000, deadline - Date.now()), async () => ({
+          const recorded = await stopAll(workers, Math.max(1000, deadline - Date.now()), async () => ({
             counts: null,
             sessions: await sessionCounts(out)
           }))
+          if (workers.length > 1) console.log(`  ${await handovers(Path.join(context.dir, "worker.log"))}`)
           // Redis last: the worker acknowledges its last flush and hands its partitions back on its way out
           await redis.stop()
           return {
