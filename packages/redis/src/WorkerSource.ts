@@ -200,7 +200,9 @@ const withPosition = (event: SessionEvent.SessionEvent, position: string): Sessi
 
 /**
  * Starts the worker in the current Scope: the first round of leases is taken before it returns (a log that cannot
- * be reached is an error here); closing the Scope acknowledges what was committed and releases every lease.
+ * be reached is an error here), one `tick` after it first said it is alive when it shares the partitions (so
+ * workers started together take their shares at once); closing the Scope acknowledges what was committed and
+ * releases every lease.
  *
  * @since 0.2.0
  * @category constructors
@@ -571,6 +573,12 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       yield* Effect.logInfo("Released every partition").pipe(Effect.annotateLogs(annotations))
     })
   )
+  // workers started together (a deployment's replicas, a machine's boot) see each other before taking partitions:
+  // otherwise the first to say it is alive takes every partition and hands most of them over again
+  if (rebalance) {
+    yield* Effect.ignore(heartbeat)
+    yield* Effect.sleep(tick)
+  }
   yield* Effect.ignore(heartbeat)
   yield* leases
   yield* Effect.forkScoped(reading)

@@ -403,6 +403,17 @@ for (const backend of backends()) {
         yield* Scope.close(c.scope, Exit.void)
       }).pipe(Effect.provide(backend.layer())))
 
+    it.live("workers started together take their shares from the start, with nothing to hand over", () =>
+      Effect.gen(function*() {
+        const [first, second] = yield* Effect.all([
+          WorkerSource.make({ ...workerOptions, consumer: "first" }),
+          WorkerSource.make({ ...workerOptions, consumer: "second" })
+        ], { concurrency: "unbounded" })
+        const held = [yield* first.partitions, yield* second.partitions]
+        assert.deepStrictEqual(held.map((p) => p.length), [2, 2], "two each once both have started")
+        assert.strictEqual(new Set(held.flat()).size, PARTITIONS)
+      }).pipe(Effect.scoped, Effect.provide(backend.layer())))
+
     it.live("with rebalance off, a worker keeps what it holds when another joins", () =>
       Effect.gen(function*() {
         const options = { ...workerOptions, rebalance: false }
