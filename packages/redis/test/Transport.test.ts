@@ -375,12 +375,17 @@ for (const backend of backends()) {
 
     it.live("shares are as even as each worker's limit allows, and one that stops leaves its share to the others", () =>
       Effect.gen(function*() {
+        // each worker in a scope of its own, closed at the end of the test whatever happens
+        const scopes: Array<Scope.CloseableScope> = []
+        yield* Effect.addFinalizer(() => Effect.forEach(scopes, (scope) => Scope.close(scope, Exit.void)))
         const scopeOf = (id: string, maxPartitions?: number) =>
-          Effect.flatMap(Scope.make(), (scope) =>
-            Effect.map(
+          Effect.flatMap(Scope.make(), (scope) => {
+            scopes.push(scope)
+            return Effect.map(
               WorkerSource.make({ ...workerOptions, consumer: id, maxPartitions }).pipe(Scope.extend(scope)),
               (worker) => ({ worker, scope })
-            ))
+            )
+          })
         // the one limited to one partition gets it; the other three are shared, the first id taking the extra one
         const a = yield* scopeOf("a", 1)
         const b = yield* scopeOf("b")
@@ -399,9 +404,7 @@ for (const backend of backends()) {
           ),
           "a keeps its one, c takes the rest"
         )
-        yield* Scope.close(a.scope, Exit.void)
-        yield* Scope.close(c.scope, Exit.void)
-      }).pipe(Effect.provide(backend.layer())))
+      }).pipe(Effect.scoped, Effect.provide(backend.layer())))
 
     it.live("workers started together take their shares from the start, with nothing to hand over", () =>
       Effect.gen(function*() {
