@@ -282,6 +282,13 @@ export const worker = Command.make(
       Options.withFallbackConfig(Config.number("CALLSTREAM_LEASE_TTL")),
       Options.withDefault(10)
     ),
+    maxPartitions: Options.integer("max-partitions").pipe(
+      Options.withDescription(
+        "Most partitions this worker records at once; the workers share the rest (env CALLSTREAM_MAX_PARTITIONS; default all)"
+      ),
+      Options.withFallbackConfig(Config.integer("CALLSTREAM_MAX_PARTITIONS")),
+      Options.optional
+    ),
     metricsPort: Options.integer("metrics-port").pipe(
       Options.withDescription(
         "Answer GET /metrics and /healthz on this port, 0 for any free one; off unless given (env CALLSTREAM_METRICS_PORT)"

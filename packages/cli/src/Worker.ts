@@ -53,6 +53,8 @@ export interface WorkerSettings {
   readonly sessionTimeoutSeconds: number
   /** Seconds a dead worker's partitions wait before another worker takes them. */
   readonly leaseTtlSeconds: number
+  /** Most partitions this worker records at once (`--max-partitions`); the partitions when not given. */
+  readonly maxPartitions: number
   /** Where `GET /metrics` and `GET /healthz` are answered, if anywhere (`--metrics-port`, `--metrics-host`). */
   readonly metrics: Option.Option<{ readonly host: string; readonly port: number }>
 }
@@ -70,6 +72,7 @@ export interface RawWorkerSettings {
   readonly out: string
   readonly sessionTimeout: number
   readonly leaseTtl: number
+  readonly maxPartitions: Option.Option<number>
   readonly metricsPort: Option.Option<number>
   readonly metricsHost: string
 }
@@ -105,6 +108,15 @@ export const resolve = (
         })
       }
     }
+    if (Option.isSome(raw.maxPartitions)) {
+      const most = raw.maxPartitions.value
+      if (!Number.isInteger(most) || most < 1) {
+        return yield* new SettingsError({
+          reason: "InvalidNumber",
+          message: `--max-partitions must be a whole number of at least 1, got ${most}`
+        })
+      }
+    }
     const redis = yield* RedisSettings.resolve({ url: raw.redis, partitions: raw.partitions, prefix: raw.prefix })
     const out = yield* ServeSettings.writableFolder(raw.out)
     return {
@@ -112,6 +124,7 @@ export const resolve = (
       out,
       sessionTimeoutSeconds: raw.sessionTimeout,
       leaseTtlSeconds: raw.leaseTtl,
+      maxPartitions: Math.min(Option.getOrElse(raw.maxPartitions, () => redis.partitions), redis.partitions),
       metrics: Option.map(raw.metricsPort, (port) => ({ host: raw.metricsHost, port }))
     }
   })
@@ -147,7 +160,8 @@ export const run = (
       return yield* WorkerSource.make({
         partitions: settings.redis.partitions,
         sessionTimeout: Duration.seconds(settings.sessionTimeoutSeconds),
-        leaseTtl: Duration.seconds(settings.leaseTtlSeconds)
+        leaseTtl: Duration.seconds(settings.leaseTtlSeconds),
+        maxPartitions: settings.maxPartitions
       }).pipe(Effect.provideService(EventLog.EventLog, log))
     })
     const worker = yield* started.pipe(

@@ -388,6 +388,26 @@ describe.skipIf(!withRedis)("callstream worker: sharing the partitions", () => {
 })
 
 describe("callstream serve --redis and worker: settings", () => {
+  it("--max-partitions 1: the worker records one partition and leaves the others free", {
+    timeout: 90_000
+  }, async () => {
+    const redis = await RedisServer.start()
+    try {
+      const { id, run } = await worker(redis.url, tmp(), ["--max-partitions", "1"])
+      assert.match(run.stdout, /partitions: 1 of 4 now/)
+      const holders = await inRedis(redis.url, (log) =>
+        Effect.forEach(
+          Array.from({ length: PARTITIONS }, (_, p) => p),
+          (p) => Effect.map(log.holder(WorkerSource.partitionLease(p)), Option.getOrUndefined)
+        ))
+      assert.deepStrictEqual(holders, [id, undefined, undefined, undefined])
+      run.child.kill("SIGINT")
+      assert.strictEqual(await run.exited, 0)
+    } finally {
+      await redis.stop()
+    }
+  })
+
   it("a worker that loses a partition while it runs stops at once, with exit code 3 and a line saying which", {
     timeout: 90_000
   }, async () => {
@@ -493,6 +513,10 @@ describe("callstream serve --redis and worker: settings", () => {
       [["worker", "--redis", "redis://127.0.0.1:1", "--partitions", "0", "--out", tmp()], "--partitions must be"],
       [["worker", "--redis", "redis://127.0.0.1:1", "--lease-ttl", "0", "--out", tmp()], "--lease-ttl must be"],
       [
+        ["worker", "--redis", "redis://127.0.0.1:1", "--max-partitions", "0", "--out", tmp()],
+        "--max-partitions must be a whole number of at least 1"
+      ],
+      [
         ["worker", "--redis", "redis://127.0.0.1:1", "--metrics-port", "70000", "--out", tmp()],
         "--metrics-port must be a whole number from 0 to 65535"
       ],
@@ -509,7 +533,17 @@ describe("callstream serve --redis and worker: settings", () => {
   it("worker --help lists its flags; serve --help has --redis", async () => {
     const [worker, serve] = await Promise.all([cli(["worker", "--help"]), cli(["serve", "--help"])])
     assert.strictEqual(worker.code, 0)
-    for (const flag of ["--redis", "--out", "--partitions", "--session-timeout", "--lease-ttl", "--metrics-port"]) {
+    for (
+      const flag of [
+        "--redis",
+        "--out",
+        "--partitions",
+        "--session-timeout",
+        "--lease-ttl",
+        "--max-partitions",
+        "--metrics-port"
+      ]
+    ) {
       assert.include(worker.stdout, flag)
     }
     assert.strictEqual(serve.code, 0)
