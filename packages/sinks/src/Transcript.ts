@@ -6,7 +6,9 @@
  *   gave for that id, so a name that arrives after the words (e.g. through `participant_events.update`) is
  *   back-filled into everything already said.
  * - `transcript.partial_data` is the live tail: one interim utterance per speaker, replaced by the next partial
- *   and dropped when that speaker's final arrives.
+ *   and dropped when that speaker's final arrives. A timed partial that starts at or before the start of its
+ *   speaker's latest final (one that arrives late, after its utterance became final) is not shown, also when that
+ *   final was moved out of memory by {@link settle}.
  * - Every distinct final is kept exactly once, in meeting order (by start time, however late it arrives; finals
  *   with the same start in arrival order). Two finals are the same utterance only when they have the same speaker
  *   and the same words with the same times: such a repeat (Recall re-sends some) leaves the state unchanged, while
@@ -114,6 +116,13 @@ export interface Transcript {
    * instead of a set entry, so a repeat of one is still recognized while a long meeting's memory hardly grows.
    */
   readonly settledIds?: Float64Array | undefined
+  /**
+   * The start (in ms) of each speaker's latest timed final, held or moved out: a timed partial of that speaker
+   * that starts at or before it belongs to an utterance already final (it arrived late) and is not shown.
+   *
+   * @since 0.2.0
+   */
+  readonly finalStarts?: Readonly<Record<string, number>> | undefined
 }
 
 /**
@@ -214,7 +223,25 @@ const addFinalWithId = (state: Transcript, utterance: Utterance, id: string): Tr
     ? NameRecord.set(state.names, utterance.speaker, utterance.name)
     : state.names
   const final = utterance.id === id ? utterance : { ...utterance, id }
-  return { finals: insertSorted(state.finals, final), partials, names, ids, settledIds: state.settledIds }
+  return {
+    finals: insertSorted(state.finals, final),
+    partials,
+    names,
+    ids,
+    settledIds: state.settledIds,
+    finalStarts: withFinalStart(state.finalStarts, final)
+  }
+}
+
+// the speaker's latest final start, moved on by a timed final that starts later
+const withFinalStart = (
+  starts: Readonly<Record<string, number>> | undefined,
+  final: Utterance
+): Readonly<Record<string, number>> | undefined => {
+  if (!isTimed(final)) return starts
+  const at = ms(final.start)
+  const before = starts === undefined ? undefined : NameRecord.get(starts, final.speaker)
+  return before !== undefined && before >= at ? starts : NameRecord.set(starts ?? NameRecord.empty(), final.speaker, at)
 }
 
 // the last 13 hex digits of an id's digest: 52 bits, a number held exactly
@@ -317,19 +344,19 @@ export const withSettled = (state: Transcript, settled: ReadonlyArray<Utterance>
  * @category reducers
  */
 export const holdSettled = (state: Transcript, settled: Iterable<Utterance>): Transcript => {
-  const ids = Array.from(settled, idOf)
-  return ids.length === 0 ? state : { ...state, settledIds: withSettledIds(state.settledIds, ids) }
+  const finals = Array.from(settled)
+  if (finals.length === 0) return state
+  let finalStarts = state.finalStarts
+  for (const final of finals) finalStarts = withFinalStart(finalStarts, final)
+  return { ...state, settledIds: withSettledIds(state.settledIds, finals.map(idOf)), finalStarts }
 }
 
-// a timed partial that starts (to the ms) where a timed final of its speaker starts is that final's, arriving late
-const hasFinalAt = (state: Transcript, partial: Utterance): boolean => {
-  const at = ms(partial.start)
-  for (let i = state.finals.length - 1; i >= 0; i--) {
-    const final = state.finals[i]!
-    if (ms(final.start) < at) return false
-    if (ms(final.start) === at && final.speaker === partial.speaker && isTimed(final)) return true
-  }
-  return false
+// a timed partial that starts (to the ms) at or before the start of its speaker's latest timed final is of an
+// utterance already final, arriving late (a speaker's utterances follow one another); it holds even when that
+// final was moved out of memory
+const isLate = (state: Transcript, partial: Utterance): boolean => {
+  const latest = state.finalStarts === undefined ? undefined : NameRecord.get(state.finalStarts, partial.speaker)
+  return latest !== undefined && ms(partial.start) <= latest
 }
 
 /**
@@ -350,7 +377,7 @@ export const reduce = (state: Transcript, input: Input): Transcript => {
     case "transcript.partial_data": {
       const named = withName(state, event.data.data.participant)
       const partial = utteranceOf(event, latestStart(named))
-      if (isTimed(partial) && hasFinalAt(named, partial)) return named
+      if (isTimed(partial) && isLate(named, partial)) return named
       const current = named.partials.find((other) => other.speaker === partial.speaker)
       if (current !== undefined && current.text === partial.text && current.start === partial.start) return named
       const others = named.partials.filter((other) => other.speaker !== partial.speaker)

@@ -279,6 +279,34 @@ describe("Transcript.settle", () => {
     for (const event of sent) assert.strictEqual(Transcript.reduce(state, event), state)
   })
 
+  it("does not show a late partial of an utterance already final, held, moved out, or restored from its file", () => {
+    // speaker 1 says three things; speaker 2 talks all along, one long utterance still open
+    const longOne = said("and so on", 2, 1, { final: false, duration: 30 })
+    // (and speaker 3 said one thing early)
+    let state = fold([longOne, said("early", 3, 1), said("one", 1, 2), said("two", 1, 4), said("three", 1, 20)])
+    const lateOf = (start: number) => said("late words", 1, start, { final: false })
+    // late: at the start of a final, and of an earlier utterance of the same speaker
+    assert.strictEqual(Transcript.reduce(state, lateOf(4)), state)
+    assert.strictEqual(Transcript.reduce(state, lateOf(2)), state)
+    // the next utterance's partial is shown, as is the other speaker's long one that started before them all
+    assert.deepStrictEqual(Transcript.reduce(state, lateOf(21)).partials.map((u) => u.text), [
+      "and so on",
+      "late words"
+    ])
+    assert.deepStrictEqual(state.partials.map((u) => u.speaker), ["2"])
+    // moved out of memory: the same
+    const moved = Transcript.settle(state, 10)
+    assert.deepStrictEqual(moved.settled.map((u) => u.text), ["early", "one", "two"])
+    state = moved.state
+    assert.strictEqual(Transcript.reduce(state, lateOf(4)), state)
+    // restored as a recorder restores: the finals held from the checkpoint, those moved out from their file
+    const restored = Transcript.holdSettled(Transcript.merge(Transcript.empty, state.finals), moved.settled)
+    assert.strictEqual(Transcript.reduce(restored, lateOf(2)), restored)
+    // speaker 3's only final is on disk: its late partial is still known for one
+    assert.deepStrictEqual(Transcript.reduce(restored, said("ear", 3, 1, { final: false })).partials, [])
+    assert.deepStrictEqual(Transcript.reduce(restored, lateOf(21)).partials.map((u) => u.text), ["late words"])
+  })
+
   it("property: settling at any points and putting back gives the transcript of the same finals never settled", () => {
     const word = FastCheck.record({
       text: FastCheck.constantFrom("yes", "no", "ok"),
