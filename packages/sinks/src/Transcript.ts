@@ -337,8 +337,8 @@ export const withSettled = (state: Transcript, settled: ReadonlyArray<Utterance>
 
 /**
  * A restored state told of the finals an earlier run moved out with {@link settle} (read back from where it kept
- * them): their digests are held again (see `settledIds`), so a repeat of one changes nothing, while the finals
- * themselves stay out.
+ * them): their digests are held again (see `settledIds`), so a repeat of one changes nothing, and their speakers'
+ * latest starts (see `finalStarts`), so a late partial of one stays hidden, while the finals themselves stay out.
  *
  * @since 0.2.0
  * @category reducers
