@@ -306,7 +306,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     if (!rebalance || held.some((state) => state.draining) || held.length <= share) return
     const state = held.reduce((a, b) => b.partition > a.partition ? b : a)
     state.draining = true
-    state.drainingSince = yield* Clock.currentTimeMillis
+    state.waitedSince = yield* Clock.currentTimeMillis
     yield* Effect.logInfo(
       `Handing partition ${state.partition} over: ${held.length} owned, this worker's share is ${share}`
     )
@@ -336,8 +336,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       const waiting = state.handoversWaiting()
       if (state.inflight.length > 0 || waiting > 0) {
         const now = yield* Clock.currentTimeMillis
-        if (now - state.drainingSince < HANDOVER_SLOW_MS) return
-        state.drainingSince = now
+        if (now - state.waitedSince < HANDOVER_SLOW_MS) return
+        state.waitedSince = now
         return yield* Effect.logWarning(
           `Handing partition ${state.partition} over waits for the consumer to commit ${state.inflight.length} entries and ${waiting} sessions' handovers`
         )

@@ -61,8 +61,8 @@ export class PartitionState {
   draining = false
   /** The handover's `SessionEnded`s were emitted (after everything read of the partition). */
   handedOver = false
-  /** When the handover started. */
-  drainingSince = 0
+  /** When the handover started, or when the worker last said it still waits for the consumer's commits. */
+  waitedSince = 0
 
   constructor(readonly partition: number, public validUntil: number) {}
 
