@@ -44,6 +44,7 @@ import { serveAndRecord } from "./internal/recording.js"
 import * as Terminal from "./internal/terminal.js"
 import * as ThreadLoad from "./internal/threadLoad.js"
 import * as ThreadMessages from "./internal/threadMessages.js"
+import * as V8Pool from "./internal/v8Pool.js"
 import * as ServeSettings from "./ServeSettings.js"
 
 /**
@@ -200,7 +201,8 @@ export const run = (
         const value = settings.limits[name]
         return value === undefined ? [] : [[ServeSettings.flagOf(name), value] as const]
       }),
-      level: terminal.level
+      level: terminal.level,
+      tip: V8Pool.tip(V8Pool.facts(Option.isNone(settings.redis)))
     }
     yield* terminal.announce(ConsoleText.header(header), "listening", ConsoleText.headerFields(header))
     const status = terminal.hasStatus

@@ -94,6 +94,10 @@ describe("console text", () => {
     assert.include(lines, "health: GET http://127.0.0.1:8787/healthz, metrics: GET http://127.0.0.1:8787/metrics")
     assert.include(lines, "limits: --max-connections 1")
     assert.notInclude(ConsoleText.header({ ...header, limits: [] }), "limits")
+    assert.notInclude(ConsoleText.header(header), "tip")
+    const tip = "tip: on 2 cores, start Node with NODE_OPTIONS=--v8-pool-size=1"
+    assert.include(ConsoleText.header({ ...header, tip }).split("\n"), tip)
+    assert.strictEqual(ConsoleText.headerFields({ ...header, tip }).tip, tip)
     assert.deepStrictEqual(ConsoleText.headerFields(header), {
       url: header.url,
       auth: header.auth,

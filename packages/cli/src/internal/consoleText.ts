@@ -27,6 +27,8 @@ export interface Header {
   /** The limits set by a flag or a variable (the rest keep the server's defaults), as `[flag, value]`. */
   readonly limits: ReadonlyArray<readonly [string, number]>
   readonly level: LogFormat.Level
+  /** A suggestion for how the process is started (see `V8Pool.tip`), if any. */
+  readonly tip?: string | undefined
 }
 
 /** The header as a person reads it. */
@@ -41,6 +43,7 @@ export const header = (h: Header): string =>
     `health: GET ${h.health}, metrics: GET ${h.metrics}`,
     ...(h.limits.length === 0 ? [] : [`limits: ${h.limits.map(([flag, value]) => `--${flag} ${value}`).join(", ")}`]),
     ...(h.level === "info" ? ["log: meetings, warnings and errors (--log-level debug adds every connection)"] : []),
+    ...(h.tip === undefined ? [] : [h.tip]),
     ""
   ].join("\n")
 
@@ -54,6 +57,7 @@ export const headerFields = (h: Header): Record<string, string | number> => {
     metrics: h.metrics
   }
   for (const [flag, value] of h.limits) fields[flag] = value
+  if (h.tip !== undefined) fields.tip = h.tip
   return fields
 }
 

@@ -1,0 +1,43 @@
+/**
+ * Whether `serve` suggests Node's `--v8-pool-size=1` in its header. Node gives V8 four threads for background work
+ * (mostly the collectors'); `serve` recording here runs two JavaScript threads with a heap each, and on a machine with
+ * two cores those four threads compete with them for both cores. Measured at 1,000 recorded meetings on two cores
+ * (BENCHMARKS.md, "A fast hour at the last commit, and V8's thread pool on two cores"): RSS median 461-477 MB against
+ * 487-546 MB, CPU peaks 105-121% against 110-156%, ping p99 10-11 ms against 16-34 ms. Node reads the setting only
+ * when it starts, so `serve` can only say so: nothing changes when it is left out. A receiver publishing to Redis
+ * runs one JavaScript thread, and a larger machine was not measured, so neither gets the tip.
+ *
+ * @internal
+ */
+import * as os from "node:os"
+
+/** What the tip depends on. */
+export interface Facts {
+  readonly cores: number
+  /** Node's own flags (`process.execArgv`). */
+  readonly execArgv: ReadonlyArray<string>
+  /** `NODE_OPTIONS`, whose flags `process.execArgv` does not list. */
+  readonly nodeOptions: string | undefined
+  /** `serve` records in this process (not `--redis`). */
+  readonly recordsHere: boolean
+}
+
+const FLAG = "--v8-pool-size"
+
+const names = (flags: ReadonlyArray<string>) => flags.some((flag) => flag === FLAG || flag.startsWith(`${FLAG}=`))
+
+/** The tip, or undefined when it does not apply (more cores, not recording here, or the pool size already set). */
+export const tip = (facts: Facts): string | undefined => {
+  if (!facts.recordsHere || facts.cores > 2) return undefined
+  if (names(facts.execArgv) || names((facts.nodeOptions ?? "").split(/\s+/))) return undefined
+  return `tip: on ${facts.cores === 1 ? "1 core" : `${facts.cores} cores`}, start Node with ` +
+    `NODE_OPTIONS=${FLAG}=1 (less memory and steadier CPU under load; see the README)`
+}
+
+/** The facts of this process. */
+export const facts = (recordsHere: boolean): Facts => ({
+  cores: os.availableParallelism(),
+  execArgv: process.execArgv,
+  nodeOptions: process.env.NODE_OPTIONS,
+  recordsHere
+})
