@@ -3,7 +3,7 @@
  * (mostly the collectors'); `serve` recording here runs two JavaScript threads with a heap each, and on a machine with
  * two cores those four threads compete with them for both cores. Measured at 1,000 recorded meetings on two cores
  * (BENCHMARKS.md, "A fast hour at the last commit, and V8's thread pool on two cores"), in each of six alternating
- * pairs: RSS median 11 to 84 MB lower, a lower CPU peak, ping p99 9.7-11 ms against 16-34 ms. Node reads the setting
+ * pairs: RSS median 11 to 83 MB lower, a lower CPU peak, ping p99 9.7-11 ms against 16-34 ms. Node reads the setting
  * only when it starts, so `serve` can only say so: nothing changes when it is left out. A receiver publishing to
  * Redis runs one JavaScript thread, and a larger machine was not measured, so neither gets the tip.
  *
