@@ -21,5 +21,6 @@ describe("V8Pool.tip", () => {
     assert.isUndefined(V8Pool.tip({ ...base, execArgv: ["--v8-pool-size=2"] }))
     assert.isUndefined(V8Pool.tip({ ...base, execArgv: ["--v8-pool-size", "1"] }))
     assert.isUndefined(V8Pool.tip({ ...base, nodeOptions: "--max-old-space-size=4096  --v8-pool-size=1" }))
+    assert.isUndefined(V8Pool.tip({ ...base, nodeOptions: "--v8_pool_size=1" }), "Node's underscore spelling")
   })
 })

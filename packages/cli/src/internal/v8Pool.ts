@@ -24,7 +24,8 @@ export interface Facts {
 
 const FLAG = "--v8-pool-size"
 
-const names = (flags: ReadonlyArray<string>) => flags.some((flag) => flag === FLAG || flag.startsWith(`${FLAG}=`))
+// Node takes its options with underscores as well as dashes between the words
+const names = (flags: ReadonlyArray<string>) => flags.some((flag) => flag.split("=")[0]!.replaceAll("_", "-") === FLAG)
 
 /** The tip, or undefined when it does not apply (more cores, not recording here, or the pool size already set). */
 export const tip = (facts: Facts): string | undefined => {
