@@ -97,7 +97,7 @@ const maxMessageBytes = Options.integer("max-message-bytes").pipe(
 
 const recorderThreads = Options.integer("recorder-threads").pipe(
   Options.withDescription(
-    "Threads that record, each taking whole meetings; more use more cores (default 1; env CALLSTREAM_RECORDER_THREADS)"
+    "Threads that record, each taking whole meetings; more use more cores, 0 records on the main thread: less memory and CPU, no headroom (default 1; env CALLSTREAM_RECORDER_THREADS)"
   ),
   Options.withFallbackConfig(Config.integer("CALLSTREAM_RECORDER_THREADS")),
   Options.withDefault(1)

@@ -17,7 +17,9 @@
  * `callstream_main_thread_busy_ratio` and `callstream_recorder_thread_busy_ratio` (the busiest recorder thread's),
  * the share of the last second its event loop was busy; a recorder thread near 1 cannot keep up, and the WAVs fall
  * behind the meetings. `--recorder-threads N` spreads the meetings over N recorder threads (by a hash of the session
- * key), for machines with cores to spare;
+ * key), for machines with cores to spare, and `--recorder-threads 0` records on the main thread: less memory and CPU
+ * (one V8 heap, no event passed between threads), but no room for a slower hour or a burst, and a slow disk holds
+ * the sockets up too (see the README's Performance section);
  * `--recorder-heap-mb` sets each one's V8 heap limit (default 1,024 MiB: V8 then collects sooner than under Node's
  * default limit, and the thread's heap stays nearer what it keeps alive). Every heap of the process grows at most
  * 60% past what its last full collection kept before the next (Node's `--heap-growing-percent`, unless given).
@@ -40,7 +42,7 @@ import * as HeapGrowth from "./internal/heapGrowth.js"
 import * as Meetings from "./internal/meetings.js"
 import { serveAndPublish } from "./internal/publishing.js"
 import * as RecorderThread from "./internal/recorderThread.js"
-import { serveAndRecord } from "./internal/recording.js"
+import { recordOnMainThread, serveAndRecord } from "./internal/recording.js"
 import * as Terminal from "./internal/terminal.js"
 import * as ThreadLoad from "./internal/threadLoad.js"
 import * as ThreadMessages from "./internal/threadMessages.js"
@@ -110,8 +112,8 @@ const httpUrl = (wsUrl: string, path: string): string => {
   return url.toString()
 }
 
-// the status line, redrawn every second until interrupted; `recording`: the recorder threads' load is shown
-const showStatus = (server: RecallServer.RecallServer["Type"], meetings: Meetings.Meetings, recording: boolean) =>
+// the status line, redrawn every second until interrupted; `onThreads`: the recorder threads' load is shown
+const showStatus = (server: RecallServer.RecallServer["Type"], meetings: Meetings.Meetings, onThreads: boolean) =>
   Effect.gen(function*() {
     const terminal = yield* Terminal.Terminal
     let lastMessages = meetings.messages
@@ -129,7 +131,7 @@ const showStatus = (server: RecallServer.RecallServer["Type"], meetings: Meeting
         messagesPerSecond,
         audioSeconds: meetings.audioSeconds,
         drops: meetings.drops,
-        recorderBusy: recording ? (yield* Metric.value(ThreadMessages.threadBusy)).value : undefined
+        recorderBusy: onThreads ? (yield* Metric.value(ThreadMessages.threadBusy)).value : undefined
       }))
     }).pipe(Effect.repeat(Schedule.spaced("1 second")))
   })
@@ -164,11 +166,13 @@ export const run = (
       onSome: (redis) => () => `published to Redis at ${redis.where}`
     })
     const observe = ConsoleText.announce(meetings, where)
+    // recording here on recorder threads (not published, not on the main thread)
+    const onThreads = Option.isNone(settings.redis) && settings.recorderThreads > 0
     const { broken, server, stop } = yield* Effect.suspend(() =>
       Option.isSome(settings.redis)
         ? serveAndPublish(serverOptions(settings), settings.redis.value, observe)
         : serveAndRecord(serverOptions(settings), (events) =>
-          RecorderThread.record(events, {
+          settings.recorderThreads === 0 ? recordOnMainThread(events, settings.out) : RecorderThread.record(events, {
             threads: settings.recorderThreads,
             heapLimitMb: settings.recorderHeapMb,
             directory: settings.out,
@@ -192,7 +196,8 @@ export const run = (
       url: recallUrl(server.address.url, settings),
       auth: authOf(settings),
       destination: Option.match(settings.redis, {
-        onNone: () => `recording into ${settings.out}`,
+        onNone: () =>
+          `recording into ${settings.out}${settings.recorderThreads === 0 ? " (on the main thread)" : ""}`,
         onSome: (redis) => `publishing to Redis at ${redis.where} (${redis.partitions} partitions)`
       }),
       health: httpUrl(server.address.url, "/healthz"),
@@ -202,11 +207,11 @@ export const run = (
         return value === undefined ? [] : [[ServeSettings.flagOf(name), value] as const]
       }),
       level: terminal.level,
-      tip: V8Pool.tip(V8Pool.facts(Option.isNone(settings.redis)))
+      tip: V8Pool.tip(V8Pool.facts(onThreads))
     }
     yield* terminal.announce(ConsoleText.header(header), "listening", ConsoleText.headerFields(header))
     const status = terminal.hasStatus
-      ? yield* Effect.forkDaemon(showStatus(server, meetings, Option.isNone(settings.redis)))
+      ? yield* Effect.forkDaemon(showStatus(server, meetings, onThreads))
       : undefined
     const load = yield* Effect.forkDaemon(ThreadLoad.report(ThreadLoad.mainThreadBusy))
     // the fibers that show how the server is doing stop before the last lines are written

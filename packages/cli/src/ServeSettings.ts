@@ -103,7 +103,7 @@ export interface ServeSettings {
   readonly sessionTimeoutSeconds: number
   readonly maxMessageBytes: number
   /**
-   * Threads that record (`--recorder-threads`), each taking whole meetings.
+   * Threads that record (`--recorder-threads`), each taking whole meetings; 0 records on the main thread.
    *
    * @since 0.2.0
    */
@@ -146,7 +146,7 @@ export interface RawSettings {
   readonly sessionTimeout: number
   readonly maxMessageBytes: number
   /**
-   * `--recorder-threads`; default 1.
+   * `--recorder-threads`; default 1, and 0 records on the main thread.
    *
    * @since 0.2.0
    */
@@ -223,10 +223,10 @@ export const resolve = (
       return yield* fail("InvalidNumber", `--max-message-bytes must be a whole number of at least 1024`)
     }
     const recorderThreads = raw.recorderThreads ?? 1
-    if (!Number.isInteger(recorderThreads) || recorderThreads < 1 || recorderThreads > MAX_RECORDER_THREADS) {
+    if (!Number.isInteger(recorderThreads) || recorderThreads < 0 || recorderThreads > MAX_RECORDER_THREADS) {
       return yield* fail(
         "InvalidNumber",
-        `--recorder-threads must be a whole number from 1 to ${MAX_RECORDER_THREADS}, got ${recorderThreads}`
+        `--recorder-threads must be a whole number from 0 to ${MAX_RECORDER_THREADS}, got ${recorderThreads}`
       )
     }
     const recorderHeapMb = raw.recorderHeapMb ?? RecorderThread.DEFAULT_HEAP_LIMIT_MB

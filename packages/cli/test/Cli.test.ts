@@ -81,6 +81,39 @@ describe("callstream serve + replay", () => {
     assert.include(inspect.stdout, "Grace Hopper")
   })
 
+  it("with --recorder-threads 0, records on the main thread what a recorder thread records, and ends on SIGTERM", async () => {
+    const out = tmp()
+    const tape = path.join(tmp(), "meeting.jsonl")
+    const meeting = SampleMeeting.generate(SampleMeeting.FIXTURE)
+    fs.writeFileSync(tape, SampleMeeting.toJsonl(meeting))
+    const serve = start(["serve", "--port", "0", "--out", out, "--session-timeout", "1", "--recorder-threads", "0"], {
+      CALLSTREAM_TOKEN: "main-thread"
+    })
+    const { port, url } = await servedUrl(serve)
+    assert.include(serve.stdout, `recording into ${out} (on the main thread)`)
+
+    const replay = await cli(["replay", tape, "--url", `${url}?token=main-thread`, "--speed", "0"])
+    assert.strictEqual(replay.code, 0, replay.stderr)
+    const dir = path.join(out, SampleMeeting.DEFAULTS.botId)
+    const session = await endedSession(dir)
+    assert.strictEqual(session.counts.messages, meeting.entries.length)
+    assert.strictEqual(session.counts.decodeFailures, 0)
+    // the recorder's metrics are this thread's own: no recorder thread reports a heap
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+    assert.match(metrics, /^callstream_recorder_sessions_current 0$/m)
+    assert.notInclude(metrics, "callstream_recorder_thread_heap_limit_bytes")
+
+    serve.child.kill("SIGTERM")
+    assert.strictEqual(await serve.exited, 0)
+    assert.closeTo(wavSeconds(path.join(dir, "audio/mixed.wav")), 30, 0.11)
+    assert.strictEqual(fs.readFileSync(path.join(dir, "events.jsonl"), "utf8").trim().split("\n").length, 611)
+    const participants = JSON.parse(fs.readFileSync(path.join(dir, "participants.json"), "utf8"))
+    for (const [id, spoke] of Object.entries(talk(meeting))) {
+      assert.closeTo(participants[id].talkTime, spoke, 0.1, `talk time of ${id}`)
+    }
+    assert.include(fs.readFileSync(path.join(dir, "transcript.txt"), "utf8"), "Grace Hopper:")
+  })
+
   it("rejects a connection with the wrong token (401) and keeps serving", async () => {
     const serve = start(["serve", "--port", "0", "--out", tmp(), "--token", "right"])
     const { port } = await servedUrl(serve)
@@ -112,7 +145,7 @@ describe("callstream's error messages", () => {
       [["serve", "--port", "0", "--signing-secret", "nope"], "--signing-secret must look like whsec_"],
       [["serve", "--port", "0", "--out", path.join(file, "sub")], "is not a writable folder"],
       [["serve", "--port", "0", "--path", "ws"], "--path must start with"],
-      [["serve", "--port", "0", "--recorder-threads", "0"], "--recorder-threads must be a whole number from 1 to 64"],
+      [["serve", "--port", "0", "--recorder-threads", "65"], "--recorder-threads must be a whole number from 0 to 64"],
       [["serve", "--port", "0", "--recorder-heap-mb", "10"], "--recorder-heap-mb must be a whole number of at least 64"]
     ]
     await Promise.all(cases.map(async ([args, message]) => {

@@ -1,5 +1,8 @@
 import type { SessionEvent } from "@callstream/core"
 import { RecallServer } from "@callstream/server"
+import { SessionRecorder } from "@callstream/sinks"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
 import type * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -7,6 +10,7 @@ import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as RecorderThread from "./recorderThread.js"
+import * as SyncFiles from "./syncFiles.js"
 
 /**
  * A running server whose sessions are being recorded.
@@ -53,3 +57,23 @@ export const serveAndRecord = <R>(
       broken: Effect.zipRight(Fiber.join(recording), Effect.never)
     }
   })
+
+/**
+ * Records every session of `events` on this thread (`serve --recorder-threads 0`), with the recorder thread's
+ * synchronous file calls (`SyncFiles`).
+ *
+ * Why a server would: one JavaScript thread instead of two holds one V8 heap instead of two and passes no event from
+ * thread to thread (no structured clone, no second decode). Measured at 1,000 recorded meetings on two cores
+ * (BENCHMARKS.md, "Recording on the main thread"): RSS median 355-385 MB against 460-576 MB, CPU about 10 points of a
+ * core lower. What it costs: the main thread was 82-89% busy, so it has no room for a slower hour or a burst, ping
+ * p99 41-66 ms against 10-16 ms, and a write that blocks (a slow disk) holds every socket up with it, where a
+ * recorder thread only falls behind. The file calls are synchronous for the reason the recorder thread's are: with
+ * Node's asynchronous ones the same load saturated the thread (130% of a core, RSS 461 MB, ping p99 134 ms).
+ *
+ * @internal
+ */
+export const recordOnMainThread = (
+  events: Stream.Stream<SessionEvent.SessionEvent>,
+  directory: string
+): Effect.Effect<void, never, FileSystem.FileSystem | Path.Path> =>
+  SessionRecorder.recordEvents(events, { directory }).pipe(Effect.provide(SyncFiles.layer))

@@ -5,7 +5,8 @@
  * (BENCHMARKS.md, "A fast hour at the last commit, and V8's thread pool on two cores"), in each of six alternating
  * pairs: RSS median 11 to 83 MB lower, a lower CPU peak, ping p99 9.7-11 ms against 16-34 ms. Node reads the setting
  * only when it starts, so `serve` can only say so: nothing changes when it is left out. A receiver publishing to
- * Redis runs one JavaScript thread, and a larger machine was not measured, so neither gets the tip.
+ * Redis and `--recorder-threads 0` run one JavaScript thread, and a larger machine was not measured, so none of
+ * them gets the tip.
  *
  * @internal
  */
@@ -18,7 +19,7 @@ export interface Facts {
   readonly execArgv: ReadonlyArray<string>
   /** `NODE_OPTIONS`, whose flags `process.execArgv` does not list. */
   readonly nodeOptions: string | undefined
-  /** `serve` records in this process (not `--redis`). */
+  /** `serve` records in this process on recorder threads (not `--redis`, not `--recorder-threads 0`). */
   readonly recordsHere: boolean
 }
 
