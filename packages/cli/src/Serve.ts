@@ -196,8 +196,7 @@ export const run = (
       url: recallUrl(server.address.url, settings),
       auth: authOf(settings),
       destination: Option.match(settings.redis, {
-        onNone: () =>
-          `recording into ${settings.out}${settings.recorderThreads === 0 ? " (on the main thread)" : ""}`,
+        onNone: () => `recording into ${settings.out}${settings.recorderThreads === 0 ? " (on the main thread)" : ""}`,
         onSome: (redis) => `publishing to Redis at ${redis.where} (${redis.partitions} partitions)`
       }),
       health: httpUrl(server.address.url, "/healthz"),
