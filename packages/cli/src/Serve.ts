@@ -40,13 +40,13 @@ import * as Schedule from "effect/Schedule"
 import * as ConsoleText from "./internal/consoleText.js"
 import * as HeapGrowth from "./internal/heapGrowth.js"
 import * as Meetings from "./internal/meetings.js"
+import * as NodeFlags from "./internal/nodeFlags.js"
 import { serveAndPublish } from "./internal/publishing.js"
 import * as RecorderThread from "./internal/recorderThread.js"
 import { recordOnMainThread, serveAndRecord } from "./internal/recording.js"
 import * as Terminal from "./internal/terminal.js"
 import * as ThreadLoad from "./internal/threadLoad.js"
 import * as ThreadMessages from "./internal/threadMessages.js"
-import * as V8Pool from "./internal/v8Pool.js"
 import * as ServeSettings from "./ServeSettings.js"
 
 /**
@@ -206,7 +206,9 @@ export const run = (
         return value === undefined ? [] : [[ServeSettings.flagOf(name), value] as const]
       }),
       level: terminal.level,
-      tip: V8Pool.tip(V8Pool.facts(onThreads))
+      tip: NodeFlags.tip(NodeFlags.facts(
+        Option.isSome(settings.redis) ? "elsewhere" : settings.recorderThreads === 0 ? "main thread" : "threads"
+      ))
     }
     yield* terminal.announce(ConsoleText.header(header), "listening", ConsoleText.headerFields(header))
     const status = terminal.hasStatus

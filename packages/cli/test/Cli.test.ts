@@ -87,10 +87,15 @@ describe("callstream serve + replay", () => {
     const meeting = SampleMeeting.generate(SampleMeeting.FIXTURE)
     fs.writeFileSync(tape, SampleMeeting.toJsonl(meeting))
     const serve = start(["serve", "--port", "0", "--out", out, "--session-timeout", "1", "--recorder-threads", "0"], {
-      CALLSTREAM_TOKEN: "main-thread"
+      CALLSTREAM_TOKEN: "main-thread",
+      NODE_OPTIONS: ""
     })
     const { port, url } = await servedUrl(serve)
     assert.include(serve.stdout, `recording into ${out} (on the main thread)`)
+    assert.include(
+      serve.stdout,
+      "tip: recording on the main thread, start Node with NODE_OPTIONS=--max-semi-space-size=32"
+    )
 
     const replay = await cli(["replay", tape, "--url", `${url}?token=main-thread`, "--speed", "0"])
     assert.strictEqual(replay.code, 0, replay.stderr)

@@ -27,7 +27,7 @@ export interface Header {
   /** The limits set by a flag or a variable (the rest keep the server's defaults), as `[flag, value]`. */
   readonly limits: ReadonlyArray<readonly [string, number]>
   readonly level: LogFormat.Level
-  /** A suggestion for how the process is started (see `V8Pool.tip`), if any. */
+  /** A suggestion for how the process is started (see `NodeFlags.tip`), if any. */
   readonly tip?: string | undefined
 }
 
