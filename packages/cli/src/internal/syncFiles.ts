@@ -9,6 +9,8 @@
  * 0.2 to 0.5 ms, about what creating the file costs the kernel. Reads stay asynchronous (the recorder reads at start
  * and, rarely, its settled transcript). A slow disk holds only the recorder up: the main thread stops sending it
  * events and applies the server's own policy.
+ * With `serve --recorder-threads 0` the recorder runs on the main thread with these same calls (`recording.ts`,
+ * `recordOnMainThread`): there a slow disk holds every socket up too, the price of that mode.
  *
  * Errors are the `SystemError`s Node's `FileSystem` gives for the same failures.
  *
