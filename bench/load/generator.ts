@@ -22,6 +22,7 @@ const epoch = (perf: number) => performance.timeOrigin + perf
 class Bot {
   ws: WebSocket | null = null
   messages: BotMessages | null = null
+  connectedAt = 0
   openedAt: number | null = null
   failure: string | null = null
   droppedWith: number | null = null
@@ -47,6 +48,7 @@ class Bot {
     return {
       botId: this.botId,
       openedAt: this.openedAt === null ? null : Math.round(epoch(this.openedAt)),
+      handshakeMs: this.openedAt === null ? null : this.openedAt - this.connectedAt,
       failure: this.failure,
       droppedWith: this.droppedWith,
       written: this.written,
@@ -102,6 +104,7 @@ const play = (plan: Plan, reply: (message: FromGenerator) => void) => {
   }
 
   const connect = (bot: Bot) => {
+    bot.connectedAt = now()
     const ws = new WebSocket(plan.urls[bot.index % plan.urls.length]!, {
       perMessageDeflate: false,
       handshakeTimeout: plan.handshakeTimeoutMs

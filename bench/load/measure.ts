@@ -77,6 +77,8 @@ export interface Measurement {
    * a second, 0 to 1), for a server that shows it on `/metrics` (`callstream serve`); null otherwise.
    */
   readonly threads: { readonly main: number; readonly recorder: number | null } | null
+  /** Time from starting a connection to its open, over the bots accepted, ms. */
+  readonly handshake: { readonly p50: number; readonly p99: number }
   /** Round trips of the steady phase; pings sent and answered over the whole run. */
   readonly ping: { readonly p50: number; readonly p99: number; readonly sent: number; readonly answered: number }
   /** Seconds the audio on disk is behind the audio sent, over bots and samples of the steady phase. */
@@ -349,6 +351,10 @@ export const measure = async (
       threads: steadyThreads.length === 0 ? null : {
         main: median(steadyThreads.map((t) => t.main)),
         recorder: recorderBusy.length === 0 ? null : median(recorderBusy)
+      },
+      handshake: {
+        p50: quantile(opened.map((b) => b.handshakeMs!), 0.5),
+        p99: quantile(opened.map((b) => b.handshakeMs!), 0.99)
       },
       ping: {
         p50: quantile(steadyPings, 0.5),

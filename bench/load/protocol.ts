@@ -43,6 +43,8 @@ export interface BotResult {
   readonly botId: string
   /** Epoch ms of the open, or null when the handshake failed. */
   readonly openedAt: number | null
+  /** Ms from starting the connection (TCP connect and opening handshake) to the open; null when it failed. */
+  readonly handshakeMs: number | null
   /** Why the handshake failed: "timeout", "http 401", an errno code... */
   readonly failure: string | null
   /** Close code when the server closed the connection before the bot left; null when it held. */

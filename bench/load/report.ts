@@ -65,9 +65,9 @@ const mainRow = (m: Measurement, all: ReadonlyArray<Measurement>) =>
   } | ${m.lag === null ? "-" : pair(m.lag, seconds)} |`
 
 const SIDE_HEADER = "| bots | server | generator CPU median / max | send lateness p99 / max | harness CPU | " +
-  "other processes' CPU | file create | stop after SIGTERM | RSS peak to exit | pings answered | " +
-  "threads busy: main / recorder |\n" +
-  "| ---: | --- | --- | --- | ---: | ---: | ---: | --- | ---: | --- | --- |"
+  "other processes' CPU | file create | opening handshake p50 / p99 | stop after SIGTERM | RSS peak to exit | " +
+  "pings answered | threads busy: main / recorder |\n" +
+  "| ---: | --- | --- | --- | ---: | ---: | ---: | --- | --- | ---: | --- | --- |"
 
 const createMs = (value: number) => `${value.toFixed(2)} ms`
 
@@ -91,10 +91,10 @@ const sideRow = (m: Measurement) =>
   `| ${int(m.bots)} | (${m.target.letter}) | ${pair(m.generatorCpu, pct)}${generatorNote(m)} | ${
     ms(m.lateness.p99)
   } / ${ms(m.lateness.max)} | ${pct(m.harnessCpu)} | ${pct(m.others)} | ${createMs(m.fileCreateMs)} | ${
-    seconds(m.stopped.stopMs / 1000)
-  }${m.stopped.clean ? "" : ` (${m.stopped.exits.join(", ")})`} | ${mb(m.rssPeak)} | ${int(m.ping.answered)} of ${
-    int(m.ping.sent)
-  } | ${threadsBusy(m)} |`
+    ms(m.handshake.p50)
+  } / ${ms(m.handshake.p99)} | ${seconds(m.stopped.stopMs / 1000)}${
+    m.stopped.clean ? "" : ` (${m.stopped.exits.join(", ")})`
+  } | ${mb(m.rssPeak)} | ${int(m.ping.answered)} of ${int(m.ping.sent)} | ${threadsBusy(m)} |`
 
 /** The server's own account of its threads (event loop busy, % of a second), where it gives one. */
 const threadsBusy = (m: Measurement): string =>
