@@ -69,8 +69,9 @@ export const serveAndRecord = <R>(
  * recorder's allocations need the young generation a recorder thread gets from its resource limits). What it costs:
  * the main thread was 81-94% busy, so it has no room for a slower hour or a burst (in one, a tenth of 1,000 bots
  * timed out opening their connection, where a recorder thread took them all), ping p99 was 39-59 ms against 32-44 ms,
- * and a write that blocks (a slow disk) holds every socket up with it, where a recorder thread only falls behind. The file calls are synchronous for the reason the recorder thread's are: with Node's asynchronous ones the
- * same load saturated the thread (130% of a core, RSS 461 MB, ping p99 134 ms).
+ * and a write that blocks (a slow disk) holds every socket up with it, where a recorder thread only falls behind.
+ * The file calls are synchronous for the reason the recorder thread's are: with Node's asynchronous ones the same
+ * load saturated the thread (130% of a core, RSS 461 MB, ping p99 134 ms).
  *
  * @internal
  */
