@@ -112,8 +112,13 @@ const httpUrl = (wsUrl: string, path: string): string => {
   return url.toString()
 }
 
-// the status line, redrawn every second until interrupted; `onThreads`: the recorder threads' load is shown
-const showStatus = (server: RecallServer.RecallServer["Type"], meetings: Meetings.Meetings, onThreads: boolean) =>
+// the status line, redrawn every second until interrupted, with the recorder's load when it records here: the
+// busiest recorder thread's, or the main thread's when the recorder runs on it
+const showStatus = (
+  server: RecallServer.RecallServer["Type"],
+  meetings: Meetings.Meetings,
+  recorderLoad: Metric.Metric.Gauge<number> | undefined
+) =>
   Effect.gen(function*() {
     const terminal = yield* Terminal.Terminal
     let lastMessages = meetings.messages
@@ -131,7 +136,7 @@ const showStatus = (server: RecallServer.RecallServer["Type"], meetings: Meeting
         messagesPerSecond,
         audioSeconds: meetings.audioSeconds,
         drops: meetings.drops,
-        recorderBusy: onThreads ? (yield* Metric.value(ThreadMessages.threadBusy)).value : undefined
+        recorderBusy: recorderLoad === undefined ? undefined : (yield* Metric.value(recorderLoad)).value
       }))
     }).pipe(Effect.repeat(Schedule.spaced("1 second")))
   })
@@ -166,8 +171,6 @@ export const run = (
       onSome: (redis) => () => `published to Redis at ${redis.where}`
     })
     const observe = ConsoleText.announce(meetings, where)
-    // recording here on recorder threads (not published, not on the main thread)
-    const onThreads = Option.isNone(settings.redis) && settings.recorderThreads > 0
     const { broken, server, stop } = yield* Effect.suspend(() =>
       Option.isSome(settings.redis)
         ? serveAndPublish(serverOptions(settings), settings.redis.value, observe)
@@ -212,7 +215,15 @@ export const run = (
     }
     yield* terminal.announce(ConsoleText.header(header), "listening", ConsoleText.headerFields(header))
     const status = terminal.hasStatus
-      ? yield* Effect.forkDaemon(showStatus(server, meetings, onThreads))
+      ? yield* Effect.forkDaemon(showStatus(
+        server,
+        meetings,
+        Option.isSome(settings.redis)
+          ? undefined
+          : settings.recorderThreads === 0
+          ? ThreadLoad.mainThreadBusy
+          : ThreadMessages.threadBusy
+      ))
       : undefined
     const load = yield* Effect.forkDaemon(ThreadLoad.report(ThreadLoad.mainThreadBusy))
     // the fibers that show how the server is doing stop before the last lines are written

@@ -106,4 +106,26 @@ describe("callstream serve on a terminal", () => {
     assert.match(screen.at(-1)!, /^stopped after \d+ messages \([\d.]+ s of mixed audio\)\. Recordings are in /)
     assert.include(serve.raw(), "\x1b[", "a terminal gets colours and line erasing")
   }, 180_000)
+
+  it("recording on the main thread, says so and shows that thread's load as the recorder's", async () => {
+    const out = tmp()
+    const serve = onTerminal(["serve", "--port", "0", "--token", TOKEN, "--out", out, "--recorder-threads", "0"])
+    await waitFor("the status line", () => serve.raw().includes("messages/s") || undefined, 120_000)
+    const port = Number(/ws:\/\/127\.0\.0\.1:(\d+)\/ws/.exec(serve.raw())![1])
+    const sent = await Effect.runPromise(
+      RecallSimulator.replay(meeting.entries, { url: `ws://127.0.0.1:${port}/ws?token=${TOKEN}`, speed: Infinity })
+    )
+    assert.strictEqual(sent.sent, meeting.entries.length)
+    // no recorder thread reports a load here: the one shown is the main thread's own
+    const drawn = serve.raw().length
+    await waitFor(
+      "a redraw with the recorder's load",
+      () => /messages\/s \d+ {2}audio [\d.]+ s.* {2}recorder busy \d+%/.exec(serve.raw().slice(drawn)) ?? undefined
+    )
+    serve.child.stdin!.write("\x03")
+    assert.strictEqual(await serve.exited, 0, serve.raw())
+    const screen = screenOf(serve.raw()).map((line) => line.trimEnd())
+    assert.include(screen, `recording into ${out} (on the main thread)`)
+    assert.match(screen.filter((line) => line !== "").at(-1)!, /^stopped after \d+ messages/)
+  }, 180_000)
 })
