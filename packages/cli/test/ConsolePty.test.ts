@@ -48,18 +48,25 @@ const onTerminal = (args: ReadonlyArray<string>) => {
   return { child, raw: () => raw, exited }
 }
 
+/**
+ * `callstream serve ARGS` on a terminal, and the meeting replayed into it once its status line is up (so every
+ * meeting line is written while the status line is shown).
+ */
+const serveMeeting = async (args: ReadonlyArray<string>) => {
+  const serve = onTerminal(["serve", "--port", "0", "--token", TOKEN, ...args])
+  await waitFor("the status line", () => serve.raw().includes("messages/s") || undefined, 120_000)
+  const port = Number(/ws:\/\/127\.0\.0\.1:(\d+)\/ws/.exec(serve.raw())![1])
+  const sent = await Effect.runPromise(
+    RecallSimulator.replay(meeting.entries, { url: `ws://127.0.0.1:${port}/ws?token=${TOKEN}`, speed: Infinity })
+  )
+  assert.strictEqual(sent.sent, meeting.entries.length)
+  return { serve, port }
+}
+
 describe("callstream serve on a terminal", () => {
   it("shows the header, one line per meeting start and end, and a status line that never mixes in", async () => {
     const out = tmp()
-    const serve = onTerminal(["serve", "--port", "0", "--token", TOKEN, "--out", out, "--session-timeout", "1"])
-    // the status line is up before the bot connects, so every meeting line is written while it is shown
-    await waitFor("the status line", () => serve.raw().includes("messages/s") || undefined, 120_000)
-    const port = Number(/ws:\/\/127\.0\.0\.1:(\d+)\/ws/.exec(serve.raw())![1])
-
-    const sent = await Effect.runPromise(
-      RecallSimulator.replay(meeting.entries, { url: `ws://127.0.0.1:${port}/ws?token=${TOKEN}`, speed: Infinity })
-    )
-    assert.strictEqual(sent.sent, meeting.entries.length)
+    const { port, serve } = await serveMeeting(["--out", out, "--session-timeout", "1"])
     await waitFor(
       "the meeting's end",
       () => screenOf(serve.raw()).some((l) => l.includes("meeting ended")) || undefined
@@ -109,13 +116,7 @@ describe("callstream serve on a terminal", () => {
 
   it("recording on the main thread, says so and shows that thread's load as the recorder's", async () => {
     const out = tmp()
-    const serve = onTerminal(["serve", "--port", "0", "--token", TOKEN, "--out", out, "--recorder-threads", "0"])
-    await waitFor("the status line", () => serve.raw().includes("messages/s") || undefined, 120_000)
-    const port = Number(/ws:\/\/127\.0\.0\.1:(\d+)\/ws/.exec(serve.raw())![1])
-    const sent = await Effect.runPromise(
-      RecallSimulator.replay(meeting.entries, { url: `ws://127.0.0.1:${port}/ws?token=${TOKEN}`, speed: Infinity })
-    )
-    assert.strictEqual(sent.sent, meeting.entries.length)
+    const { serve } = await serveMeeting(["--out", out, "--recorder-threads", "0"])
     // no recorder thread reports a load here: the one shown is the main thread's own
     const drawn = serve.raw().length
     await waitFor(
