@@ -112,8 +112,15 @@ const httpUrl = (wsUrl: string, path: string): string => {
   return url.toString()
 }
 
-// the status line, redrawn every second until interrupted, with the recorder's load when it records here: the
-// busiest recorder thread's, or the main thread's when the recorder runs on it
+// the gauge of the recorder's load the status line shows: the busiest recorder thread's, or the main thread's when
+// the recorder runs on it; none when workers record
+const recorderLoad: Record<NodeFlags.Recording, Metric.Metric.Gauge<number> | undefined> = {
+  "threads": ThreadMessages.threadBusy,
+  "main thread": ThreadLoad.mainThreadBusy,
+  "elsewhere": undefined
+}
+
+// the status line, redrawn every second until interrupted, with the recorder's load if any
 const showStatus = (
   server: RecallServer.RecallServer["Type"],
   meetings: Meetings.Meetings,
@@ -171,11 +178,17 @@ export const run = (
       onSome: (redis) => () => `published to Redis at ${redis.where}`
     })
     const observe = ConsoleText.announce(meetings, where)
+    // where the sessions are recorded: on recorder threads, on this thread, or by workers reading Redis
+    const recording: NodeFlags.Recording = Option.isSome(settings.redis)
+      ? "elsewhere"
+      : settings.recorderThreads === 0
+      ? "main thread"
+      : "threads"
     const { broken, server, stop } = yield* Effect.suspend(() =>
       Option.isSome(settings.redis)
         ? serveAndPublish(serverOptions(settings), settings.redis.value, observe)
         : serveAndRecord(serverOptions(settings), (events) =>
-          settings.recorderThreads === 0 ? recordOnMainThread(events, settings.out) : RecorderThread.record(events, {
+          recording === "main thread" ? recordOnMainThread(events, settings.out) : RecorderThread.record(events, {
             threads: settings.recorderThreads,
             heapLimitMb: settings.recorderHeapMb,
             directory: settings.out,
@@ -199,7 +212,7 @@ export const run = (
       url: recallUrl(server.address.url, settings),
       auth: authOf(settings),
       destination: Option.match(settings.redis, {
-        onNone: () => `recording into ${settings.out}${settings.recorderThreads === 0 ? " (on the main thread)" : ""}`,
+        onNone: () => `recording into ${settings.out}${recording === "main thread" ? " (on the main thread)" : ""}`,
         onSome: (redis) => `publishing to Redis at ${redis.where} (${redis.partitions} partitions)`
       }),
       health: httpUrl(server.address.url, "/healthz"),
@@ -209,21 +222,11 @@ export const run = (
         return value === undefined ? [] : [[ServeSettings.flagOf(name), value] as const]
       }),
       level: terminal.level,
-      tip: NodeFlags.tip(NodeFlags.facts(
-        Option.isSome(settings.redis) ? "elsewhere" : settings.recorderThreads === 0 ? "main thread" : "threads"
-      ))
+      tip: NodeFlags.tip(NodeFlags.facts(recording))
     }
     yield* terminal.announce(ConsoleText.header(header), "listening", ConsoleText.headerFields(header))
     const status = terminal.hasStatus
-      ? yield* Effect.forkDaemon(showStatus(
-        server,
-        meetings,
-        Option.isSome(settings.redis)
-          ? undefined
-          : settings.recorderThreads === 0
-          ? ThreadLoad.mainThreadBusy
-          : ThreadMessages.threadBusy
-      ))
+      ? yield* Effect.forkDaemon(showStatus(server, meetings, recorderLoad[recording]))
       : undefined
     const load = yield* Effect.forkDaemon(ThreadLoad.report(ThreadLoad.mainThreadBusy))
     // the fibers that show how the server is doing stop before the last lines are written
