@@ -105,10 +105,11 @@ const recorderThreads = Options.integer("recorder-threads").pipe(
 
 const recorderHeapMb = Options.integer("recorder-heap-mb").pipe(
   Options.withDescription(
-    `V8 heap limit of each recorder thread in MiB: lower holds less memory, collecting more often (default ${RecorderThread.DEFAULT_HEAP_LIMIT_MB}; env CALLSTREAM_RECORDER_HEAP_MB)`
+    `V8 heap limit of each recorder thread in MiB: lower holds less memory, collecting more often (default ${RecorderThread.DEFAULT_HEAP_LIMIT_MB}; not with --recorder-threads 0 or --redis; env CALLSTREAM_RECORDER_HEAP_MB)`
   ),
   Options.withFallbackConfig(Config.integer("CALLSTREAM_RECORDER_HEAP_MB")),
-  Options.withDefault(RecorderThread.DEFAULT_HEAP_LIMIT_MB)
+  // left out, it is the default; given with --recorder-threads 0 (no recorder thread), it is refused
+  Options.optional
 )
 
 const redisUrl = Options.redacted("redis").pipe(
@@ -245,9 +246,10 @@ export const serve = Command.make(
     limits,
     ...consoleOptions
   },
-  ({ logFormat, logLevel, otel, partitions, redis, redisPrefix, ...raw }) =>
+  ({ logFormat, logLevel, otel, partitions, recorderHeapMb, redis, redisPrefix, ...raw }) =>
     ServeSettings.resolve({
       ...raw,
+      recorderHeapMb: Option.getOrUndefined(recorderHeapMb),
       redis: Option.map(redis, (url) => ({ url, partitions, prefix: redisPrefix }))
     }).pipe(
       Effect.flatMap((settings) =>

@@ -152,7 +152,8 @@ export interface RawSettings {
    */
   readonly recorderThreads?: number | undefined
   /**
-   * `--recorder-heap-mb`; default 1,024.
+   * `--recorder-heap-mb`; default 1,024. Refused with `--recorder-threads 0` or `--redis`, where no recorder thread
+   * runs.
    *
    * @since 0.2.0
    */
@@ -230,6 +231,17 @@ export const resolve = (
       )
     }
     const recorderHeapMb = raw.recorderHeapMb ?? RecorderThread.DEFAULT_HEAP_LIMIT_MB
+    const noRecorderThread = Option.isSome(raw.redis ?? Option.none())
+      ? "with --redis (the workers record)"
+      : recorderThreads === 0
+      ? "with --recorder-threads 0 (the main thread records)"
+      : undefined
+    if (raw.recorderHeapMb !== undefined && noRecorderThread !== undefined) {
+      return yield* fail(
+        "ConflictingFlags",
+        `--recorder-heap-mb sets the heap of the recorder threads, and there are none ${noRecorderThread}`
+      )
+    }
     if (!Number.isSafeInteger(recorderHeapMb) || recorderHeapMb < MIN_RECORDER_HEAP_MB) {
       return yield* fail(
         "InvalidNumber",

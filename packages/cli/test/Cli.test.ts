@@ -151,7 +151,14 @@ describe("callstream's error messages", () => {
       [["serve", "--port", "0", "--out", path.join(file, "sub")], "is not a writable folder"],
       [["serve", "--port", "0", "--path", "ws"], "--path must start with"],
       [["serve", "--port", "0", "--recorder-threads", "65"], "--recorder-threads must be a whole number from 0 to 64"],
-      [["serve", "--port", "0", "--recorder-heap-mb", "10"], "--recorder-heap-mb must be a whole number of at least 64"]
+      [
+        ["serve", "--port", "0", "--recorder-heap-mb", "10"],
+        "--recorder-heap-mb must be a whole number of at least 64"
+      ],
+      [
+        ["serve", "--port", "0", "--recorder-threads", "0", "--recorder-heap-mb", "512"],
+        "--recorder-heap-mb sets the heap of the recorder threads, and there are none with --recorder-threads 0"
+      ]
     ]
     await Promise.all(cases.map(async ([args, message]) => {
       const { code, stderr } = await cli(args)

@@ -65,13 +65,30 @@ describe("ServeSettings.resolve", () => {
         [{ signingSecret: Option.some(Redacted.make("whsec_abc")) }, "InvalidSecret", "--signing-secret"],
         [{ token: Option.some(Redacted.make(" , ")) }, "InvalidSecret", "--token"],
         [{ sessionTimeout: 0 }, "InvalidNumber", "--session-timeout"],
-        [{ maxMessageBytes: 10 }, "InvalidNumber", "--max-message-bytes"]
+        [{ maxMessageBytes: 10 }, "InvalidNumber", "--max-message-bytes"],
+        [{ recorderThreads: 0, recorderHeapMb: 512 }, "ConflictingFlags", "there are none with --recorder-threads 0"],
+        [
+          {
+            recorderHeapMb: 512,
+            redis: Option.some({ url: Redacted.make("redis://127.0.0.1:1"), partitions: 8, prefix: "callstream" })
+          },
+          "ConflictingFlags",
+          "there are none with --redis"
+        ]
       ]
       for (const [overrides, reason, flag] of cases) {
         const error = yield* Effect.flip(ServeSettings.resolve(raw(overrides)))
         assert.strictEqual(error.reason, reason)
         assert.include(error.message, flag)
       }
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.effect("the recorder threads' heap limit: the default unless given, and given with a recorder thread it is kept", () =>
+    Effect.gen(function*() {
+      assert.strictEqual((yield* ServeSettings.resolve(raw())).recorderHeapMb, 1024)
+      assert.strictEqual((yield* ServeSettings.resolve(raw({ recorderThreads: 0 }))).recorderThreads, 0)
+      const given = yield* ServeSettings.resolve(raw({ recorderThreads: 2, recorderHeapMb: 512 }))
+      assert.strictEqual(given.recorderHeapMb, 512)
     }).pipe(Effect.provide(NodeContext.layer)))
 
   it.effect("an output folder that cannot be written is refused; a missing one is created", () =>

@@ -16,5 +16,6 @@ export class SettingsError extends Data.TaggedError("SettingsError")<{
     | "InvalidRedisUrl"
     | "RedisUnreachable"
     | "InvalidUrl"
+    | "ConflictingFlags"
   readonly message: string
 }> {}
