@@ -37,6 +37,7 @@ import * as Equal from "effect/Equal"
 import * as Schema from "effect/Schema"
 import * as Sink from "effect/Sink"
 import * as Utils from "effect/Utils"
+import * as Crypto from "node:crypto"
 import * as NameRecord from "./internal/nameRecord.js"
 
 /**
@@ -130,6 +131,15 @@ export interface Participants {
   readonly chat: Chunk.Chunk<Chat>
   /** The latest meeting time any event carried: open intervals are counted up to it. */
   readonly at: number
+  /**
+   * What {@link reduce} needs of the chat messages moved out by {@link settleChat} to recognize a repeat of one, as
+   * pairs of numbers: a message's time and a 52-bit digest of it (see {@link chatDigest}), 16 bytes a message
+   * instead of the message. It holds the messages a repeat is looked for among: those that no message moved out
+   * after them is older than (see `hasChat`), so their times never decrease.
+   *
+   * @since 0.2.0
+   */
+  readonly settledChat?: Float64Array | undefined
 }
 
 /**
@@ -264,18 +274,63 @@ const sameChat = (a: Chat, b: Chat): boolean =>
   a.at === b.at && a.participantKey === b.participantKey && a.text === b.text && a.to === b.to
 
 /**
+ * A 52-bit digest of a chat message: of its time, sender, text and addressee (what makes two messages the same). What
+ * {@link settleChat} keeps of a message it moves out.
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const chatDigest = (entry: Chat): number =>
+  Number.parseInt(
+    Crypto.hash("sha256", JSON.stringify([entry.at, entry.participantKey, entry.text, entry.to]), "hex").slice(0, 13),
+    16
+  )
+
+// `settledChat` with `moved` (messages moved out, in the chat's order) taken in: each one hides the messages before it
+// that are newer than it (a repeat is not looked for past an older message), which are at the end, as times never
+// decrease along what is held
+const withSettledChatDigests = (held: Float64Array | undefined, moved: ReadonlyArray<Chat>): Float64Array => {
+  const pairs = Array.from(held ?? [])
+  for (const message of moved) {
+    while (pairs.length > 0 && pairs[pairs.length - 2]! > message.at) pairs.length -= 2
+    pairs.push(message.at, chatDigest(message))
+  }
+  return Float64Array.from(pairs)
+}
+
+// whether `settledChat` holds a message the same as `entry`: among the pairs with its time (a binary search)
+const isSettledChat = (pairs: Float64Array, entry: Chat): boolean => {
+  let low = 0
+  let high = pairs.length / 2
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if (pairs[middle * 2]! < entry.at) low = middle + 1
+    else high = middle
+  }
+  if (low * 2 >= pairs.length || pairs[low * 2] !== entry.at) return false
+  const digest = chatDigest(entry)
+  for (let i = low * 2; i < pairs.length && pairs[i] === entry.at; i += 2) {
+    if (pairs[i + 1] === digest) return true
+  }
+  return false
+}
+
+/**
  * Whether the chat holds `entry` already. Messages come in the order of their times, so a repeat is looked for
  * among the latest, back to the first that is older than it: a few steps for each message, however long the chat
- * (looking through all of it took 1.4 ms a message once the chat held 40,000). A repeat that comes after a message
- * older than it (delivered out of order) is not looked for past that one, and is kept as another message.
+ * (looking through all of it took 1.4 ms a message once the chat held 40,000); and past the messages held, among
+ * those moved out by {@link settleChat} (their digests), by the same rule, so the answer does not depend on when
+ * they were moved. A repeat that comes after a message older than it (delivered out of order) is not looked for
+ * past that one, and is kept as another message.
  */
-const hasChat = (chat: Chunk.Chunk<Chat>, entry: Chat): boolean => {
+const hasChat = (state: Participants, entry: Chat): boolean => {
+  const chat = state.chat
   for (let i = chat.length - 1; i >= 0; i--) {
     const other = Chunk.unsafeGet(chat, i)
     if (other.at < entry.at) return false
     if (sameChat(other, entry)) return true
   }
-  return false
+  return state.settledChat !== undefined && isSettledChat(state.settledChat, entry)
 }
 
 /**
@@ -320,13 +375,13 @@ export const reduce = (state: Participants, input: Input): Participants => {
       text: data.text,
       to: data.to
     }
-    if (!hasChat(chat, entry)) {
+    if (!hasChat(state, entry)) {
       chat = Chunk.append(chat, entry)
       if (chat.length % FLATTEN_CHAT_EVERY === 0) Chunk.toReadonlyArray(chat)
     }
   }
   if (p === known && chat === state.chat && at === state.at) return state
-  return { roster: p === known ? state.roster : { ...state.roster, [key]: p }, chat, at }
+  return { ...state, roster: p === known ? state.roster : { ...state.roster, [key]: p }, chat, at }
 }
 
 /**
@@ -471,6 +526,79 @@ export const withSettled = (state: Participants, settled: Iterable<SettledInterv
   }
   return { ...state, roster }
 }
+
+/**
+ * Moves chat messages sent before `before` out of the state and returns them, in the chat's order, with the state
+ * left: the chat's counterpart of {@link settle}, for a recorder that keeps a long chat (a webinar's, or a
+ * participant flooding it) on disk instead of in memory. Only the chat's oldest messages leave, up to the first sent
+ * at `before` or later, so {@link withSettledChat} puts them back exactly where they were; a digest of each stays
+ * (see `settledChat`), so a repeat of one changes nothing, as when the chat held it. What reads the chat ({@link chatToJson}) sees only
+ * the messages held: give it {@link withSettledChat}'s state for the whole meeting.
+ *
+ * @example
+ * ```ts
+ * import { Participants } from "@callstream/sinks"
+ * import * as fs from "node:fs"
+ *
+ * // a reducer step that keeps the last 10 s of chat in memory and appends older messages to a file
+ * const step = (state: Participants.Participants, event: Participants.Input): Participants.Participants => {
+ *   const next = Participants.reduce(state, event)
+ *   const { settled, state: kept } = Participants.settleChat(next, next.at - 10)
+ *   for (const message of settled) fs.appendFileSync("chat.jsonl", JSON.stringify(message) + "\n")
+ *   return kept
+ * }
+ * // for chat.json: Participants.chatToJson(Participants.withSettledChat(state, <the lines of chat.jsonl, parsed>))
+ * ```
+ *
+ * @since 0.2.0
+ * @category reducers
+ */
+export const settleChat = (
+  state: Participants,
+  before: number
+): { readonly settled: ReadonlyArray<Chat>; readonly state: Participants } => {
+  const chat = Chunk.toReadonlyArray(state.chat)
+  let count = 0
+  while (count < chat.length && chat[count]!.at < before) count++
+  if (count === 0) return { settled: [], state }
+  const settled = chat.slice(0, count)
+  return {
+    settled,
+    // a copy of the rest: a slice of the Chunk would keep the whole array, and what left with it, alive
+    state: {
+      ...state,
+      chat: Chunk.unsafeFromArray(chat.slice(count)),
+      settledChat: withSettledChatDigests(state.settledChat, settled)
+    }
+  }
+}
+
+/**
+ * The state with chat messages moved out by {@link settleChat} put back: `settled` in the order they were moved out
+ * (calls one after the other), then the messages held.
+ *
+ * @since 0.2.0
+ * @category reducers
+ */
+export const withSettledChat = (state: Participants, settled: ReadonlyArray<Chat>): Participants =>
+  settled.length === 0 ? state : {
+    ...state,
+    chat: Chunk.unsafeFromArray(settled.concat(Chunk.toReadonlyArray(state.chat)))
+  }
+
+/**
+ * A restored state told of the chat messages an earlier run moved out with {@link settleChat} (read back from where
+ * it kept them): their digests are held again (see `settledChat`), so a repeat of one changes nothing, while the
+ * messages themselves stay out.
+ *
+ * @since 0.2.0
+ * @category reducers
+ */
+export const holdSettledChat = (state: Participants, settled: ReadonlyArray<Chat>): Participants =>
+  settled.length === 0 ? state : {
+    ...state,
+    settledChat: withSettledChatDigests(state.settledChat, settled)
+  }
 
 // -----------------------------------------------------------------------------
 // reading

@@ -14,6 +14,7 @@
  * participants.json     per participant id: details, intervals, talk time (s) and share
  * participants.settled.jsonl   the closed intervals the recorder no longer holds in memory
  * chat.json
+ * chat.settled.jsonl    the chat messages the recorder no longer holds in memory
  * audio/mixed.wav       16 kHz mono 16-bit; sample 0 = meeting time 0; gaps are silence
  * audio/participant-<id>.wav
  * video/participant-<id>/<webcam|screenshare>/<ms>.png   (and <webcam|screenshare>.h264)
@@ -43,7 +44,8 @@
  *
  * **Restarts.** The tape is the write-ahead log. Every `checkpointInterval` (default 30 s), and when the session
  * ends, `checkpoint.json` saves the whole state with the tape and control-log offsets it covers (and how much of
- * `transcript.settled.jsonl` and `participants.settled.jsonl` goes with it: a restart cuts those files back to it).
+ * `transcript.settled.jsonl`, `participants.settled.jsonl` and `chat.settled.jsonl` goes with it: a restart cuts those
+ * files back to it).
  * A recorder that
  * finds a folder continues it: it cuts a line a kill left half-written, loads the checkpoint and replays the rest
  * of both logs, in their original order, through the same reducers, so the transcript, participants, chat and
@@ -78,7 +80,9 @@
  * words: older ones are moved out to `transcript.settled.jsonl` at most every `exportInterval`, in the flush, with
  * the logs, and read back only while the transcript files are rendered; the ids of every final, so a repeat is
  * still recognized; the roster with its open intervals (closed ones are moved out to `participants.settled.jsonl`
- * the same way, and read back only while `participants.json` is rendered); the chat, which grows with the meeting;
+ * the same way, and read back only while `participants.json` is rendered); the chat's messages of the last 10 s of
+ * meeting time (older ones are moved out to `chat.settled.jsonl` the same way, read back only while `chat.json` is
+ * rendered, and its time and a digest of it stay, 16 bytes, so a repeat is still recognized);
  * the summary, whose lists are bounded; per audio track its frontier, the ranges within the late-audio window and
  * its counts), the output collected since the last flush (about `flushInterval` of the session's traffic, at most
  * `maxPendingBytes` before the Stream waits), up to `maxOpenFiles` open files, and a digest of each derived file

@@ -308,3 +308,79 @@ describe("Participants.settle", () => {
     )
   })
 })
+
+describe("Participants.settleChat", () => {
+  const say = (text: string, at: number, id = 100) => decode(Fixtures.chat(text, { participant: person(id), at }))
+  const texts = (state: Participants.Participants) => Participants.chatToJson(state).map((c) => c.text)
+
+  it("moves the oldest messages out, keeps a digest of each so a repeat changes nothing, and puts them back in place", () => {
+    const state = ["a", "b", "c", "d"].map((text, i) => say(text, i * 5)).reduce(
+      Participants.reduce,
+      Participants.empty
+    )
+    const { settled, state: left } = Participants.settleChat(state, 7)
+    assert.deepStrictEqual(settled.map((m) => m.text), ["a", "b"])
+    assert.deepStrictEqual(texts(left), ["c", "d"])
+    assert.strictEqual(Participants.settleChat(left, 7).state, left)
+    // a repeat of a message moved out changes nothing; a message at its time with another text is kept
+    assert.strictEqual(Participants.reduce(left, say("a", 0)), left)
+    assert.strictEqual(Participants.reduce(left, say("b", 5)), left)
+    const other = Participants.reduce(left, say("b'", 5))
+    assert.deepStrictEqual(texts(Participants.withSettledChat(other, settled)), ["a", "b", "c", "d", "b'"])
+    // everything moved out: the digests still answer
+    const { settled: rest, state: empty } = Participants.settleChat(left, 100)
+    assert.strictEqual(empty.chat.length, 0)
+    assert.strictEqual(Participants.reduce(empty, say("c", 10)), empty)
+    assert.deepStrictEqual(texts(Participants.withSettledChat(empty, [...settled, ...rest])), ["a", "b", "c", "d"])
+    // a restart: the messages held from the checkpoint, those moved out read back from their lines
+    const saved = Either.getOrThrow(Participants.fromJson(JSON.parse(JSON.stringify(Participants.toJson(empty)))))
+    const restored = Participants.holdSettledChat(
+      { ...saved, at: empty.at },
+      JSON.parse(JSON.stringify([...settled, ...rest]))
+    )
+    assert.strictEqual(Participants.reduce(restored, say("a", 0)), restored)
+    assert.deepStrictEqual(texts(Participants.reduce(restored, say("e", 30))), ["e"])
+  })
+
+  it("property: settling at any points gives the chat of the same events never settled, across a restart too", () => {
+    // a few texts, senders and times, so repeats, messages at the same time and late ones are frequent
+    const message = FastCheck.record({
+      text: FastCheck.constantFrom("hi", "link", "ok"),
+      id: FastCheck.constantFrom(100, 200),
+      at: FastCheck.integer({ min: 0, max: 20 })
+    }).map(({ at, id, text }) => say(text, at, id))
+    const step = FastCheck.tuple(message, FastCheck.option(FastCheck.integer({ min: 0, max: 25 })))
+    FastCheck.assert(
+      FastCheck.property(FastCheck.array(step, { minLength: 1, maxLength: 40 }), (steps) => {
+        let whole = Participants.empty
+        let state = Participants.empty
+        const moved: Array<Participants.Chat> = []
+        const half = Math.floor(steps.length / 2)
+        steps.forEach(([event, before], i) => {
+          whole = Participants.reduce(whole, event)
+          state = Participants.reduce(state, event)
+          if (before !== null) {
+            const { settled, state: left } = Participants.settleChat(state, before)
+            moved.push(...settled)
+            state = left
+          }
+          if (i === half) {
+            // a restart: the messages held from the checkpoint's JSON, the digests from the lines moved out
+            const saved = Either.getOrThrow(
+              Participants.fromJson(
+                Participants.rosterToJson(state),
+                JSON.parse(JSON.stringify(Participants.chatToJson(state)))
+              )
+            )
+            state = Participants.holdSettledChat({ ...saved, at: state.at }, JSON.parse(JSON.stringify(moved)))
+          }
+        })
+        assert.deepStrictEqual(
+          Participants.chatToJson(Participants.withSettledChat(state, moved)),
+          Participants.chatToJson(whole)
+        )
+      }),
+      { numRuns: 500 }
+    )
+  })
+})

@@ -24,7 +24,8 @@ import type { Snapshot } from "./sessionState.js"
 
 /**
  * How far into the tape (messages) and the control log a state goes, and how much of `transcript.settled.jsonl`
- * (the finals moved out of memory) and of `participants.settled.jsonl` (the intervals moved out) belongs to it.
+ * (the finals moved out of memory), of `participants.settled.jsonl` (the intervals moved out) and of
+ * `chat.settled.jsonl` (the chat messages moved out) belongs to it.
  * @internal
  */
 export interface Offsets {
@@ -32,6 +33,7 @@ export interface Offsets {
   readonly control: { readonly bytes: number; readonly lines: number }
   readonly settled: { readonly bytes: number; readonly lines: number }
   readonly intervals: { readonly bytes: number; readonly lines: number }
+  readonly chat: { readonly bytes: number; readonly lines: number }
 }
 
 /** Counts of the recorder's own that carry on across restarts. @internal */
@@ -80,6 +82,8 @@ const Checkpoint = Schema.Struct({
   settled: Schema.optionalWith(Place, { default: () => ({ bytes: 0, lines: 0 }) }),
   // absent in a checkpoint of a version that kept every interval in memory (and in this file)
   intervals: Schema.optionalWith(Place, { default: () => ({ bytes: 0, lines: 0 }) }),
+  // absent in a checkpoint of a version that kept the whole chat in memory (and in this file)
+  chat: Schema.optionalWith(Place, { default: () => ({ bytes: 0, lines: 0 }) }),
   position: Schema.NullOr(Schema.String),
   skipped: Schema.Number,
   // decoded by the reducers' own readers below
@@ -109,6 +113,7 @@ export const render = (snapshot: Snapshot, offsets: Offsets, counts: RecorderCou
     control: offsets.control,
     settled: offsets.settled,
     intervals: offsets.intervals,
+    chat: offsets.chat,
     position: snapshot.position ?? null,
     skipped: snapshot.skipped,
     summary: snapshot.summary,
@@ -156,7 +161,13 @@ export const read = (json: unknown): Either.Either<Restored, unknown> =>
         position: saved.position ?? undefined,
         skipped: saved.skipped
       },
-      offsets: { tape: saved.tape, control: saved.control, settled: saved.settled, intervals: saved.intervals },
+      offsets: {
+        tape: saved.tape,
+        control: saved.control,
+        settled: saved.settled,
+        intervals: saved.intervals,
+        chat: saved.chat
+      },
       counts: saved.recorder
     }
   })

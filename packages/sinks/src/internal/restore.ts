@@ -17,6 +17,7 @@ import { readJson } from "./files.js"
 import { AUDIO, TAPE, wavName } from "./layout.js"
 import { forEachLine, repairTail } from "./lines.js"
 import * as SessionState from "./sessionState.js"
+import * as SettledChat from "./settledChat.js"
 import * as SettledIntervals from "./settledIntervals.js"
 import * as SettledTranscript from "./settledTranscript.js"
 
@@ -27,7 +28,8 @@ import * as SettledTranscript from "./settledTranscript.js"
  * first. Replayed audio is placed on the timeline again; only the samples the WAV files lack are written again.
  * `transcript.settled.jsonl` is cut back to what the checkpoint counted (finals moved out after it are replayed and
  * moved out again), and its finals' digests are held again so a repeat of one is recognized; without a usable
- * checkpoint it is emptied, as everything is replayed. `participants.settled.jsonl` (intervals moved out) likewise.
+ * checkpoint it is emptied, as everything is replayed. `participants.settled.jsonl` (intervals moved out) and
+ * `chat.settled.jsonl` (chat messages moved out, whose digests are held again too) likewise.
  *
  * A folder written before there were checkpoints and control logs is continued from its derived files instead.
  *
@@ -61,7 +63,13 @@ export interface Restored {
  */
 export const fresh = (session: SessionKey.SessionKey): Restored => ({
   snapshot: SessionState.empty(session),
-  offsets: { tape: { bytes: 0, lines: 0 }, control: { bytes: 0, lines: 0 }, settled: noSettled, intervals: noSettled },
+  offsets: {
+    tape: { bytes: 0, lines: 0 },
+    control: { bytes: 0, lines: 0 },
+    settled: noSettled,
+    intervals: noSettled,
+    chat: noSettled
+  },
   counts: zeroCounts,
   tapeAt: 0,
   missingAudio: [],
@@ -162,12 +170,18 @@ export const restore = (
     const intervals = Either.isRight(saved)
       ? yield* SettledIntervals.restore(intervalsPath, saved.right.offsets.intervals.bytes)
       : Either.left("no checkpoint")
+    const chatPath = path.join(dir, SettledChat.FILE)
+    const chat = Either.isRight(saved)
+      ? yield* SettledChat.restore(chatPath, saved.right.offsets.chat.bytes)
+      : Either.left("no checkpoint")
     const usable = Either.isRight(saved) && Either.isRight(settled) && Either.isRight(intervals) &&
+      Either.isRight(chat) &&
       saved.right.offsets.tape.bytes <= Math.max(0, tapeSize) &&
       saved.right.offsets.control.bytes <= Math.max(0, controlSize)
     // everything is replayed into memory again (and moved out again by the recorder)
     if (!usable && (yield* fs.exists(settledPath))) yield* fs.truncate(settledPath, 0)
     if (!usable && (yield* fs.exists(intervalsPath))) yield* fs.truncate(intervalsPath, 0)
+    if (!usable && (yield* fs.exists(chatPath))) yield* fs.truncate(chatPath, 0)
     const legacy = !usable && controlSize === -1 && tapeSize > 0 &&
       (yield* fs.exists(path.join(dir, "session.json")).pipe(Effect.orElseSucceed(() => false)))
 
@@ -179,7 +193,8 @@ export const restore = (
         ...saved.right,
         snapshot: {
           ...snapshot,
-          transcript: Transcript.holdSettled(snapshot.transcript, Either.getOrElse(settled, () => []))
+          transcript: Transcript.holdSettled(snapshot.transcript, Either.getOrElse(settled, () => [])),
+          participants: Participants.holdSettledChat(snapshot.participants, Either.getOrElse(chat, () => []))
         }
       }
       from = "checkpoint"
@@ -192,7 +207,8 @@ export const restore = (
           tape: { bytes: tapeSize, lines },
           control: { bytes: 0, lines: 0 },
           settled: noSettled,
-          intervals: noSettled
+          intervals: noSettled,
+          chat: noSettled
         },
         counts: zeroCounts
       }
@@ -204,7 +220,8 @@ export const restore = (
           tape: { bytes: 0, lines: 0 },
           control: { bytes: 0, lines: 0 },
           settled: noSettled,
-          intervals: noSettled
+          intervals: noSettled,
+          chat: noSettled
         },
         counts: zeroCounts
       }
@@ -271,7 +288,8 @@ export const restore = (
         tape: { bytes: Math.max(0, tapeSize), lines: tapeLines },
         control: { bytes: Math.max(0, controlSize), lines: controlLines },
         settled: start.offsets.settled,
-        intervals: start.offsets.intervals
+        intervals: start.offsets.intervals,
+        chat: start.offsets.chat
       },
       counts: start.counts,
       tapeAt: tapeAt ?? (tapeSize > 0 ? yield* TapeRecorder.lastAt(tapePath) : 0),

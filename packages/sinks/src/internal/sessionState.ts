@@ -191,6 +191,19 @@ export class SessionState {
     return settled
   }
 
+  /**
+   * Moves the chat messages sent more than `window` seconds before the latest time seen out of the state (see
+   * `Participants.settleChat`) and returns them: what the recorder keeps on disk instead of in memory.
+   */
+  settleChat(window: number): ReadonlyArray<Participants.Chat> {
+    const { settled, state } = Participants.settleChat(this.participants, this.participants.at - window)
+    if (settled.length > 0) {
+      this.cached = undefined
+      this.participants = state
+    }
+    return settled
+  }
+
   /** Records a problem of the recorder's own (a file that cannot be written) in the summary. */
   addError(now: number, source: string, message: string): void {
     this.cached = undefined

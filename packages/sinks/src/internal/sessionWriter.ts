@@ -32,6 +32,7 @@ import { AUDIO, TAPE, VIDEO, wavName } from "./layout.js"
 import type * as Restore from "./restore.js"
 import { type Run as SampleRun, SampleRuns } from "./sampleRuns.js"
 import * as SessionState from "./sessionState.js"
+import * as SettledChat from "./settledChat.js"
 import * as SettledIntervals from "./settledIntervals.js"
 import type * as SettledLog from "./settledLog.js"
 import * as SettledTranscript from "./settledTranscript.js"
@@ -135,11 +136,14 @@ const TRANSCRIPT_FILES = Exports.FILES.filter((name) => name.startsWith("transcr
 
 /** The file rendered from the roster. */
 const PARTICIPANTS_FILE = "participants.json"
+/** The file rendered from the chat. */
+const CHAT_FILE = "chat.json"
 
 /** How many bytes of each settled file a state goes with (see `SettledLog`). */
 interface SettledEnds {
   readonly finals: number
   readonly intervals: number
+  readonly chat: number
 }
 
 /** Media bytes kept for a file that cannot be written, before they are given up. */
@@ -204,8 +208,8 @@ export const make = (
     const tape = new AppendBuffer(restored.offsets.tape.bytes, restored.offsets.tape.lines)
     // a control log gets a line now and then: it holds a block of the pool only while a line waits
     const control = new AppendBuffer(restored.offsets.control.bytes, restored.offsets.control.lines)
-    // what the state moves out of memory (see `SettledLog`): the transcript's older finals and the participants'
-    // closed intervals, a few lines now and then, like the control log. Each file is opened at its first write and
+    // what the state moves out of memory (see `SettledLog`): the transcript's older finals, the participants'
+    // closed intervals and the chat's older messages, a few lines now and then, like the control log. Each file is opened at its first write and
     // kept open, as the tape is (an open and a close every few seconds per session added up to a tenth of the
     // recorder thread at 1,000 sessions)
     const settledLogOf = (file: string, place: { readonly bytes: number; readonly lines: number }) => {
@@ -226,9 +230,12 @@ export const make = (
     }
     const finals = settledLogOf(SettledTranscript.FILE, restored.offsets.settled)
     const intervals = settledLogOf(SettledIntervals.FILE, restored.offsets.intervals)
+    const chat = settledLogOf(SettledChat.FILE, restored.offsets.chat)
+    const settledLogs = [finals, intervals, chat]
     let lastSettleAt = 0
     // what the logs (the tape, the control log and the settled files) hold unwritten
-    const logsPending = () => tape.pending + control.pending + finals.buffer.pending + intervals.buffer.pending
+    const logsPending = () =>
+      tape.pending + control.pending + finals.buffer.pending + intervals.buffer.pending + chat.buffer.pending
     const lineOf = lineMaker(restored.tapeAt)
     let tapeLines = restored.offsets.tape.lines
 
@@ -524,7 +531,7 @@ export const make = (
 
     // what the last complete refresh rendered: the state in memory, and the ends of the settled files it went with
     let exported: Exports.Snapshot | undefined
-    let exportedEnds: SettledEnds = { finals: 0, intervals: 0 }
+    let exportedEnds: SettledEnds = { finals: 0, intervals: 0, chat: 0 }
     const hashes = new Map<string, string>()
     // when the next refresh is due; none yet: the first one is placed at the first flush (see `firstRefreshAt`)
     let nextExportAt: number | undefined
@@ -562,9 +569,11 @@ export const make = (
         const names = new Set(Exports.changedFiles(exported, next))
         if (ends.finals !== exportedEnds.finals) { for (const name of TRANSCRIPT_FILES) names.add(name) }
         if (ends.intervals !== exportedEnds.intervals) names.add(PARTICIPANTS_FILE)
+        if (ends.chat !== exportedEnds.chat) names.add(CHAT_FILE)
         // the transcript files are rendered from the settled finals (read back for the moment) and those in memory,
-        // `participants.json` from the settled intervals and the roster; while a settled file does not hold all it
-        // should (a write that failed), what is rendered from it waits
+        // `participants.json` from the settled intervals and the roster, `chat.json` from the settled messages and
+        // those held; while a settled file does not hold all it should (a write that failed), what is rendered from
+        // it waits
         let transcript = snapshot.transcript
         if (ends.finals > 0 && TRANSCRIPT_FILES.some((name) => names.has(name))) {
           const back = yield* readBack(SettledTranscript.read, finals.path, ends.finals)
@@ -583,6 +592,14 @@ export const make = (
             complete = false
           }
         }
+        if (ends.chat > 0 && names.has(CHAT_FILE)) {
+          const back = yield* readBack(SettledChat.read, chat.path, ends.chat)
+          if (Option.isSome(back)) participants = Participants.withSettledChat(participants, back.value)
+          else {
+            names.delete(CHAT_FILE)
+            complete = false
+          }
+        }
         for (const [name, text] of Object.entries(Exports.renderFiles({ ...next, transcript, participants }, names))) {
           work.bytes += text.length
           const hash = digest(text)
@@ -595,7 +612,7 @@ export const make = (
         }
         // after a failure, the next refresh renders every file again (unchanged ones are skipped by their hash)
         exported = complete ? next : undefined
-        exportedEnds = complete ? ends : { finals: -1, intervals: -1 }
+        exportedEnds = complete ? ends : { finals: -1, intervals: -1, chat: -1 }
         return work
       })
 
@@ -650,8 +667,8 @@ export const make = (
           if (finished && !force) return Effect.void
           // what this flush writes is taken in one synchronous step, together with the state it leads to
           const now = clock.unsafeCurrentTimeMillis()
-          // the transcript's older finals and the participants' closed intervals leave memory for their files (at
-          // most every exportInterval)
+          // the transcript's older finals, the participants' closed intervals and the chat's older messages leave
+          // memory for their files (at most every exportInterval)
           if (!force && now - lastSettleAt >= settings.exportInterval) {
             lastSettleAt = now
             for (const utterance of state.settle(SettledTranscript.WINDOW)) {
@@ -660,16 +677,18 @@ export const make = (
             for (const interval of state.settleIntervals()) {
               intervals.buffer.append(SettledIntervals.line(interval), 1)
             }
+            for (const message of state.settleChat(SettledChat.WINDOW)) chat.buffer.append(SettledChat.line(message), 1)
           }
           // the ends of the settled files the snapshot goes with
           const ends: SettledEnds = {
             finals: finals.buffer.committed + finals.buffer.pending,
-            intervals: intervals.buffer.committed + intervals.buffer.pending
+            intervals: intervals.buffer.committed + intervals.buffer.pending,
+            chat: chat.buffer.committed + chat.buffer.pending
           }
           const snapshot = state.snapshot
           const tapeBytes = tape.take()
           const controlBytes = control.take()
-          const settledJobs = [finals, intervals].map((log) => [log, log.buffer.take()] as const)
+          const settledJobs = settledLogs.map((log) => [log, log.buffer.take()] as const)
           const wavJobs = Array.from(tracks.values(), (track) => [track, track.runs.take()] as const)
           const streamJobs = Array.from(streams.values(), (stream) => [stream, stream.buffer.take()] as const)
           const batch = frames
@@ -715,7 +734,8 @@ export const make = (
               tape: { bytes: tape.committed, lines: tape.committedItems },
               control: { bytes: control.committed, lines: control.committedItems },
               settled: { bytes: finals.buffer.committed, lines: finals.buffer.committedItems },
-              intervals: { bytes: intervals.buffer.committed, lines: intervals.buffer.committedItems }
+              intervals: { bytes: intervals.buffer.committed, lines: intervals.buffer.committedItems },
+              chat: { bytes: chat.buffer.committed, lines: chat.buffer.committedItems }
             }
             // the position reached is reported once the logs hold it; once the session's end is applied, only by
             // the last flush, after the derived files and the checkpoint are written: a transport acknowledges on
@@ -841,7 +861,8 @@ export const make = (
             trouble.retryAt(TAPE, now),
             trouble.retryAt(ControlLog.FILE, now),
             trouble.retryAt(SettledTranscript.FILE, now),
-            trouble.retryAt(SettledIntervals.FILE, now)
+            trouble.retryAt(SettledIntervals.FILE, now),
+            trouble.retryAt(SettledChat.FILE, now)
           )
           const wait = Math.max(50, retryAt - now)
           return Effect.zipRight(Effect.sleep(wait), relieve)

@@ -1,0 +1,94 @@
+// A long chat: the recorder keeps its last 10 s in memory and the older messages in chat.settled.jsonl, chat.json
+// still holds every message, repeats of messages moved out are still recognized, across restarts too.
+import { SampleMeeting, type SessionEvent, type Tape } from "@callstream/core"
+import { NodeContext } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import * as Exports from "../src/Exports.js"
+import * as Participants from "../src/Participants.js"
+import * as SessionSummary from "../src/SessionSummary.js"
+import * as Transcript from "../src/Transcript.js"
+import * as FailingFileSystem from "./failingFileSystem.js"
+import { BOT, json, linesOf, paced, recordAcrossRestart, recordPacedWhole, sessionItems, tempDir } from "./recording.js"
+
+const SETTLED = "chat.settled.jsonl"
+
+// 3 minutes of meeting with a chat message every second, some sent twice at once (a repeat) and some again 60 s
+// later (a late repeat, of a message long moved out of memory by then)
+const meeting = SampleMeeting.generate({ seed: 7, duration: 180, separate: false }).entries
+const template = meeting.find((entry) => (entry.message as any).event === "participant_events.chat_message")!
+const chatAt = (at: number, text: string, from: number): Tape.TapeEntry => {
+  const message = structuredClone(template.message) as any
+  message.data.data.timestamp.relative = at
+  message.data.data.participant.id = from
+  message.data.data.data.text = text
+  return { at, message }
+}
+const chat: Array<Tape.TapeEntry> = []
+for (let t = 1; t < 178; t++) {
+  chat.push(chatAt(t, `message ${t}`, 100 + (t % 3)))
+  if (t % 10 === 0) chat.push(chatAt(t, `message ${t}`, 100 + (t % 3)))
+  if (t % 25 === 0 && t > 60) chat.push({ ...chatAt(t - 60, `message ${t - 60}`, 100 + ((t - 60) % 3)), at: t })
+}
+const items = sessionItems([...meeting, ...chat].sort((a, b) => a.at - b.at))
+
+/** `chat.json` of the events, rendered from the reducer's state (nothing moved out), and its messages. */
+const expected = (events: ReadonlyArray<SessionEvent.SessionEvent>) => {
+  const participants = events.reduce(Participants.reduce, Participants.empty)
+  const files = Exports.render({ transcript: Transcript.empty, participants, summary: SessionSummary.empty(BOT) })
+  return { messages: participants.chat.length, file: files["chat.json"] }
+}
+
+const chatFile = (folder: string) => fs.readFileSync(path.join(folder, "chat.json"), "utf8")
+
+const quiet = Logger.minimumLogLevel(LogLevel.Error)
+
+describe("the settled chat of a recorder", () => {
+  it.live("holds older messages out of memory; chat.json still holds every message, each once", () =>
+    Effect.gen(function*() {
+      const want = expected(items.all)
+      // every message once: the repeats were recognized
+      assert.strictEqual(want.messages, 177 + 1, "the sample's own message and one a second")
+      const { bytes, checkpoint, folder, lines: settled } = yield* recordPacedWhole(items, SETTLED)
+      assert.strictEqual(chatFile(folder), want.file)
+      // most messages left memory: the checkpoint's chat holds the rest, the file says how much of it is its
+      assert.isAbove(settled, want.messages / 2)
+      assert.strictEqual(settled + checkpoint.participants.chat.length, want.messages)
+      assert.isBelow(checkpoint.participants.chat.length, want.messages / 4)
+      assert.strictEqual(checkpoint.chat.lines, settled)
+      assert.strictEqual(checkpoint.chat.bytes, bytes)
+    }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
+
+  it.live("a restart continues from it: cut back to the checkpoint, or rebuilt from the logs without one", () =>
+    Effect.gen(function*() {
+      const want = expected(items.all)
+      for (const damage of ["a line after the checkpoint", "no checkpoint"] as const) {
+        const folder = yield* recordAcrossRestart(items, SETTLED, damage)
+        assert.strictEqual(chatFile(folder), want.file, damage)
+        const checkpoint = json(path.join(folder, "checkpoint.json"))
+        assert.strictEqual(linesOf(folder, SETTLED).length + checkpoint.participants.chat.length, want.messages)
+      }
+    }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
+
+  it.live("writes of it that fail are tried again; chat.json waits for them and ends complete", () => {
+    const disk = FailingFileSystem.writesFailingUntilStopped(SETTLED)
+    const half = Math.floor(items.all.length / 2)
+    return Effect.gen(function*() {
+      const want = expected(items.all)
+      const dir = tempDir()
+      yield* paced(items.key, items.all, dir, (index) => {
+        if (index >= half) disk.stop()
+      })
+      const folder = path.join(dir, BOT)
+      assert.isAbove(disk.failures(), 0, "a write of the settled chat failed")
+      assert.strictEqual(chatFile(folder), want.file)
+      const checkpoint = json(path.join(folder, "checkpoint.json"))
+      assert.strictEqual(linesOf(folder, SETTLED).length + checkpoint.participants.chat.length, want.messages)
+      assert.isAbove(json(path.join(folder, "session.json")).recorder.writeFailures, 0)
+    }).pipe(Effect.provide(disk.layer), Effect.provide(quiet))
+  })
+})
