@@ -1,7 +1,8 @@
-import { SessionEvent, SessionKey } from "@callstream/core"
+import { Decoder, Fixtures, type RecallEvent, SessionEvent, SessionKey } from "@callstream/core"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -257,5 +258,70 @@ describe("SessionRecorder across restarts", () => {
       assert.strictEqual(endedWhenReported, "completed")
       const lines = readTape(path.join(folder, "events.jsonl"))
       assert.deepStrictEqual(lines.map((e) => e.position), messages.map((m) => m.position), "each message once")
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
+
+describe("H.264 streams across a restart", () => {
+  it.live("are cut back to the frames the tape holds, so frames delivered again after a kill are written once", () =>
+    Effect.gen(function*() {
+      const meeting = sample()
+      const items = sessionItems(meeting.entries)
+      const key = items.key
+      // two participants send H.264 screenshare frames, interleaved with everything else
+      const h264 = meeting.participants.slice(0, 2).flatMap(({ participant }, p) =>
+        Array.from({ length: 30 }, (_, i) => {
+          const buffer = Buffer.from(`frame ${participant.id}.${i};`).toString("base64")
+          const wire = Fixtures.video({
+            botId: BOT,
+            participant,
+            at: i + p / 10,
+            format: "h264",
+            type: "screenshare",
+            buffer
+          })
+          const raw = JSON.stringify(wire)
+          return SessionEvent.message(key, Either.getOrThrow(Decoder.decodeEither(raw)), 0, { raw })
+        })
+      )
+      const interleaved = [...items.messages]
+      h264.forEach((item, i) => interleaved.splice(Math.floor((i * interleaved.length) / h264.length), 0, item))
+      // positioned, as a scale-out source's events are: a successor is handed what was not acknowledged
+      const position = (i: number) => String(i).padStart(8, "0")
+      const messages = interleaved.map((message, i) => ({ ...message, position: position(i + 1) }))
+      const start = new SessionEvent.SessionStarted({ ...items.start, position: position(0) })
+      const end = new SessionEvent.SessionEnded({ ...items.end, position: position(messages.length + 1) })
+      const cut = Math.floor(messages.length / 2)
+      // the next frames after the cut, as a kill leaves them: in their streams, but not on the tape
+      const unlogged = messages.slice(cut).filter((m) => m.event.event === "video_separate_h264.data").slice(0, 3)
+      assert.strictEqual(unlogged.length, 3)
+      const dir = tempDir()
+      yield* SessionRecorder.recordEvents(Stream.fromIterable([start, ...messages, end]), {
+        directory: path.join(dir, "once")
+      })
+      const streams = fs.readdirSync(path.join(dir, "once", BOT, "video"), { recursive: true, encoding: "utf8" })
+        .filter((name) => name.endsWith(".h264"))
+      assert.strictEqual(streams.length, 2)
+
+      for (const damage of ["checkpoint", "no checkpoint"] as const) {
+        const out = path.join(dir, damage.replace(" ", "-"))
+        const folder = path.join(out, BOT)
+        yield* SessionRecorder.recordEvents(Stream.fromIterable([start, ...messages.slice(0, cut)]), { directory: out })
+        if (damage === "no checkpoint") fs.rmSync(path.join(folder, "checkpoint.json"))
+        for (const frame of unlogged) {
+          const { buffer, participant } = (frame.event as RecallEvent.VideoEvent).data.data
+          const file = path.join(folder, "video", `participant-${participant.id}`, "screenshare.h264")
+          fs.appendFileSync(file, Buffer.from(buffer, "base64"))
+        }
+        // the successor is delivered everything after the cut, the frames already in the streams among it
+        yield* SessionRecorder.recordEvents(Stream.fromIterable([...messages.slice(cut), end]), { directory: out })
+        for (const name of streams) {
+          assert.strictEqual(
+            fs.readFileSync(path.join(folder, "video", name), "utf8"),
+            fs.readFileSync(path.join(dir, "once", BOT, "video", name), "utf8"),
+            `${damage}: ${name}`
+          )
+        }
+        sameAsOneShot(folder, path.join(dir, "once", BOT))
+      }
     }).pipe(Effect.provide(NodeContext.layer)))
 })

@@ -34,6 +34,12 @@ export interface Offsets {
   readonly settled: { readonly bytes: number; readonly lines: number }
   readonly intervals: { readonly bytes: number; readonly lines: number }
   readonly chat: { readonly bytes: number; readonly lines: number }
+  /**
+   * Bytes of each H.264 stream (by its path in the folder, see `Layout.streamPath`) that belong to the state: a
+   * restart cuts a stream back to them plus the frames it replays (what is beyond them is frames the tape does not
+   * hold, written before a kill kept the tape from following). Absent in a checkpoint of a version that did not say.
+   */
+  readonly streams?: Readonly<Record<string, number>> | undefined
 }
 
 /** Counts of the recorder's own that carry on across restarts. @internal */
@@ -84,6 +90,7 @@ const Checkpoint = Schema.Struct({
   intervals: Schema.optionalWith(Place, { default: () => ({ bytes: 0, lines: 0 }) }),
   // absent in a checkpoint of a version that kept the whole chat in memory (and in this file)
   chat: Schema.optionalWith(Place, { default: () => ({ bytes: 0, lines: 0 }) }),
+  streams: Schema.optional(NameRecord.schema(Schema.Number)),
   position: Schema.NullOr(Schema.String),
   skipped: Schema.Number,
   // decoded by the reducers' own readers below
@@ -114,6 +121,7 @@ export const render = (snapshot: Snapshot, offsets: Offsets, counts: RecorderCou
     settled: offsets.settled,
     intervals: offsets.intervals,
     chat: offsets.chat,
+    ...(offsets.streams === undefined ? {} : { streams: offsets.streams }),
     position: snapshot.position ?? null,
     skipped: snapshot.skipped,
     summary: snapshot.summary,
@@ -166,7 +174,8 @@ export const read = (json: unknown): Either.Either<Restored, unknown> =>
         control: saved.control,
         settled: saved.settled,
         intervals: saved.intervals,
-        chat: saved.chat
+        chat: saved.chat,
+        streams: saved.streams
       },
       counts: saved.recorder
     }

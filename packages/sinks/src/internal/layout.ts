@@ -16,6 +16,10 @@ export const AUDIO = "audio"
 /** The folder of the video frames and streams. @internal */
 export const VIDEO = "video"
 
+/** The file of an H.264 stream in a session folder: `video/<participant>/<webcam|screenshare>.h264`. @internal */
+export const streamPath = (frame: { readonly folder: ReadonlyArray<string>; readonly file: string }): string =>
+  [VIDEO, ...frame.folder, frame.file].join("/")
+
 /** The WAV file of a track, inside {@link AUDIO}. @internal */
 export const wavName = (track: AudioTimeline.TrackKey): string =>
   track === "mixed" ? "mixed.wav" : `participant-${safeName(track)}.wav`

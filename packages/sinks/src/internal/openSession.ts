@@ -62,7 +62,10 @@ export const open = (
       yield* Metric.incrementBy(RecorderMetrics.replayedLines, restored.replayedLines)
       yield* Effect.logInfo(
         `session ${Printable.text(key)}: continuing its folder from ${restored.from}, ` +
-          `${restored.replayedLines} tape lines replayed`
+          `${restored.replayedLines} tape lines replayed` +
+          (restored.cutStreamBytes > 0
+            ? `, ${restored.cutStreamBytes} bytes of H.264 cut from the end of its streams (frames the tape does not hold)`
+            : "")
       )
     }
     const writer = yield* SessionWriter.make(settings(folder), restored, scheduler)

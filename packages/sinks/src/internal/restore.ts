@@ -14,8 +14,9 @@ import { HEADER_BYTES } from "../WavWriter.js"
 import * as Checkpoint from "./checkpoint.js"
 import * as ControlLog from "./controlLog.js"
 import { readJson } from "./files.js"
-import { AUDIO, TAPE, wavName } from "./layout.js"
+import { AUDIO, streamPath, TAPE, VIDEO, wavName } from "./layout.js"
 import { forEachLine, repairTail } from "./lines.js"
+import * as NameRecord from "./nameRecord.js"
 import * as SessionState from "./sessionState.js"
 import * as SettledChat from "./settledChat.js"
 import * as SettledIntervals from "./settledIntervals.js"
@@ -51,6 +52,12 @@ export interface Restored {
    */
   readonly from: "new folder" | "checkpoint" | "logs" | "derived files"
   readonly replayedLines: number
+  /**
+   * Bytes cut from the end of H.264 streams: frames a kill left in a stream whose messages the tape does not hold
+   * (the media of a flush is written before its tape lines), so that a source delivering them again (a scale-out
+   * worker's) does not append them twice.
+   */
+  readonly cutStreamBytes: number
   /** The folder was made just now: none of its files exist, so they can be created without looking first. */
   readonly fresh: boolean
 }
@@ -75,6 +82,7 @@ export const fresh = (session: SessionKey.SessionKey): Restored => ({
   missingAudio: [],
   from: "new folder",
   replayedLines: 0,
+  cutStreamBytes: 0,
   fresh: true
 })
 
@@ -107,6 +115,25 @@ const wavSamples = (audioDir: string) =>
       if (!name.endsWith(".wav")) continue
       const info = yield* Effect.either(fs.stat(path.join(audioDir, name)))
       if (Either.isRight(info)) out.set(name, Math.max(0, Math.floor((Number(info.right.size) - HEADER_BYTES) / 2)))
+    }
+    return out
+  })
+
+/** Bytes each H.264 stream of the folder holds now, by its path in the folder (see `Layout.streamPath`). */
+const streamSizes = (dir: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const out = new Map<string, number>()
+    const none = (): ReadonlyArray<string> => []
+    for (const folder of yield* fs.readDirectory(path.join(dir, VIDEO)).pipe(Effect.orElseSucceed(none))) {
+      const names = yield* fs.readDirectory(path.join(dir, VIDEO, folder)).pipe(Effect.orElseSucceed(none))
+      for (const name of names) {
+        if (!name.endsWith(".h264")) continue
+        const file = streamPath({ folder: [folder], file: name })
+        const info = yield* Effect.either(fs.stat(path.join(dir, file)))
+        if (Either.isRight(info) && info.right.type === "File") out.set(file, Number(info.right.size))
+      }
     }
     return out
   })
@@ -238,10 +265,16 @@ export const restore = (
     })
 
     const missingAudio: Array<AudioTimeline.Write> = []
+    // bytes of each H.264 stream the replayed messages hold
+    const replayedStreams = new Map<string, number>()
     const replay: SessionState.Output = {
       message: () => {},
       control: () => {},
-      frame: () => {},
+      frame: (frame) => {
+        if (frame._tag !== "H264") return
+        const file = streamPath(frame)
+        replayedStreams.set(file, (replayedStreams.get(file) ?? 0) + frame.bytes.byteLength)
+      },
       problem: () => {},
       samples: (write) => {
         // positioned writes are idempotent, but there is no need to write again what the file already holds
@@ -282,6 +315,23 @@ export const restore = (
     })
     controlsUpTo(Number.POSITIVE_INFINITY)
 
+    // each H.264 stream is cut back to what the state and the replayed messages hold: the bytes it held at the
+    // checkpoint (none without one: everything was replayed), then the frames replayed. A checkpoint of a version
+    // that did not count them, or a folder continued from its derived files, leaves the streams as they are
+    const held = from === "checkpoint" ? start.offsets.streams : from === "logs" ? {} : undefined
+    const streams = NameRecord.empty<number>()
+    let cutStreamBytes = 0
+    for (const [file, size] of yield* streamSizes(dir)) {
+      const expected = held === undefined
+        ? size
+        : (NameRecord.get(held, file) ?? 0) + (replayedStreams.get(file) ?? 0)
+      if (size > expected) {
+        yield* fs.truncate(path.join(dir, file), expected)
+        cutStreamBytes += size - expected
+      }
+      streams[file] = Math.min(size, expected)
+    }
+
     return {
       snapshot: state.snapshot,
       offsets: {
@@ -289,13 +339,15 @@ export const restore = (
         control: { bytes: Math.max(0, controlSize), lines: controlLines },
         settled: start.offsets.settled,
         intervals: start.offsets.intervals,
-        chat: start.offsets.chat
+        chat: start.offsets.chat,
+        streams
       },
       counts: start.counts,
       tapeAt: tapeAt ?? (tapeSize > 0 ? yield* TapeRecorder.lastAt(tapePath) : 0),
       missingAudio,
       from,
       replayedLines,
+      cutStreamBytes,
       fresh: false
     } satisfies Restored
   })

@@ -28,7 +28,8 @@ import { replaceFile } from "./files.js"
 import { FileTrouble } from "./fileTrouble.js"
 import type * as FlushScheduler from "./flushScheduler.js"
 import * as HandlePool from "./handlePool.js"
-import { AUDIO, TAPE, VIDEO, wavName } from "./layout.js"
+import { AUDIO, streamPath, TAPE, VIDEO, wavName } from "./layout.js"
+import * as NameRecord from "./nameRecord.js"
 import type * as Restore from "./restore.js"
 import { type Run as SampleRun, SampleRuns } from "./sampleRuns.js"
 import * as SessionState from "./sessionState.js"
@@ -318,13 +319,13 @@ export const make = (
         stage(write.samples.byteLength)
       },
       frame: (frame: FrameWriter.Frame) => {
-        const folder = [VIDEO, ...frame.folder].join("/")
         stage(frame.bytes.byteLength)
         if (frame._tag === "Png") {
+          const folder = [VIDEO, ...frame.folder].join("/")
           frames.push({ folder, file: `${folder}/${frame.file}`, bytes: frame.bytes })
           return
         }
-        const file = `${folder}/${frame.file}`
+        const file = streamPath(frame)
         let stream = streams.get(file)
         if (stream === undefined) {
           // its committed size is read when the file is first opened
@@ -644,6 +645,19 @@ export const make = (
     let derives = 0
     let derived = 0
 
+    // the bytes of each H.264 stream that belong to the state (for the checkpoint, taken with it): those on disk
+    // at the start, or written since, and those waiting. Unlike the WAVs' positioned writes, stream appends are not
+    // idempotent, so a restart cuts each stream back to these plus the frames it replays (see `Restore`)
+    const streamEnds = (): Record<string, number> => {
+      const sizes = NameRecord.empty<number>()
+      Object.assign(sizes, restored.offsets.streams)
+      for (const stream of streams.values()) {
+        const written = stream.buffer.committed >= 0 ? stream.buffer.committed : NameRecord.get(sizes, stream.file) ?? 0
+        sizes[stream.file] = written + stream.buffer.pending
+      }
+      return sizes
+    }
+
     const pendingBytes = () => {
       let bytes = logsPending()
       for (const track of tracks.values()) bytes += track.runs.pending * 2
@@ -686,6 +700,7 @@ export const make = (
             chat: chat.buffer.committed + chat.buffer.pending
           }
           const snapshot = state.snapshot
+          const streamsAtSnapshot = streamEnds()
           const tapeBytes = tape.take()
           const controlBytes = control.take()
           const settledJobs = settledLogs.map((log) => [log, log.buffer.take()] as const)
@@ -735,7 +750,8 @@ export const make = (
               control: { bytes: control.committed, lines: control.committedItems },
               settled: { bytes: finals.buffer.committed, lines: finals.buffer.committedItems },
               intervals: { bytes: intervals.buffer.committed, lines: intervals.buffer.committedItems },
-              chat: { bytes: chat.buffer.committed, lines: chat.buffer.committedItems }
+              chat: { bytes: chat.buffer.committed, lines: chat.buffer.committedItems },
+              streams: streamsAtSnapshot
             }
             // the position reached is reported once the logs hold it; once the session's end is applied, only by
             // the last flush, after the derived files and the checkpoint are written: a transport acknowledges on
