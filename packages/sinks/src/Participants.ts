@@ -532,8 +532,8 @@ export const withSettled = (state: Participants, settled: Iterable<SettledInterv
  * left: the chat's counterpart of {@link settle}, for a recorder that keeps a long chat (a webinar's, or a
  * participant flooding it) on disk instead of in memory. Only the chat's oldest messages leave, up to the first sent
  * at `before` or later, so {@link withSettledChat} puts them back exactly where they were; a digest of each stays
- * (see `settledChat`), so a repeat of one changes nothing, as when the chat held it. What reads the chat ({@link chatToJson}) sees only
- * the messages held: give it {@link withSettledChat}'s state for the whole meeting.
+ * (see `settledChat`), so a repeat of one changes nothing, as when the chat held it. What reads the chat
+ * ({@link chatToJson}) sees only the messages held: give it {@link withSettledChat}'s state for the whole meeting.
  *
  * @example
  * ```ts

@@ -63,9 +63,9 @@ export const open = (
       yield* Effect.logInfo(
         `session ${Printable.text(key)}: continuing its folder from ${restored.from}, ` +
           `${restored.replayedLines} tape lines replayed` +
-          (restored.cutStreamBytes > 0
-            ? `, ${restored.cutStreamBytes} bytes of H.264 cut from the end of its streams (frames the tape does not hold)`
-            : "")
+          (restored.cutStreamBytes === 0
+            ? ""
+            : `, ${restored.cutStreamBytes} bytes of H.264 cut from its streams' ends (frames the tape does not hold)`)
       )
     }
     const writer = yield* SessionWriter.make(settings(folder), restored, scheduler)

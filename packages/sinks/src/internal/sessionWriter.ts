@@ -210,9 +210,9 @@ export const make = (
     // a control log gets a line now and then: it holds a block of the pool only while a line waits
     const control = new AppendBuffer(restored.offsets.control.bytes, restored.offsets.control.lines)
     // what the state moves out of memory (see `SettledLog`): the transcript's older finals, the participants'
-    // closed intervals and the chat's older messages, a few lines now and then, like the control log. Each file is opened at its first write and
-    // kept open, as the tape is (an open and a close every few seconds per session added up to a tenth of the
-    // recorder thread at 1,000 sessions)
+    // closed intervals and the chat's older messages, a few lines now and then, like the control log. Each file is
+    // opened at its first write and kept open, as the tape is (an open and a close every few seconds per session
+    // added up to a tenth of the recorder thread at 1,000 sessions)
     const settledLogOf = (file: string, place: { readonly bytes: number; readonly lines: number }) => {
       const filePath = path.join(dir, file)
       let opened: FileSystem.File | undefined
