@@ -108,7 +108,7 @@ const recorderHeapMb = Options.integer("recorder-heap-mb").pipe(
     `V8 heap limit of each recorder thread in MiB: lower holds less memory, collecting more often (default ${RecorderThread.DEFAULT_HEAP_LIMIT_MB}; not with --recorder-threads 0 or --redis; env CALLSTREAM_RECORDER_HEAP_MB)`
   ),
   Options.withFallbackConfig(Config.integer("CALLSTREAM_RECORDER_HEAP_MB")),
-  // left out, it is the default; given with --recorder-threads 0 (no recorder thread), it is refused
+  // left out, it is the default; given where no recorder thread runs (--recorder-threads 0, --redis), it is refused
   Options.optional
 )
 

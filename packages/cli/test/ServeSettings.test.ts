@@ -86,7 +86,9 @@ describe("ServeSettings.resolve", () => {
   it.effect("the recorder threads' heap limit: the default unless given, and given with a recorder thread it is kept", () =>
     Effect.gen(function*() {
       assert.strictEqual((yield* ServeSettings.resolve(raw())).recorderHeapMb, 1024)
-      assert.strictEqual((yield* ServeSettings.resolve(raw({ recorderThreads: 0 }))).recorderThreads, 0)
+      // left out, it is no conflict with recording on the main thread
+      const mainThread = yield* ServeSettings.resolve(raw({ recorderThreads: 0 }))
+      assert.strictEqual(mainThread.recorderThreads, 0)
       const given = yield* ServeSettings.resolve(raw({ recorderThreads: 2, recorderHeapMb: 512 }))
       assert.strictEqual(given.recorderHeapMb, 512)
     }).pipe(Effect.provide(NodeContext.layer)))
