@@ -45,7 +45,7 @@ const progress = (m: Measurement, tookMs: number) =>
 const shellQuoted = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`)
 
 const run = async (options: Options) => {
-  Messages.check()
+  Messages.check(Messages.cycleOf(options.cameras))
   const code = options.ref === null ? Code.current() : await Code.atRevision(options.ref)
   onInterrupt = code.remove
   const programs = options.tsx ? Compile.sources(code.root) : await Compile.compiled(code.root)

@@ -2,7 +2,8 @@
  * The bare baselines of the load benchmark: a plain `ws` server that `JSON.parse`s every frame and decodes the
  * base64 of every audio chunk, and counts. With `--record DIR` it is also a bare recorder: per session (bot id,
  * else recording id) the raw text is appended to `events.jsonl` and the decoded PCM to `mixed.pcm`, both
- * collected in memory and written with one call per file every 250 ms.
+ * collected in memory and written with one call per file every 250 ms, and each PNG video frame is written as a
+ * file of its own (`<participant id>/<ms>.png`), as callstream's folder layout has them.
  *
  *   npx tsx bench/load/bare-server.ts [--record DIR]
  *
@@ -23,6 +24,10 @@ interface SessionFiles {
   readonly dir: string
   tape: Array<Buffer>
   pcm: Array<Buffer>
+  /** PNG frames waiting: file name in the session's folder, bytes. */
+  frames: Array<readonly [string, Buffer]>
+  /** Frame folders made. */
+  readonly folders: Set<string>
   tapeFile?: Fs.FileHandle
   pcmFile?: Fs.FileHandle
 }
@@ -38,14 +43,15 @@ const folderOf = (key: string): string =>
     ? key
     : `~${createHash("sha256").update(key).digest("hex").slice(0, 10)}`
 
-const record = (key: string, frame: Buffer, pcm: Buffer | null) => {
+const record = (key: string, frame: Buffer, pcm: Buffer | null, png: readonly [string, Buffer] | null) => {
   let files = sessions.get(key)
   if (files === undefined) {
-    files = { dir: Path.join(recordInto!, folderOf(key)), tape: [], pcm: [] }
+    files = { dir: Path.join(recordInto!, folderOf(key)), tape: [], pcm: [], frames: [], folders: new Set() }
     sessions.set(key, files)
   }
   files.tape.push(frame, NEWLINE)
   if (pcm !== null) files.pcm.push(pcm)
+  if (png !== null) files.frames.push(png)
 }
 
 const onFrame = (frame: Buffer) => {
@@ -63,7 +69,14 @@ const onFrame = (frame: Buffer) => {
     ? Buffer.from(buffer, "base64")
     : null
   if (pcm !== null) pcmBytes += pcm.length
-  if (recordInto !== null) record(String(body?.bot?.id ?? body?.recording?.id ?? "unknown"), frame, pcm)
+  if (recordInto === null) return
+  const png = typeof buffer === "string" && message.event === "video_separate_png.data"
+    ? [
+      `${folderOf(String(body.data.participant?.id))}/${Math.round(Number(body.data.timestamp?.relative) * 1000)}.png`,
+      Buffer.from(buffer, "base64")
+    ] as const
+    : null
+  record(String(body?.bot?.id ?? body?.recording?.id ?? "unknown"), frame, pcm, png)
 }
 
 const writeAll = async (files: SessionFiles) => {
@@ -74,8 +87,18 @@ const writeAll = async (files: SessionFiles) => {
   }
   const tape = files.tape
   const pcm = files.pcm
+  const frames = files.frames
   files.tape = []
   files.pcm = []
+  files.frames = []
+  for (const [name, bytes] of frames) {
+    const folder = name.slice(0, name.indexOf("/"))
+    if (!files.folders.has(folder)) {
+      await Fs.mkdir(Path.join(files.dir, folder), { recursive: true })
+      files.folders.add(folder)
+    }
+    await Fs.writeFile(Path.join(files.dir, name), bytes)
+  }
   if (tape.length > 0) await files.tapeFile.write(Buffer.concat(tape))
   if (pcm.length > 0) await files.pcmFile!.write(Buffer.concat(pcm))
 }

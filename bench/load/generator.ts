@@ -11,7 +11,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { WebSocket } from "ws"
-import { audioSecondsPerChunk, BotMessages, cycle, CYCLE_MS } from "./messages.js"
+import { audioSecondsPerChunk, BotMessages, CYCLE_MS, cycleOf } from "./messages.js"
 import type { BotResult, FromGenerator, Plan, Snapshot, ToGenerator } from "./protocol.js"
 
 const TICK_MS = 10
@@ -83,6 +83,7 @@ const handshakeFailure = (error: Error & { readonly code?: string }): string => 
 const play = (plan: Plan, reply: (message: FromGenerator) => void) => {
   const startedAt = now()
   const sendEnd = startedAt + plan.sendMs
+  const cycle = cycleOf(plan.cameras)
   const pingStride = plan.pingSample > 0 ? Math.max(1, Math.floor(plan.bots / plan.pingSample)) : Infinity
   const bots = Array.from({ length: plan.bots }, (_, i) => new Bot(i, randomUUID(), i % pingStride === 0))
   const pings: Array<readonly [number, number]> = []
@@ -114,7 +115,7 @@ const play = (plan: Plan, reply: (message: FromGenerator) => void) => {
       const at = now()
       bot.openedAt = at
       if (at >= sendEnd) return
-      bot.messages = new BotMessages(bot.botId, randomUUID(), epoch(at))
+      bot.messages = new BotMessages(bot.botId, randomUUID(), epoch(at), cycle)
       send(bot, bot.messages.join(), false)
       bot.nextDue = at
       if (bot.pinged) bot.nextPing = at + Math.random() * plan.pingIntervalMs

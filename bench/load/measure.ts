@@ -270,6 +270,7 @@ export const measure = async (
       type: "plan",
       urls: running.urls,
       bots,
+      cameras: options.cameras,
       rampMs,
       sendMs,
       handshakeTimeoutMs: options.handshakeTimeoutSeconds * 1000,

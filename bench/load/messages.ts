@@ -3,11 +3,14 @@
  *
  * A bot joins, then every 2 s cycle sends 20 mixed-audio chunks of 100 ms (3,200 bytes of PCM each, as base64), a
  * speech_on, a partial transcript, the final transcript of the same utterance and a speech_off; it leaves at the
- * end. Messages are shaped by core's `Fixtures`; the parts that differ per bot or per send (bot and recording ids,
+ * end. With video (`cycleOf(n)`), each of `n` participants' webcams also sends a PNG frame every 500 ms (Recall's
+ * "about 2 frames/s per participant, tens of KB each": here 32 KB, a 128x84 image of noise, which does not
+ * compress). Messages are shaped by core's `Fixtures`; the parts that differ per bot or per send (bot and recording ids,
  * every `relative` and `absolute` time) are fixed-width slots, padded with JSON whitespace, filled in place.
  */
 import { Audio, Decoder, Fixtures } from "@callstream/core"
 import { Buffer } from "node:buffer"
+import * as Zlib from "node:zlib"
 
 /** Length of the repeating part of a bot's schedule. */
 export const CYCLE_MS = 2000
@@ -92,8 +95,52 @@ export interface Step {
 const speechStartMs = 150
 const speechEndMs = 1400
 
-/** The messages of one 2 s cycle, in sending order. */
-export const cycle: ReadonlyArray<Step> = [
+/** PNG frames each webcam sends per cycle (2 a second). */
+const FRAMES_PER_CYCLE = 4
+
+// a PNG of `width` x `height` RGB noise (a fixed seed): it does not compress, so its size is about its pixels'
+const noisePng = (width: number, height: number): Buffer => {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, "latin1"), data])
+    const out = Buffer.alloc(12 + data.length)
+    out.writeUInt32BE(data.length, 0)
+    body.copy(out, 4)
+    out.writeUInt32BE(Zlib.crc32(body), 8 + data.length)
+    return out
+  }
+  const header = Buffer.alloc(13)
+  header.writeUInt32BE(width, 0)
+  header.writeUInt32BE(height, 4)
+  header.set([8, 2, 0, 0, 0], 8) // 8-bit RGB, no interlace
+  const rows = Buffer.alloc(height * (1 + width * 3))
+  let seed = 12345
+  for (let i = 0; i < rows.length; i++) {
+    seed = (seed * 1103515245 + 12345) >>> 0
+    rows[i] = i % (1 + width * 3) === 0 ? 0 : seed >>> 24
+  }
+  const signature = Buffer.from([137, 80, 78, 71, 13, 10, 26, 10])
+  return Buffer.concat([
+    signature,
+    chunk("IHDR", header),
+    chunk("IDAT", Zlib.deflateSync(rows)),
+    chunk("IEND", Buffer.alloc(0))
+  ])
+}
+
+const frame = noisePng(128, 84).toString("base64")
+
+// the webcam frame of participant `id` (each camera its own folder of frames)
+const webcam = (id: number): Template =>
+  template(
+    Fixtures.video({
+      ...origin,
+      participant: Fixtures.participant({ id, name: `Camera ${id}` }),
+      type: "webcam",
+      buffer: frame
+    })
+  )
+
+const audioAndSpeech: ReadonlyArray<Step> = [
   ...Array.from({ length: CYCLE_MS / CHUNK_MS }, (_, i): Step => ({
     sendMs: i * CHUNK_MS,
     atMs: i * CHUNK_MS,
@@ -104,17 +151,35 @@ export const cycle: ReadonlyArray<Step> = [
   { sendMs: 700, atMs: speechStartMs, template: partial, isAudio: false },
   { sendMs: speechEndMs - 50, atMs: speechStartMs, template: final, isAudio: false },
   { sendMs: speechEndMs, atMs: speechEndMs, template: speechOff, isAudio: false }
-].sort((a, b) => a.sendMs - b.sendMs)
+]
+
+/**
+ * The messages of one 2 s cycle, in sending order: audio and speech, and a PNG frame every 500 ms from each of
+ * `cameras` webcams (participants 200, 201, ...; their frames spread over the 500 ms).
+ */
+export const cycleOf = (cameras: number): ReadonlyArray<Step> => {
+  const frames = Array.from({ length: cameras }, (_, c) => {
+    const camera = webcam(200 + c)
+    return Array.from({ length: FRAMES_PER_CYCLE }, (_, f): Step => {
+      const at = f * (CYCLE_MS / FRAMES_PER_CYCLE) + Math.floor((c * CYCLE_MS) / FRAMES_PER_CYCLE / cameras)
+      return { sendMs: at, atMs: at, template: camera, isAudio: false }
+    })
+  })
+  return [...audioAndSpeech, ...frames.flat()].sort((a, b) => a.sendMs - b.sendMs)
+}
+
+/** The cycle without video. */
+export const cycle = cycleOf(0)
 
 /** PCM seconds in one audio message. */
 export const audioSecondsPerChunk = CHUNK_MS / 1000
 
-/** Messages and bytes one bot sends per second, on average over a cycle. */
-export const perBot = {
-  messagesPerSecond: (cycle.length * 1000) / CYCLE_MS,
-  bytesPerSecond: (cycle.reduce((n, step) => n + step.template.bytes.length, 0) * 1000) / CYCLE_MS,
+/** Messages and bytes one bot sends per second, on average over `steps` (a cycle). */
+export const perBotOf = (steps: ReadonlyArray<Step>) => ({
+  messagesPerSecond: (steps.length * 1000) / CYCLE_MS,
+  bytesPerSecond: (steps.reduce((n, step) => n + step.template.bytes.length, 0) * 1000) / CYCLE_MS,
   pcmBytesPerChunk: (Audio.SAMPLE_RATE * 2 * CHUNK_MS) / 1000
-}
+})
 
 const isoMicros = (epochMs: number): string => {
   const whole = Math.floor(epochMs)
@@ -134,10 +199,11 @@ export class BotMessages {
     readonly botId: string,
     readonly recordingId: string,
     /** Wall-clock time of meeting time 0, epoch ms. */
-    readonly startedAt: number
+    readonly startedAt: number,
+    steps: ReadonlyArray<Step> = cycle
   ) {
     if (botId.length !== ID_WIDTH || recordingId.length !== ID_WIDTH) throw new Error("ids must be UUIDs")
-    for (const t of [join, leave, ...cycle.map((step) => step.template)]) {
+    for (const t of [join, leave, ...steps.map((step) => step.template)]) {
       if (this.copies.has(t)) continue
       const bytes = Buffer.from(t.bytes)
       for (const slot of t.slots) {
@@ -174,13 +240,13 @@ export class BotMessages {
  * Fails unless every message a bot sends decodes to the event it claims, carries the bot's id and says the meeting
  * time it was filled with: a broken template would otherwise be measured as decode failures.
  */
-export const check = (): void => {
+export const check = (steps: ReadonlyArray<Step>): void => {
   const botId = "00000000-0000-4000-8000-000000000001"
-  const bot = new BotMessages(botId, "00000000-0000-4000-8000-000000000002", Date.parse(Fixtures.START))
+  const bot = new BotMessages(botId, "00000000-0000-4000-8000-000000000002", Date.parse(Fixtures.START), steps)
   const at = 12.3
   const sent: ReadonlyArray<readonly [Buffer, number]> = [
     [bot.join(), 0],
-    ...cycle.map((step) => [bot.fill(step.template, at), at] as const),
+    ...steps.map((step) => [bot.fill(step.template, at), at] as const),
     [bot.leave(at), at]
   ]
   for (const [bytes, seconds] of sent) {

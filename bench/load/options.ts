@@ -39,6 +39,8 @@ export interface Options {
   readonly tsx: boolean
   /** Scale-out: start a second worker this many seconds after the deployment is ready; null: one worker. */
   readonly joinWorkerAfterSeconds: number | null
+  /** Webcams per bot, each sending a PNG frame every 500 ms (0: audio and speech only). */
+  readonly cameras: number
 }
 
 export const usage = `npm run bench:load -- [flags]
@@ -51,6 +53,8 @@ export const usage = `npm run bench:load -- [flags]
                                otherwise, CPU and RSS over time
   --sample 30                  soak: seconds per row of the table over time (default: 20 rows)
   --handshake-timeout 10       seconds a bot waits for its opening handshake
+  --video N                    each bot also sends N participants' webcams, a 32-KB PNG frame every 500 ms each
+                               (serve and the bare recorder write each frame as a file of its own)
   --ping-sample 50             connections pinged once a second for the round trip
   --max-buffered 4             MB a connection may hold unsent before messages are skipped (and counted)
   --label TEXT                 a title for the section
@@ -111,6 +115,7 @@ export const parse = (argv: ReadonlyArray<string>): Options => {
     "dir",
     "tsx",
     "join-worker-after",
+    "video",
     "help"
   ]
   for (const name of flags.keys()) if (!known.includes(name)) throw new UsageError(`unknown flag --${name}`)
@@ -159,6 +164,7 @@ export const parse = (argv: ReadonlyArray<string>): Options => {
     tsx: flags.has("tsx"),
     joinWorkerAfterSeconds: text("join-worker-after") === undefined
       ? null
-      : positive("--join-worker-after", text("join-worker-after"))
+      : positive("--join-worker-after", text("join-worker-after")),
+    cameras: text("video") === undefined ? 0 : Math.round(positive("--video", text("video")))
   }
 }

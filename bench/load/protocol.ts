@@ -9,6 +9,8 @@ export interface Plan {
   /** The servers' websocket URLs (with any token); bots are spread over them round-robin. */
   readonly urls: ReadonlyArray<string>
   readonly bots: number
+  /** Webcams per bot (see `Messages.cycleOf`). */
+  readonly cameras: number
   /** Connections open evenly over this time. */
   readonly rampMs: number
   /** Every bot sends until this long after the plan starts, then leaves and closes. */

@@ -3,7 +3,7 @@
  */
 import * as Os from "node:os"
 import type { Measurement, Point } from "./measure.js"
-import { perBot } from "./messages.js"
+import { cycleOf, perBotOf } from "./messages.js"
 import type { Options } from "./options.js"
 import { max, median, type Spread } from "./stats.js"
 import { BASELINE } from "./targets.js"
@@ -174,6 +174,10 @@ export const render = (
 ): string => {
   const cpus = Os.cpus()
   const others = measurements.map((m) => m.others)
+  const perBot = perBotOf(cycleOf(options.cameras))
+  const video = options.cameras === 0
+    ? ""
+    : ` (with ${options.cameras} webcam${options.cameras === 1 ? "" : "s"}: a 32-KB PNG frame every 500 ms each)`
   const lines = [
     `## ${options.label} (${context.startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC)`,
     "",
@@ -184,7 +188,7 @@ export const render = (
     } GB, Node ${process.version}, Linux ${Os.release()}.  `,
     `Per bot: ${perBot.messagesPerSecond.toFixed(1)} messages/s, ${
       (perBot.bytesPerSecond / 1000).toFixed(1)
-    } KB/s; connections opened over ${options.rampSeconds} s, then ${options.durationSeconds} s of sending. ` +
+    } KB/s${video}; connections opened over ${options.rampSeconds} s, then ${options.durationSeconds} s of sending. ` +
     `CPU is the server's whole process (all threads, % of one core) from /proc, sampled every second over the ` +
     `steady phase (after the ramp and a settling time, until sending stops); RSS likewise.`,
     "",
