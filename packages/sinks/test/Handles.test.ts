@@ -1,14 +1,12 @@
-import { Decoder, Fixtures, SessionEvent } from "@callstream/core"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Logger from "effect/Logger"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as SessionRecorder from "../src/SessionRecorder.js"
-import { BOT, json, sample, sessionItems, tempDir } from "./recording.js"
+import { BOT, h264Frames, json, sample, sessionItems, tempDir } from "./recording.js"
 
 describe("SessionRecorder's open files", () => {
   it.live("keeps at most maxOpenFiles track files open, reopening them as needed with nothing lost", () =>
@@ -16,21 +14,7 @@ describe("SessionRecorder's open files", () => {
       const meeting = sample()
       const { all, key } = sessionItems(meeting.entries)
       // three participants also send H.264 screenshare frames, interleaved with everything else
-      const h264 = meeting.participants.flatMap(({ participant }, p) =>
-        Array.from({ length: 20 }, (_, i) => {
-          const buffer = Buffer.from(`frame ${participant.id}.${i};`).toString("base64")
-          const wire = Fixtures.video({
-            botId: BOT,
-            participant,
-            at: i + p / 10,
-            format: "h264",
-            type: "screenshare",
-            buffer
-          })
-          const raw = JSON.stringify(wire)
-          return SessionEvent.message(key, Either.getOrThrow(Decoder.decodeEither(raw)), 0, { raw })
-        })
-      )
+      const h264 = h264Frames(key, meeting.participants, 20)
       const items = [...all.slice(0, -1)]
       h264.forEach((item, i) => items.splice(1 + Math.floor((i * (items.length - 1)) / h264.length), 0, item))
       items.push(all.at(-1)!)

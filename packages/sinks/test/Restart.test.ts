@@ -1,15 +1,25 @@
-import { Decoder, Fixtures, type RecallEvent, SessionEvent, SessionKey } from "@callstream/core"
+import { type RecallEvent, SessionEvent, SessionKey } from "@callstream/core"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as SessionRecorder from "../src/SessionRecorder.js"
-import { BOT, json, readTape, readTapeSoFar, record, sample, sessionItems, tempDir, writeTape } from "./recording.js"
+import {
+  BOT,
+  h264Frames,
+  json,
+  readTape,
+  readTapeSoFar,
+  record,
+  sample,
+  sessionItems,
+  tempDir,
+  writeTape
+} from "./recording.js"
 
 const CHILD = fileURLToPath(new URL("./child/record-until-killed.ts", import.meta.url))
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -268,21 +278,7 @@ describe("H.264 streams across a restart", () => {
       const items = sessionItems(meeting.entries)
       const key = items.key
       // two participants send H.264 screenshare frames, interleaved with everything else
-      const h264 = meeting.participants.slice(0, 2).flatMap(({ participant }, p) =>
-        Array.from({ length: 30 }, (_, i) => {
-          const buffer = Buffer.from(`frame ${participant.id}.${i};`).toString("base64")
-          const wire = Fixtures.video({
-            botId: BOT,
-            participant,
-            at: i + p / 10,
-            format: "h264",
-            type: "screenshare",
-            buffer
-          })
-          const raw = JSON.stringify(wire)
-          return SessionEvent.message(key, Either.getOrThrow(Decoder.decodeEither(raw)), 0, { raw })
-        })
-      )
+      const h264 = h264Frames(key, meeting.participants.slice(0, 2), 30)
       const interleaved = [...items.messages]
       h264.forEach((item, i) => interleaved.splice(Math.floor((i * interleaved.length) / h264.length), 0, item))
       // positioned, as a scale-out source's events are: a successor is handed what was not acknowledged

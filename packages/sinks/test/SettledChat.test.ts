@@ -12,8 +12,14 @@ import * as Exports from "../src/Exports.js"
 import * as Participants from "../src/Participants.js"
 import * as SessionSummary from "../src/SessionSummary.js"
 import * as Transcript from "../src/Transcript.js"
-import * as FailingFileSystem from "./failingFileSystem.js"
-import { BOT, json, linesOf, paced, recordAcrossRestart, recordPacedWhole, sessionItems, tempDir } from "./recording.js"
+import {
+  BOT,
+  itContinuesAcrossRestarts,
+  itRetriesFailedWrites,
+  recordPacedWhole,
+  sessionItems,
+  type SettledFile
+} from "./recording.js"
 
 const SETTLED = "chat.settled.jsonl"
 
@@ -45,6 +51,12 @@ const expected = (events: ReadonlyArray<SessionEvent.SessionEvent>) => {
 
 const chatFile = (folder: string) => fs.readFileSync(path.join(folder, "chat.json"), "utf8")
 
+const settledChat: SettledFile = {
+  file: SETTLED,
+  derived: chatFile,
+  held: (checkpoint) => checkpoint.participants.chat.length
+}
+
 const quiet = Logger.minimumLogLevel(LogLevel.Error)
 
 describe("the settled chat of a recorder", () => {
@@ -63,32 +75,10 @@ describe("the settled chat of a recorder", () => {
       assert.strictEqual(checkpoint.chat.bytes, bytes)
     }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
 
-  it.live("a restart continues from it: cut back to the checkpoint, or rebuilt from the logs without one", () =>
-    Effect.gen(function*() {
-      const want = expected(items.all)
-      for (const damage of ["a line after the checkpoint", "no checkpoint"] as const) {
-        const folder = yield* recordAcrossRestart(items, SETTLED, damage)
-        assert.strictEqual(chatFile(folder), want.file, damage)
-        const checkpoint = json(path.join(folder, "checkpoint.json"))
-        assert.strictEqual(linesOf(folder, SETTLED).length + checkpoint.participants.chat.length, want.messages)
-      }
-    }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
-
-  it.live("writes of it that fail are tried again; chat.json waits for them and ends complete", () => {
-    const disk = FailingFileSystem.writesFailingUntilStopped(SETTLED)
-    const half = Math.floor(items.all.length / 2)
-    return Effect.gen(function*() {
-      const want = expected(items.all)
-      const dir = tempDir()
-      yield* paced(items.key, items.all, dir, (index) => {
-        if (index >= half) disk.stop()
-      })
-      const folder = path.join(dir, BOT)
-      assert.isAbove(disk.failures(), 0, "a write of the settled chat failed")
-      assert.strictEqual(chatFile(folder), want.file)
-      const checkpoint = json(path.join(folder, "checkpoint.json"))
-      assert.strictEqual(linesOf(folder, SETTLED).length + checkpoint.participants.chat.length, want.messages)
-      assert.isAbove(json(path.join(folder, "session.json")).recorder.writeFailures, 0)
-    }).pipe(Effect.provide(disk.layer), Effect.provide(quiet))
-  })
+  const want = () => {
+    const { file, messages } = expected(items.all)
+    return { derived: file, total: messages }
+  }
+  itContinuesAcrossRestarts(items, settledChat, want)
+  itRetriesFailedWrites(items, settledChat, "chat.json", want)
 })

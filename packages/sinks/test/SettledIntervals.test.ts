@@ -12,8 +12,14 @@ import * as Exports from "../src/Exports.js"
 import * as Participants from "../src/Participants.js"
 import * as SessionSummary from "../src/SessionSummary.js"
 import * as Transcript from "../src/Transcript.js"
-import * as FailingFileSystem from "./failingFileSystem.js"
-import { BOT, json, linesOf, paced, recordAcrossRestart, recordPacedWhole, sessionItems, tempDir } from "./recording.js"
+import {
+  BOT,
+  itContinuesAcrossRestarts,
+  itRetriesFailedWrites,
+  recordPacedWhole,
+  sessionItems,
+  type SettledFile
+} from "./recording.js"
 
 const SETTLED = "participants.settled.jsonl"
 
@@ -37,7 +43,11 @@ const intervalsOf = (roster: Record<string, Record<string, unknown>>): number =>
 
 const participantsFile = (folder: string) => fs.readFileSync(path.join(folder, "participants.json"), "utf8")
 
-const settledLines = (folder: string) => linesOf(folder, SETTLED)
+const settledIntervals: SettledFile = {
+  file: SETTLED,
+  derived: participantsFile,
+  held: (checkpoint) => intervalsOf(checkpoint.participants.roster)
+}
 
 const quiet = Logger.minimumLogLevel(LogLevel.Error)
 
@@ -55,34 +65,10 @@ describe("the settled intervals of a recorder", () => {
       assert.strictEqual(checkpoint.intervals.bytes, bytes)
     }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
 
-  it.live("a restart continues from it: cut back to the checkpoint, or rebuilt from the logs without one", () =>
-    Effect.gen(function*() {
-      const want = expected(items.all)
-      for (const damage of ["a line after the checkpoint", "no checkpoint"] as const) {
-        const folder = yield* recordAcrossRestart(items, SETTLED, damage)
-        assert.strictEqual(participantsFile(folder), want.file, damage)
-        const checkpoint = json(path.join(folder, "checkpoint.json"))
-        assert.strictEqual(settledLines(folder).length + intervalsOf(checkpoint.participants.roster), want.intervals)
-      }
-    }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
-
-  it.live("writes of it that fail are tried again; participants.json waits for them and ends complete", () => {
-    // the disk fails the file's writes until half the meeting is in (a retry waits a second: the last flush's
-    // write is the one that gets through)
-    const disk = FailingFileSystem.writesFailingUntilStopped(SETTLED)
-    const half = Math.floor(items.all.length / 2)
-    return Effect.gen(function*() {
-      const want = expected(items.all)
-      const dir = tempDir()
-      yield* paced(items.key, items.all, dir, (index) => {
-        if (index >= half) disk.stop()
-      })
-      const folder = path.join(dir, BOT)
-      assert.isAbove(disk.failures(), 0, "a write of the settled intervals failed")
-      assert.strictEqual(participantsFile(folder), want.file)
-      const checkpoint = json(path.join(folder, "checkpoint.json"))
-      assert.strictEqual(settledLines(folder).length + intervalsOf(checkpoint.participants.roster), want.intervals)
-      assert.isAbove(json(path.join(folder, "session.json")).recorder.writeFailures, 0)
-    }).pipe(Effect.provide(disk.layer), Effect.provide(quiet))
-  })
+  const want = () => {
+    const { file, intervals } = expected(items.all)
+    return { derived: file, total: intervals }
+  }
+  itContinuesAcrossRestarts(items, settledIntervals, want)
+  itRetriesFailedWrites(items, settledIntervals, "participants.json", want)
 })

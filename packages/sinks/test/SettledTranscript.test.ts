@@ -14,8 +14,17 @@ import * as SettledTranscript from "../src/internal/settledTranscript.js"
 import * as Participants from "../src/Participants.js"
 import * as SessionSummary from "../src/SessionSummary.js"
 import * as Transcript from "../src/Transcript.js"
-import * as FailingFileSystem from "./failingFileSystem.js"
-import { BOT, json, linesOf, paced, recordAcrossRestart, recordPacedWhole, sessionItems, tempDir } from "./recording.js"
+import {
+  assertSettled,
+  BOT,
+  itContinuesAcrossRestarts,
+  json,
+  recordPacedWhole,
+  recordWithFailingWrites,
+  sessionItems,
+  type SettledFile,
+  tempDir
+} from "./recording.js"
 
 const SETTLED = "transcript.settled.jsonl"
 const TRANSCRIPT_FILES = ["transcript.json", "transcript.txt", "transcript.srt", "transcript.vtt"] as const
@@ -33,7 +42,11 @@ const expected = (events: ReadonlyArray<SessionEvent.SessionEvent>) => {
 const transcriptFiles = (folder: string) =>
   TRANSCRIPT_FILES.map((name) => fs.readFileSync(path.join(folder, name), "utf8"))
 
-const settledLines = (folder: string) => linesOf(folder, SETTLED)
+const settledFinals: SettledFile = {
+  file: SETTLED,
+  derived: transcriptFiles,
+  held: (checkpoint) => checkpoint.transcript.finals.length
+}
 
 const quiet = Logger.minimumLogLevel(LogLevel.Error)
 
@@ -51,44 +64,27 @@ describe("the settled transcript of a recorder", () => {
       assert.strictEqual(checkpoint.settled.bytes, bytes)
     }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
 
-  it.live("a restart continues from it: cut back to the checkpoint, or rebuilt from the logs without one", () =>
+  itContinuesAcrossRestarts(items, settledFinals, () => {
+    const { files, finals } = expected(items.all)
+    return { derived: files, total: finals }
+  })
+
+  it.live("writes of it that fail are tried again; the transcript files wait for them and end complete", () =>
     Effect.gen(function*() {
       const want = expected(items.all)
-      for (const damage of ["a line after the checkpoint", "no checkpoint"] as const) {
-        const folder = yield* recordAcrossRestart(items, SETTLED, damage)
-        assert.deepStrictEqual(transcriptFiles(folder), want.files, damage)
-        const checkpoint = json(path.join(folder, "checkpoint.json"))
-        assert.strictEqual(settledLines(folder).length + checkpoint.transcript.finals.length, want.finals, damage)
-      }
-    }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
-
-  it.live("writes of it that fail are tried again; the transcript files wait for them and end complete", () => {
-    // the disk fails the file's writes until half the meeting is in (a retry waits a second: the last flush's
-    // write is the one that gets through)
-    const disk = FailingFileSystem.writesFailingUntilStopped(SETTLED)
-    const half = Math.floor(items.all.length / 2)
-    return Effect.gen(function*() {
-      const want = expected(items.all)
-      const dir = tempDir()
-      const folder = path.join(dir, BOT)
       // what transcript.json held while the writes failed: never one missing the finals that could not be written
       let whileFailing: ReadonlyArray<string> = []
-      yield* paced(items.key, items.all, dir, (index) => {
-        if (index !== half) return
+      const { failures, folder } = yield* recordWithFailingWrites(items, SETTLED, (folder) => {
         const file = path.join(folder, "transcript.json")
         if (fs.existsSync(file)) whileFailing = json(file).utterances.map((u: Transcript.Utterance) => u.id)
-        disk.stop()
       })
       // (an earlier, complete transcript: the first finals of the meeting, as many as there were then)
       const ids = items.all.reduce(Transcript.reduce, Transcript.empty).finals.map((u) => u.id)
       assert.deepStrictEqual(whileFailing, ids.slice(0, whileFailing.length))
-      assert.isAbove(disk.failures(), 0, "a write of the settled finals failed")
-      assert.deepStrictEqual(transcriptFiles(folder), want.files)
-      const checkpoint = json(path.join(folder, "checkpoint.json"))
-      assert.strictEqual(settledLines(folder).length + checkpoint.transcript.finals.length, want.finals)
+      assert.isAbove(failures, 0, "a write of the settled finals failed")
+      assertSettled(folder, settledFinals, { derived: want.files, total: want.finals })
       assert.isAbove(json(path.join(folder, "session.json")).recorder.writeFailures, 0)
-    }).pipe(Effect.provide(disk.layer), Effect.provide(quiet))
-  })
+    }).pipe(Effect.provide(quiet)))
 
   it.effect("a restart reads it back cut to what the checkpoint counted, and refuses one shorter or unreadable", () =>
     Effect.gen(function*() {

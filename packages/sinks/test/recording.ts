@@ -1,8 +1,11 @@
 // Shared by the recorder tests: record tapes into temporary folders and read the results back.
-import { Decoder, EventSource, SampleMeeting, SessionEvent, SessionKey, Tape } from "@callstream/core"
+import { Decoder, EventSource, Fixtures, SampleMeeting, SessionEvent, SessionKey, Tape } from "@callstream/core"
 import { NodeContext } from "@effect/platform-node"
+import { assert, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Stream from "effect/Stream"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -10,6 +13,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as SessionRecorder from "../src/SessionRecorder.js"
+import * as FailingFileSystem from "./failingFileSystem.js"
 import { readWav } from "./helpers.js"
 
 export const BOT = "5f0c2a7e-4a51-4d0b-9c8e-6a3f1d2b9e10"
@@ -166,3 +170,117 @@ export const recordAcrossRestart = (
     yield* paced(items.key, [items.start, ...messages.slice(half), items.end], dir)
     return folder
   })
+
+/**
+ * Records all of a session's messages paced (see {@link paced}) into a new folder on a disk that fails every write
+ * of the settled file `settled` until half the messages are in (a retry waits a second: the last flush's write is
+ * the one that gets through); `atHalf` sees the folder then. The folder, and how many writes failed.
+ */
+export const recordWithFailingWrites = (
+  items: ReturnType<typeof sessionItems>,
+  settled: string,
+  atHalf: (folder: string) => void = () => {}
+) => {
+  const disk = FailingFileSystem.writesFailingUntilStopped(settled)
+  const half = Math.floor(items.all.length / 2)
+  return Effect.gen(function*() {
+    const dir = tempDir()
+    const folder = path.join(dir, BOT)
+    yield* paced(items.key, items.all, dir, (index) => {
+      if (index !== half) return
+      atHalf(folder)
+      disk.stop()
+    })
+    return { folder, failures: disk.failures() }
+  }).pipe(Effect.provide(disk.layer))
+}
+
+/** What the tests of a settled file look at in a folder. */
+export interface SettledFile {
+  /** The file's name. */
+  readonly file: string
+  /** What the derived files rendered from it and from the state hold, as one value to compare. */
+  readonly derived: (folder: string) => unknown
+  /** How many of the file's values the checkpoint's state holds in memory. */
+  readonly held: (checkpoint: any) => number
+}
+
+/**
+ * The folder's derived files are what a recording that kept everything in memory renders (`want.derived`), and the
+ * settled file and the checkpoint's state hold `want.total` values together.
+ */
+export const assertSettled = (
+  folder: string,
+  settled: SettledFile,
+  want: { readonly derived: unknown; readonly total: number },
+  label?: string
+): void => {
+  assert.deepStrictEqual(settled.derived(folder), want.derived, label)
+  const checkpoint = json(path.join(folder, "checkpoint.json"))
+  assert.strictEqual(linesOf(folder, settled.file).length + settled.held(checkpoint), want.total, label)
+}
+
+const quiet = Logger.minimumLogLevel(LogLevel.Error)
+
+/**
+ * The test that a restart continues a settled file: recorded across a restart each way (see
+ * {@link recordAcrossRestart}), each folder as {@link assertSettled} wants it.
+ */
+export const itContinuesAcrossRestarts = (
+  items: ReturnType<typeof sessionItems>,
+  settled: SettledFile,
+  want: () => { readonly derived: unknown; readonly total: number }
+) =>
+  it.live("a restart continues from it: cut back to the checkpoint, or rebuilt from the logs without one", () =>
+    Effect.forEach(
+      ["a line after the checkpoint", "no checkpoint"] as const,
+      (damage) =>
+        Effect.map(
+          recordAcrossRestart(items, settled.file, damage),
+          (folder) => assertSettled(folder, settled, want(), damage)
+        ),
+      { discard: true }
+    ).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
+
+/**
+ * The test that failed writes of a settled file are tried again (see {@link recordWithFailingWrites}) and that
+ * `derivedName`, rendered from it, ends complete.
+ */
+export const itRetriesFailedWrites = (
+  items: ReturnType<typeof sessionItems>,
+  settled: SettledFile,
+  derivedName: string,
+  want: () => { readonly derived: unknown; readonly total: number }
+) =>
+  it.live(`writes of it that fail are tried again; ${derivedName} waits for them and ends complete`, () =>
+    Effect.gen(function*() {
+      const { failures, folder } = yield* recordWithFailingWrites(items, settled.file)
+      assert.isAbove(failures, 0, `a write of ${settled.file} failed`)
+      assertSettled(folder, settled, want())
+      assert.isAbove(json(path.join(folder, "session.json")).recorder.writeFailures, 0)
+    }).pipe(Effect.provide(quiet)))
+
+/**
+ * `count` H.264 screenshare frames of each of `participants` as one session's messages (raw text kept), frame `i`
+ * of participant `p` at meeting time `i + p / 10`, its bytes the text `frame <id>.<i>;`.
+ */
+export const h264Frames = (
+  key: SessionKey.SessionKey,
+  participants: ReadonlyArray<SampleMeeting.SampleParticipant>,
+  count: number
+): ReadonlyArray<SessionEvent.Message> =>
+  participants.flatMap(({ participant }, p) =>
+    Array.from({ length: count }, (_, i) => {
+      const buffer = Buffer.from(`frame ${participant.id}.${i};`).toString("base64")
+      const wire = Fixtures.video({
+        botId: BOT,
+        participant,
+        at: i + p / 10,
+        format: "h264",
+        type: "screenshare",
+        buffer
+      })
+      const raw = JSON.stringify(wire)
+      return SessionEvent.message(key, Either.getOrThrow(Decoder.decodeEither(raw)), 0, { raw })
+    })
+  )

@@ -70,13 +70,7 @@ export interface Restored {
  */
 export const fresh = (session: SessionKey.SessionKey): Restored => ({
   snapshot: SessionState.empty(session),
-  offsets: {
-    tape: { bytes: 0, lines: 0 },
-    control: { bytes: 0, lines: 0 },
-    settled: noSettled,
-    intervals: noSettled,
-    chat: noSettled
-  },
+  offsets: noOffsets,
   counts: zeroCounts,
   tapeAt: 0,
   missingAudio: [],
@@ -87,6 +81,15 @@ export const fresh = (session: SessionKey.SessionKey): Restored => ({
 })
 
 const noSettled = { bytes: 0, lines: 0 }
+
+/** The offsets of a state that nothing has been written for. */
+const noOffsets: Checkpoint.Offsets = {
+  tape: noSettled,
+  control: noSettled,
+  settled: noSettled,
+  intervals: noSettled,
+  chat: noSettled
+}
 
 const zeroCounts: Checkpoint.RecorderCounts = { handlesClosed: 0, writeFailures: 0, lostBytes: 0 }
 
@@ -230,26 +233,14 @@ export const restore = (
       yield* forEachLine(tapePath, 0, () => lines++)
       start = {
         snapshot: yield* fromDerivedFiles(dir, session, onDisk),
-        offsets: {
-          tape: { bytes: tapeSize, lines },
-          control: { bytes: 0, lines: 0 },
-          settled: noSettled,
-          intervals: noSettled,
-          chat: noSettled
-        },
+        offsets: { ...noOffsets, tape: { bytes: tapeSize, lines } },
         counts: zeroCounts
       }
       from = "derived files"
     } else {
       start = {
         snapshot: SessionState.empty(session),
-        offsets: {
-          tape: { bytes: 0, lines: 0 },
-          control: { bytes: 0, lines: 0 },
-          settled: noSettled,
-          intervals: noSettled,
-          chat: noSettled
-        },
+        offsets: noOffsets,
         counts: zeroCounts
       }
       from = tapeSize > 0 || controlSize > 0 ? "logs" : "new folder"
