@@ -120,6 +120,26 @@ const recorderLoad: Record<NodeFlags.Recording, Metric.Metric.Gauge<number> | un
   "elsewhere": undefined
 }
 
+// what is told when a thread stays saturated (see `ThreadLoad.watch`), by where the recording is made
+const spellOf = (seconds: number) => `has been busy all of the last ${seconds} s`
+const mainThreadSpell = (recording: NodeFlags.Recording) => ({
+  saturated: recording === "main thread"
+    ? `The main thread, which also records (--recorder-threads 0), ${spellOf(ThreadLoad.SATURATED_FOR)}: new ` +
+      "connections wait for it (it takes in about one per turn of its event loop) and may time out, and the " +
+      "recordings fall behind. A recorder thread (the default, --recorder-threads 1) leaves the main thread free " +
+      "for connections."
+    : `The main thread ${spellOf(ThreadLoad.SATURATED_FOR)}: new connections wait for it (it takes in about one ` +
+      "per turn of its event loop) and may time out, and pings are answered late. More meetings than this want " +
+      (recording === "elsewhere" ? "another receiver." : "another machine (scale-out, --redis)."),
+  recovered: "The main thread has time to spare again."
+})
+const recorderThreadSpell = {
+  saturated: `A recorder thread ${spellOf(ThreadLoad.SATURATED_FOR)}: the recordings fall behind the meetings ` +
+    "(the WAVs lag), and the server sheds media once its memory budget is reached. More recorder threads " +
+    "(--recorder-threads) on a machine with cores to spare, or scale-out (--redis), take more.",
+  recovered: "The recorder threads have time to spare again."
+}
+
 // the status line, redrawn every second until interrupted, with the recorder's load if any
 const showStatus = (
   server: RecallServer.RecallServer["Type"],
@@ -228,7 +248,13 @@ export const run = (
     const status = terminal.hasStatus
       ? yield* Effect.forkDaemon(showStatus(server, meetings, recorderLoad[recording]))
       : undefined
-    const load = yield* Effect.forkDaemon(ThreadLoad.report(ThreadLoad.mainThreadBusy))
+    const load = yield* Effect.forkDaemon(Effect.all([
+      ThreadLoad.report(ThreadLoad.mainThreadBusy),
+      ThreadLoad.watch(ThreadLoad.mainThreadBusy, "main", mainThreadSpell(recording)),
+      recording === "threads"
+        ? ThreadLoad.watch(ThreadMessages.threadBusy, "recorder", recorderThreadSpell)
+        : Effect.never
+    ], { concurrency: "unbounded", discard: true }))
     // the fibers that show how the server is doing stop before the last lines are written
     const stopShowing = Effect.zipRight(
       Fiber.interruptAll(status === undefined ? [load] : [load, status]),
