@@ -1,11 +1,7 @@
 // A long chat: the recorder keeps its last 10 s in memory and the older messages in chat.settled.jsonl, chat.json
 // still holds every message, repeats of messages moved out are still recognized, across restarts too.
 import { SampleMeeting, type SessionEvent, type Tape } from "@callstream/core"
-import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import * as Effect from "effect/Effect"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Exports from "../src/Exports.js"
@@ -15,8 +11,8 @@ import * as Transcript from "../src/Transcript.js"
 import {
   BOT,
   itContinuesAcrossRestarts,
+  itHoldsOutOfMemory,
   itRetriesFailedWrites,
-  recordPacedWhole,
   sessionItems,
   type SettledFile
 } from "./recording.js"
@@ -42,43 +38,35 @@ for (let t = 1; t < 178; t++) {
 }
 const items = sessionItems([...meeting, ...chat].sort((a, b) => a.at - b.at))
 
-/** `chat.json` of the events, rendered from the reducer's state (nothing moved out), and its messages. */
+/** `chat.json` of the events, rendered from the reducer's state (nothing moved out), and how many messages. */
 const expected = (events: ReadonlyArray<SessionEvent.SessionEvent>) => {
   const participants = events.reduce(Participants.reduce, Participants.empty)
   const files = Exports.render({ transcript: Transcript.empty, participants, summary: SessionSummary.empty(BOT) })
-  return { messages: participants.chat.length, file: files["chat.json"] }
+  return { derived: files["chat.json"], total: participants.chat.length }
 }
 
 const chatFile = (folder: string) => fs.readFileSync(path.join(folder, "chat.json"), "utf8")
 
 const settledChat: SettledFile = {
   file: SETTLED,
+  offsets: "chat",
   derived: chatFile,
   held: (checkpoint) => checkpoint.participants.chat.length
 }
 
-const quiet = Logger.minimumLogLevel(LogLevel.Error)
-
 describe("the settled chat of a recorder", () => {
-  it.live("holds older messages out of memory; chat.json still holds every message, each once", () =>
-    Effect.gen(function*() {
-      const want = expected(items.all)
-      // every message once: the repeats were recognized
-      assert.strictEqual(want.messages, 177 + 1, "the sample's own message and one a second")
-      const { bytes, checkpoint, folder, lines: settled } = yield* recordPacedWhole(items, SETTLED)
-      assert.strictEqual(chatFile(folder), want.file)
-      // most messages left memory: the checkpoint's chat holds the rest, the file says how much of it is its
-      assert.isAbove(settled, want.messages / 2)
-      assert.strictEqual(settled + checkpoint.participants.chat.length, want.messages)
-      assert.isBelow(checkpoint.participants.chat.length, want.messages / 4)
-      assert.strictEqual(checkpoint.chat.lines, settled)
-      assert.strictEqual(checkpoint.chat.bytes, bytes)
-    }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
+  const want = () => expected(items.all)
 
-  const want = () => {
-    const { file, messages } = expected(items.all)
-    return { derived: file, total: messages }
-  }
+  it("recognizes the meeting's repeats: every message once", () => {
+    assert.strictEqual(want().total, 177 + 1, "the sample's own message and one a second")
+  })
+  itHoldsOutOfMemory(
+    "holds older messages out of memory; chat.json still holds every message, each once",
+    items,
+    settledChat,
+    want,
+    (checkpoint, total) => assert.isBelow(checkpoint.participants.chat.length, total / 4)
+  )
   itContinuesAcrossRestarts(items, settledChat, want)
   itRetriesFailedWrites(items, settledChat, "chat.json", want)
 })

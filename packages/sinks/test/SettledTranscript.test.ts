@@ -18,8 +18,8 @@ import {
   assertSettled,
   BOT,
   itContinuesAcrossRestarts,
+  itHoldsOutOfMemory,
   json,
-  recordPacedWhole,
   recordWithFailingWrites,
   sessionItems,
   type SettledFile,
@@ -36,7 +36,7 @@ const items = sessionItems(SampleMeeting.generate({ seed: 4, duration: 180, sepa
 const expected = (events: ReadonlyArray<SessionEvent.SessionEvent>) => {
   const transcript = events.reduce(Transcript.reduce, Transcript.empty)
   const files = Exports.render({ transcript, participants: Participants.empty, summary: SessionSummary.empty(BOT) })
-  return { finals: transcript.finals.length, files: TRANSCRIPT_FILES.map((name) => files[name]) }
+  return { derived: TRANSCRIPT_FILES.map((name) => files[name]), total: transcript.finals.length }
 }
 
 const transcriptFiles = (folder: string) =>
@@ -44,6 +44,7 @@ const transcriptFiles = (folder: string) =>
 
 const settledFinals: SettledFile = {
   file: SETTLED,
+  offsets: "settled",
   derived: transcriptFiles,
   held: (checkpoint) => checkpoint.transcript.finals.length
 }
@@ -51,27 +52,18 @@ const settledFinals: SettledFile = {
 const quiet = Logger.minimumLogLevel(LogLevel.Error)
 
 describe("the settled transcript of a recorder", () => {
-  it.live("holds the older finals out of memory; the transcript files still hold every final", () =>
-    Effect.gen(function*() {
-      const want = expected(items.all)
-      assert.isAbove(want.finals, 40, "a meeting with many finals")
-      const { bytes, checkpoint, folder, lines: settled } = yield* recordPacedWhole(items, SETTLED)
-      assert.deepStrictEqual(transcriptFiles(folder), want.files)
-      // most finals left memory: the checkpoint's state holds the rest, the file says how much of it is its
-      assert.isAbove(settled, want.finals / 2)
-      assert.strictEqual(settled + checkpoint.transcript.finals.length, want.finals)
-      assert.strictEqual(checkpoint.settled.lines, settled)
-      assert.strictEqual(checkpoint.settled.bytes, bytes)
-    }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
+  const want = () => expected(items.all)
 
-  itContinuesAcrossRestarts(items, settledFinals, () => {
-    const { files, finals } = expected(items.all)
-    return { derived: files, total: finals }
-  })
+  itHoldsOutOfMemory(
+    "holds the older finals out of memory; the transcript files still hold every final",
+    items,
+    settledFinals,
+    want
+  )
+  itContinuesAcrossRestarts(items, settledFinals, want)
 
   it.live("writes of it that fail are tried again; the transcript files wait for them and end complete", () =>
     Effect.gen(function*() {
-      const want = expected(items.all)
       // what transcript.json held while the writes failed: never one missing the finals that could not be written
       let whileFailing: ReadonlyArray<string> = []
       const { failures, folder } = yield* recordWithFailingWrites(items, SETTLED, (folder) => {
@@ -82,14 +74,14 @@ describe("the settled transcript of a recorder", () => {
       const ids = items.all.reduce(Transcript.reduce, Transcript.empty).finals.map((u) => u.id)
       assert.deepStrictEqual(whileFailing, ids.slice(0, whileFailing.length))
       assert.isAbove(failures, 0, "a write of the settled finals failed")
-      assertSettled(folder, settledFinals, { derived: want.files, total: want.finals })
+      assertSettled(folder, settledFinals, want())
       assert.isAbove(json(path.join(folder, "session.json")).recorder.writeFailures, 0)
     }).pipe(Effect.provide(quiet)))
 
   it.effect("a restart reads it back cut to what the checkpoint counted, and refuses one shorter or unreadable", () =>
     Effect.gen(function*() {
       const file = path.join(tempDir(), SETTLED)
-      const finals = expected(items.all).finals
+      const finals = want().total
       assert.isAbove(finals, 2)
       const transcript = items.all.reduce(Transcript.reduce, Transcript.empty)
       const lines = transcript.finals.slice(0, 3).map(SettledTranscript.line)

@@ -199,6 +199,8 @@ export const recordWithFailingWrites = (
 export interface SettledFile {
   /** The file's name. */
   readonly file: string
+  /** Where the checkpoint says how much of the file belongs to its state. */
+  readonly offsets: "settled" | "intervals" | "chat"
   /** What the derived files rendered from it and from the state hold, as one value to compare. */
   readonly derived: (folder: string) => unknown
   /** How many of the file's values the checkpoint's state holds in memory. */
@@ -221,6 +223,32 @@ export const assertSettled = (
 }
 
 const quiet = Logger.minimumLogLevel(LogLevel.Error)
+
+/**
+ * The test that a paced recording moves most values out of memory into the settled file while the derived files
+ * still hold every one: the settled file and the checkpoint's state hold `want().total` together, most of them in
+ * the file, and the checkpoint counts the file's lines and bytes. `more` checks what else the checkpoint should say.
+ */
+export const itHoldsOutOfMemory = (
+  name: string,
+  items: ReturnType<typeof sessionItems>,
+  settled: SettledFile,
+  want: () => { readonly derived: unknown; readonly total: number },
+  more: (checkpoint: any, total: number) => void = () => {}
+) =>
+  it.live(name, () =>
+    Effect.gen(function*() {
+      const { derived, total } = want()
+      assert.isAbove(total, 40, "a meeting with many values to move out")
+      const { bytes, checkpoint, folder, lines } = yield* recordPacedWhole(items, settled.file)
+      assert.deepStrictEqual(settled.derived(folder), derived)
+      // most values left memory: the checkpoint's state holds the rest, the file says how much of it is its
+      assert.isAbove(lines, total / 2)
+      assert.strictEqual(lines + settled.held(checkpoint), total)
+      assert.strictEqual(checkpoint[settled.offsets].lines, lines)
+      assert.strictEqual(checkpoint[settled.offsets].bytes, bytes)
+      more(checkpoint, total)
+    }).pipe(Effect.provide(NodeContext.layer), Effect.provide(quiet)))
 
 /**
  * The test that a restart continues a settled file: recorded across a restart each way (see
