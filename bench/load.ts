@@ -12,6 +12,7 @@
  *   npm run bench:load                                    # 250 / 500 / 1,000 / 2,000 bots, 20 s each
  *   npm run bench:load -- --levels 50 --duration 10       # a quick look
  *   npm run bench:load -- --soak                          # 500 bots for 10 minutes against (a)
+ *   npm run bench:load -- --levels 1000 --rounds 3        # each server three times, in turn: medians and ranges
  *   npm run bench:load -- --help
  *
  * Per level and server it reports connections accepted, messages sent against received or recorded (for `serve`,
@@ -19,7 +20,9 @@
  * `/proc`, the ping round trip a sample of bots sees, how far the audio on disk lags the audio sent, the CPU
  * ratio to the bare server, and for `serve` how busy its main thread and its recorder thread were (its own
  * `/metrics`, scraped every second: a recorder thread near 100% is one that cannot keep up). The Markdown section
- * is printed and appended to BENCHMARKS.md. Linux only (`/proc`); traffic stays on 127.0.0.1; every phase has a
+ * is printed and appended to BENCHMARKS.md. On a shared machine one run of a server can differ from the next by more
+ * than a change under test (RSS by 50 MB or more at 1,000 bots): `--rounds` repeats each level, the servers in turn,
+ * and reports the median and the range over the rounds. Linux only (`/proc`); traffic stays on 127.0.0.1; every phase has a
  * deadline, so a run ends by itself.
  */
 import * as Fs from "node:fs/promises"
@@ -53,20 +56,23 @@ const run = async (options: Options) => {
   const measurements: Array<Measurement> = []
   const failures: Array<string> = []
   for (const bots of options.levels) {
-    for (const id of options.targets) {
-      const target = targets.find((t) => t.id === id)!
-      console.error(`${bots} bots against (${target.letter}) ${target.id}...`)
-      const began = Date.now()
-      try {
-        const m = await measure(target, bots, options, programs)
-        progress(m, Date.now() - began)
-        measurements.push(m)
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error)
-        console.error(`  failed: ${message}`)
-        failures.push(`(${target.letter}) ${target.id} at ${bots} bots: ${message.split("\n")[0]}`)
+    for (let round = 1; round <= options.rounds; round++) {
+      for (const id of options.targets) {
+        const target = targets.find((t) => t.id === id)!
+        const of = options.rounds === 1 ? "" : ` (round ${round} of ${options.rounds})`
+        console.error(`${bots} bots against (${target.letter}) ${target.id}${of}...`)
+        const began = Date.now()
+        try {
+          const m = await measure(target, bots, round, options, programs)
+          progress(m, Date.now() - began)
+          measurements.push(m)
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error)
+          console.error(`  failed: ${message}`)
+          failures.push(`(${target.letter}) ${target.id} at ${bots} bots${of}: ${message.split("\n")[0]}`)
+        }
+        await new Promise((resolve) => setTimeout(resolve, PAUSE_MS))
       }
-      await new Promise((resolve) => setTimeout(resolve, PAUSE_MS))
     }
   }
   const args = process.argv.slice(2).map(shellQuoted)

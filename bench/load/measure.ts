@@ -44,6 +44,8 @@ export interface Point {
 export interface Measurement {
   readonly target: Target
   readonly bots: number
+  /** Which of the `--rounds` this run was (from 1). */
+  readonly round: number
   readonly accepted: number
   /** Failed handshakes by reason ("timeout", "http 503", "ECONNRESET"...). */
   readonly failures: Readonly<Record<string, number>>
@@ -222,10 +224,11 @@ const fileCreateMs = async (dir: string, count = 500): Promise<number> => {
   }
 }
 
-/** Runs `target` under `bots` bots. */
+/** Runs `target` under `bots` bots, as run `round` of the level. */
 export const measure = async (
   target: Target,
   bots: number,
+  round: number,
   options: Options,
   programs: Programs
 ): Promise<Measurement> => {
@@ -336,6 +339,7 @@ export const measure = async (
     return {
       target,
       bots,
+      round,
       accepted: opened.length,
       failures: tally(played.bots.flatMap((b) => (b.failure === null ? [] : [b.failure]))),
       dropped: tally(played.bots.flatMap((b) => (b.droppedWith === null ? [] : [String(b.droppedWith)]))),

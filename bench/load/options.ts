@@ -11,6 +11,8 @@ export interface Options {
   /** Seconds over which connections open. */
   readonly rampSeconds: number
   readonly targets: ReadonlyArray<string>
+  /** Runs of every level and target, interleaved (see {@link usage}). */
+  readonly rounds: number
   readonly soak: boolean
   /** Soak only: seconds per row of the table over time. */
   readonly sampleSeconds: number
@@ -49,6 +51,9 @@ export const usage = `npm run bench:load -- [flags]
   --duration 20                seconds every bot sends after the ramp
   --ramp 5                     seconds over which connections open
   --targets serve,library,bare,bare-recorder,scale-out   (or a,b,c,d,e; scale-out needs redis-server)
+  --rounds 1                   run every level this many times, the targets in turn each round (a b c, a b c:
+                               every target sees the same stretch of the machine's load); the report adds each
+                               level's median and range over the rounds
   --soak                       one long run against serve: 500 bots for 600 s unless --levels/--duration say
                                otherwise, CPU and RSS over time
   --sample 30                  soak: seconds per row of the table over time (default: 20 rows)
@@ -98,6 +103,7 @@ export const parse = (argv: ReadonlyArray<string>): Options => {
     "duration",
     "ramp",
     "targets",
+    "rounds",
     "soak",
     "sample",
     "handshake-timeout",
@@ -143,6 +149,7 @@ export const parse = (argv: ReadonlyArray<string>): Options => {
     durationSeconds,
     rampSeconds: text("ramp") === undefined ? 5 : positive("--ramp", text("ramp")),
     targets: targets.map((t) => t.id).filter((id) => chosen.includes(id)),
+    rounds: text("rounds") === undefined ? 1 : Math.round(positive("--rounds", text("rounds"))),
     soak,
     sampleSeconds: text("sample") === undefined
       ? Math.max(5, Math.round(durationSeconds / 20))

@@ -45,8 +45,12 @@ const lost = (m: Measurement): string => {
   return parts.join(", ")
 }
 
+/** The baseline's run beside `m`: the same level, the same round. */
+const baseOf = (m: Measurement, all: ReadonlyArray<Measurement>): Measurement | undefined =>
+  all.find((b) => b.target.id === BASELINE && b.bots === m.bots && b.round === m.round)
+
 const ratio = (m: Measurement, all: ReadonlyArray<Measurement>): string => {
-  const base = all.find((b) => b.target.id === BASELINE && b.bots === m.bots)
+  const base = baseOf(m, all)
   if (base === undefined || m.target.id === BASELINE || !(base.cpu.median > 0)) return "-"
   const times = `${(m.cpu.median / base.cpu.median).toFixed(1)}x`
   // a server that took fewer bots than the baseline carried less load: say so next to the ratio
@@ -57,8 +61,12 @@ const MAIN_HEADER = "| bots | server | connections | sent | received / recorded 
   "CPU vs bare | RSS median / max | ping p50 / p99 | WAV lag p50 / max |\n" +
   "| ---: | --- | --- | ---: | ---: | --- | --- | ---: | --- | --- | --- |"
 
-const mainRow = (m: Measurement, all: ReadonlyArray<Measurement>) =>
-  `| ${int(m.bots)} | (${m.target.letter}) ${m.target.label} | ${connections(m)} | ${int(m.sent)} | ${
+/** The level, and the round when there are several. */
+const botsCell = (m: Measurement, options: Options) =>
+  options.rounds === 1 ? int(m.bots) : `${int(m.bots)} (round ${m.round})`
+
+const mainRow = (m: Measurement, all: ReadonlyArray<Measurement>, options: Options) =>
+  `| ${botsCell(m, options)} | (${m.target.letter}) ${m.target.label} | ${connections(m)} | ${int(m.sent)} | ${
     m.received === null ? "?" : `${int(m.received)}${m.stopped.clean ? "" : " (killed)"}`
   } | ${lost(m)} | ${pair(m.cpu, pct)} | ${ratio(m, all)} | ${pair(m.rss, mb)} | ${ms(m.ping.p50)} / ${
     ms(m.ping.p99)
@@ -87,8 +95,8 @@ const creates = (measurements: ReadonlyArray<Measurement>): string => {
 const generatorNote = (m: Measurement) =>
   m.generatorCpu.median >= 90 ? " **saturated**" : m.lateness.p99 > 100 ? " **behind schedule**" : ""
 
-const sideRow = (m: Measurement) =>
-  `| ${int(m.bots)} | (${m.target.letter}) | ${pair(m.generatorCpu, pct)}${generatorNote(m)} | ${
+const sideRow = (m: Measurement, options: Options) =>
+  `| ${botsCell(m, options)} | (${m.target.letter}) | ${pair(m.generatorCpu, pct)}${generatorNote(m)} | ${
     ms(m.lateness.p99)
   } / ${ms(m.lateness.max)} | ${pct(m.harnessCpu)} | ${pct(m.others)} | ${createMs(m.fileCreateMs)} | ${
     ms(m.handshake.p50)
@@ -101,6 +109,58 @@ const threadsBusy = (m: Measurement): string =>
   m.threads === null
     ? "-"
     : `${pct(100 * m.threads.main)} / ${m.threads.recorder === null ? "-" : pct(100 * m.threads.recorder)}`
+
+/** `median (lo-hi)` of the values, each formatted; `-` for none. */
+const ranged = (values: ReadonlyArray<number>, format: (n: number) => string): string => {
+  const known = values.filter((v) => !Number.isNaN(v))
+  if (known.length === 0) return "-"
+  const lo = format(Math.min(...known))
+  const hi = format(Math.max(...known))
+  return `${format(median(known))} (${lo === hi ? lo : `${lo} to ${hi}`})`
+}
+
+const OVER_ROUNDS_HEADER =
+  "| bots | server | runs | connections, fewest | lost, all runs | CPU median | CPU vs bare | " +
+  "RSS median | ping p99 | WAV lag p50 |\n" +
+  "| ---: | --- | ---: | ---: | ---: | --- | --- | --- | --- | --- |"
+
+/**
+ * Per level and target, over the rounds: the median of the runs' figures and their range. The ratio to bare is taken
+ * per round (each run against the bare server's run of the same round), then summed up the same way.
+ */
+const overRounds = (measurements: ReadonlyArray<Measurement>, options: Options): string => {
+  const rows: Array<string> = []
+  for (const bots of options.levels) {
+    for (const id of options.targets) {
+      const runs = measurements.filter((m) => m.bots === bots && m.target.id === id)
+      if (runs.length === 0) continue
+      const target = runs[0]!.target
+      const ratios = runs.flatMap((m) => {
+        const base = baseOf(m, measurements)
+        return base === undefined || m === base || !(base.cpu.median > 0) ? [] : [m.cpu.median / base.cpu.median]
+      })
+      const lost = runs.every((m) => m.received !== null)
+        ? int(runs.reduce((n, m) => n + m.sent - m.received!, 0))
+        : "?"
+      rows.push(
+        `| ${int(bots)} | (${target.letter}) ${target.label} | ${runs.length} | ${
+          int(Math.min(...runs.map((m) => m.accepted)))
+        } / ${int(bots)} | ${lost} | ${ranged(runs.map((m) => m.cpu.median), pct)} | ${
+          ratios.length === 0 ? "-" : ranged(ratios, (r) => `${r.toFixed(1)}x`)
+        } | ${ranged(runs.map((m) => m.rss.median), mb)} | ${ranged(runs.map((m) => m.ping.p99), ms)} | ${
+          ranged(runs.map((m) => m.lag?.median ?? NaN), seconds)
+        } |`
+      )
+    }
+  }
+  return [
+    `Over the ${options.rounds} rounds (each level's servers ran in turn, round after round): the median of the ` +
+    `runs' figures, and their range.`,
+    "",
+    OVER_ROUNDS_HEADER,
+    ...rows
+  ].join("\n")
+}
 
 const SPARKS = "▁▂▃▄▅▆▇█"
 const sparkline = (values: ReadonlyArray<number>): string => {
@@ -201,8 +261,9 @@ export const render = (
   if (options.soak) {
     for (const m of measurements) lines.push(soakSummary(m, options), "")
   }
-  lines.push(MAIN_HEADER, ...measurements.map((m) => mainRow(m, measurements)), "")
-  lines.push("Load generator and stop:", "", SIDE_HEADER, ...measurements.map(sideRow), "")
+  lines.push(MAIN_HEADER, ...measurements.map((m) => mainRow(m, measurements, options)), "")
+  if (options.rounds > 1) lines.push(overRounds(measurements, options), "")
+  lines.push("Load generator and stop:", "", SIDE_HEADER, ...measurements.map((m) => sideRow(m, options)), "")
   if (context.failures.length > 0) lines.push("Not measured:", "", ...context.failures.map((f) => `- ${f}`), "")
   return lines.join("\n")
 }
