@@ -22,8 +22,8 @@
  * `/metrics`, scraped every second: a recorder thread near 100% is one that cannot keep up). The Markdown section
  * is printed and appended to BENCHMARKS.md. On a shared machine one run of a server can differ from the next by more
  * than a change under test (RSS by 50 MB or more at 1,000 bots): `--rounds` repeats each level, the servers in turn,
- * and reports the median and the range over the rounds. Linux only (`/proc`); traffic stays on 127.0.0.1; every phase has a
- * deadline, so a run ends by itself.
+ * and reports the median and the range over the rounds. Linux only (`/proc`); traffic stays on 127.0.0.1; every
+ * phase has a deadline, so a run ends by itself.
  */
 import * as Fs from "node:fs/promises"
 import * as Code from "./load/code.js"

@@ -110,7 +110,7 @@ const threadsBusy = (m: Measurement): string =>
     ? "-"
     : `${pct(100 * m.threads.main)} / ${m.threads.recorder === null ? "-" : pct(100 * m.threads.recorder)}`
 
-/** `median (lo-hi)` of the values, each formatted; `-` for none. */
+/** `median (lowest to highest)` of the values, each formatted (one value when they are all the same); `-` for none. */
 const ranged = (values: ReadonlyArray<number>, format: (n: number) => string): string => {
   const known = values.filter((v) => !Number.isNaN(v))
   if (known.length === 0) return "-"
