@@ -62,8 +62,9 @@
  * applied: the session's files are finished as when the source ends, and the recorder that continues them finds
  * the meeting as it was.
  * H.264 streams are plain appends, so the checkpoint counts each stream's bytes, and a restart cuts a stream back
- * to them plus the frames it replays: a frame that reached its stream but not the tape (a kill between the two) is
- * removed, and written once when it is delivered again.
+ * to them plus the frames it replays, less the bytes the control log says were given up since (a disk that refused
+ * them for too long): a frame that reached its stream but not the tape (a kill between the two) is removed, and
+ * written once when it is delivered again.
  *
  * **Bounds.** At most `maxOpenFiles` (default 64) track files (WAV and H.264) are open per session; past it the least
  * recently used one is closed, and opened again when needed (logged once per session, counted in session.json's

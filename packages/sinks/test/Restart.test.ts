@@ -8,6 +8,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as SessionRecorder from "../src/SessionRecorder.js"
+import * as FailingFileSystem from "./failingFileSystem.js"
 import {
   BOT,
   h264Frames,
@@ -320,4 +321,78 @@ describe("H.264 streams across a restart", () => {
         sameAsOneShot(folder, path.join(dir, "once", BOT))
       }
     }).pipe(Effect.provide(NodeContext.layer)))
+})
+
+describe("H.264 bytes given up", () => {
+  it.live("are counted out when a restart cuts a stream back, so a frame a kill left in it is still written once", () => {
+    const meeting = sample()
+    const items = sessionItems(meeting.entries)
+    const key = items.key
+    // frames of 64 KiB; five that the disk refuses (a write holding any of them fails): the recorder keeps a
+    // stream's unwritten bytes up to 256 KiB, so the fifth makes it give them up
+    const BAD = [10, 11, 12, 13, 14]
+    const h264 = h264Frames(
+      key,
+      meeting.participants.slice(0, 1),
+      40,
+      (id, i) => `frame ${id}.${i}${BAD.includes(i) ? " refused" : ""};`.padEnd(64 * 1024, ".")
+    )
+    const interleaved = [...items.messages]
+    h264.forEach((item, i) => interleaved.splice(Math.floor((i * interleaved.length) / h264.length) + i, 0, item))
+    const position = (i: number) => String(i).padStart(8, "0")
+    const messages = interleaved.map((message, i) => ({ ...message, position: position(i + 1) }))
+    const start = new SessionEvent.SessionStarted({ ...items.start, position: position(0) })
+    const end = new SessionEvent.SessionEnded({ ...items.end, position: position(messages.length + 1) })
+    const indexOf = (frame: number) => interleaved.indexOf(h264[frame]!)
+    // the first run ends before frame 30, which a kill then leaves in the stream but not on the tape
+    const cut = indexOf(30)
+    const dir = tempDir()
+    const folder = path.join(dir, BOT)
+    const stream = path.join(folder, "video", "participant-100", "screenshare.h264")
+    const checkpoint = path.join(folder, "checkpoint.json")
+    // the first checkpoint that counts bytes the stream does not hold (refused ones, waiting) is the last one
+    // written: as if the process were killed before the next
+    let stale: number | undefined
+    const failing: FailingFileSystem.Failing = (operation, file, bytes) => {
+      if (operation === "write" && file === stream) return bytes !== undefined && Buffer.from(bytes).includes("refused")
+      if (operation !== "rename" || file !== checkpoint) return false
+      if (stale !== undefined) return true
+      const counted = Object.values((json(`${file}.partial`).streams ?? {}) as Record<string, number>)[0] ?? 0
+      if (fs.existsSync(stream) && counted > fs.statSync(stream).size) stale = counted
+      return false
+    }
+    // events in small chunks; after the fourth refused frame a pause, for a checkpoint while they wait
+    const paced = (events: ReadonlyArray<SessionEvent.SessionEvent>, pauseAfter: number) =>
+      SessionRecorder.recordSession({
+        key,
+        events: Stream.fromIterable(events).pipe(
+          Stream.rechunk(40),
+          Stream.chunks,
+          Stream.tap(() => Effect.sleep("5 millis")),
+          Stream.flattenChunks,
+          Stream.zipWithIndex,
+          Stream.tap(([, i]) => (i === pauseAfter ? Effect.sleep("1500 millis") : Effect.void)),
+          Stream.map(([event]) => event)
+        )
+      }, { directory: dir, flushInterval: "10 millis", exportInterval: "20 millis", checkpointInterval: "20 millis" })
+
+    return Effect.gen(function*() {
+      yield* paced([start, ...messages.slice(0, cut)], indexOf(13) + 1).pipe(
+        Effect.provide(FailingFileSystem.layer(failing))
+      )
+      assert.isDefined(stale, "a checkpoint counted refused bytes")
+      assert.isAtLeast(json(path.join(folder, "session.json")).recorder.lostBytes, 5 * 64 * 1024)
+      assert.strictEqual(json(checkpoint).streams["video/participant-100/screenshare.h264"], stale)
+      fs.appendFileSync(stream, Buffer.from((h264[30]!.event as RecallEvent.VideoEvent).data.data.buffer, "base64"))
+      yield* paced([...messages.slice(cut), end], -1).pipe(Effect.provide(NodeContext.layer))
+
+      const frames = fs.readFileSync(stream, "latin1").split(";").map((part) => part.replace(/^\.*/, ""))
+        .filter((part) => part !== "").map((part) => Number(part.split(" ")[1]!.split(".")[1]))
+      assert.deepStrictEqual(frames, [...frames].sort((a, b) => a - b), "in order")
+      assert.strictEqual(new Set(frames).size, frames.length, "each frame once")
+      assert.deepStrictEqual(frames.slice(0, 10), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+      assert.deepStrictEqual(frames.slice(-10), [30, 31, 32, 33, 34, 35, 36, 37, 38, 39])
+      assert.isFalse(frames.some((frame) => BAD.includes(frame)), "the refused frames were given up")
+    })
+  })
 })

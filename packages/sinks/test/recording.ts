@@ -290,16 +290,17 @@ export const itRetriesFailedWrites = (
 
 /**
  * `count` H.264 screenshare frames of each of `participants` as one session's messages (raw text kept), frame `i`
- * of participant `p` at meeting time `i + p / 10`, its bytes the text `frame <id>.<i>;`.
+ * of participant `p` at meeting time `i + p / 10`, its bytes the text `text(id, i)` (default `frame <id>.<i>;`).
  */
 export const h264Frames = (
   key: SessionKey.SessionKey,
   participants: ReadonlyArray<SampleMeeting.SampleParticipant>,
-  count: number
+  count: number,
+  text: (participantId: number | null, i: number) => string = (id, i) => `frame ${id}.${i};`
 ): ReadonlyArray<SessionEvent.Message> =>
   participants.flatMap(({ participant }, p) =>
     Array.from({ length: count }, (_, i) => {
-      const buffer = Buffer.from(`frame ${participant.id}.${i};`).toString("base64")
+      const buffer = Buffer.from(text(participant.id, i)).toString("base64")
       const wire = Fixtures.video({
         botId: BOT,
         participant,

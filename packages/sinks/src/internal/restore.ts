@@ -248,11 +248,18 @@ export const restore = (
 
     // the control events after the start, in order, each with the number of tape lines before it
     const controls: Array<{ readonly after: number; readonly event: SessionEvent.ControlEvent }> = []
+    // bytes of each H.264 stream given up since the start: the stream lacks them
+    const givenUp = new Map<string, number>()
     let controlLines = start.offsets.control.lines
     yield* forEachLine(controlPath, start.offsets.control.bytes, (line) => {
       controlLines++
       const parsed = ControlLog.parse(line)
-      if (Either.isRight(parsed)) controls.push(parsed.right)
+      if (Either.isLeft(parsed)) return
+      if ("event" in parsed.right) controls.push(parsed.right)
+      else {
+        const { bytes, file } = parsed.right.givenUp
+        givenUp.set(file, (givenUp.get(file) ?? 0) + bytes)
+      }
     })
 
     const missingAudio: Array<AudioTimeline.Write> = []
@@ -307,15 +314,16 @@ export const restore = (
     controlsUpTo(Number.POSITIVE_INFINITY)
 
     // each H.264 stream is cut back to what the state and the replayed messages hold: the bytes it held at the
-    // checkpoint (none without one: everything was replayed), then the frames replayed. A checkpoint of a version
-    // that did not count them, or a folder continued from its derived files, leaves the streams as they are
+    // checkpoint (none without one: everything was replayed), then the frames replayed, less what the recorder gave
+    // up since (those bytes never reached it). A checkpoint of a version that did not count them, or a folder
+    // continued from its derived files, leaves the streams as they are
     const held = from === "checkpoint" ? start.offsets.streams : from === "logs" ? {} : undefined
     const streams = NameRecord.empty<number>()
     let cutStreamBytes = 0
     for (const [file, size] of yield* streamSizes(dir)) {
       const expected = held === undefined
         ? size
-        : (NameRecord.get(held, file) ?? 0) + (replayedStreams.get(file) ?? 0)
+        : Math.max(0, (NameRecord.get(held, file) ?? 0) + (replayedStreams.get(file) ?? 0) - (givenUp.get(file) ?? 0))
       if (size > expected) {
         yield* fs.truncate(path.join(dir, file), expected)
         cutStreamBytes += size - expected

@@ -457,8 +457,16 @@ export const make = (
         ? attempt(stream.file, now, Effect.flatMap(openStream(stream), (file) => stream.buffer.write(file, bytes)))
         : Effect.succeed(false)
       return Effect.map(tried, (ok) => {
-        if (!ok && stream.buffer.pending > MEDIA_RETAINED_BYTES) giveUp(stream.file, stream.buffer.drop())
+        if (!ok && stream.buffer.pending > MEDIA_RETAINED_BYTES) giveUpStream(stream)
       })
+    }
+
+    // a stream's bytes given up are also recorded in the control log: the stream then holds fewer bytes than the
+    // frames applied put into it, which a restart's cut takes into account
+    const giveUpStream = (stream: StreamFile) => {
+      const bytes = stream.buffer.drop()
+      if (bytes > 0) control.append(ControlLog.formatGivenUp(tapeLines, stream.file, bytes), 1)
+      giveUp(stream.file, bytes)
     }
 
     // a frame is a file of its own; frames that cannot be written wait for the next flush, up to the bound per folder
@@ -932,7 +940,7 @@ export const make = (
               return Effect.void
             }
             for (const track of tracks.values()) giveUp(track.file, track.runs.drop() * 2)
-            for (const stream of streams.values()) giveUp(stream.file, stream.buffer.drop())
+            for (const stream of streams.values()) giveUpStream(stream)
             for (const frame of frames) giveUp(frame.folder, frame.bytes.byteLength)
             frames = []
             return Effect.zipRight(giveUpLogs, flush(scheduler.live(), true))
