@@ -7,7 +7,7 @@
  *                       errors, audio and video counts, the recorder's own counts
  * events.jsonl          the tape of raw messages (replayable)
  * control.jsonl         the control events (connections, gaps, drops, decode failures, start and end), each with
- *                       the number of tape lines before it
+ *                       the number of tape lines before it; and bytes of H.264 streams given up
  * checkpoint.json       the recorder's state and how far into both logs it goes (where a restart starts)
  * transcript.json|.txt|.srt|.vtt
  * transcript.settled.jsonl   the finals the recorder no longer holds in memory (see Memory below)
