@@ -13,6 +13,7 @@ import {
   BOT,
   h264Frames,
   json,
+  paced,
   readTape,
   readTapeSoFar,
   record,
@@ -361,30 +362,17 @@ describe("H.264 bytes given up", () => {
       if (fs.existsSync(stream) && counted > fs.statSync(stream).size) stale = counted
       return false
     }
-    // events in small chunks; after the fourth refused frame a pause, for a checkpoint while they wait
-    const paced = (events: ReadonlyArray<SessionEvent.SessionEvent>, pauseAfter: number) =>
-      SessionRecorder.recordSession({
-        key,
-        events: Stream.fromIterable(events).pipe(
-          Stream.rechunk(40),
-          Stream.chunks,
-          Stream.tap(() => Effect.sleep("5 millis")),
-          Stream.flattenChunks,
-          Stream.zipWithIndex,
-          Stream.tap(([, i]) => (i === pauseAfter ? Effect.sleep("1500 millis") : Effect.void)),
-          Stream.map(([event]) => event)
-        )
-      }, { directory: dir, flushInterval: "10 millis", exportInterval: "20 millis", checkpointInterval: "20 millis" })
-
     return Effect.gen(function*() {
-      yield* paced([start, ...messages.slice(0, cut)], indexOf(13) + 1).pipe(
+      // a pause before the fifth refused frame: a checkpoint comes while the four before it wait
+      const pause = { before: indexOf(14) + 1, millis: 1500 }
+      yield* paced(key, [start, ...messages.slice(0, cut)], dir, undefined, pause).pipe(
         Effect.provide(FailingFileSystem.layer(failing))
       )
       assert.isDefined(stale, "a checkpoint counted refused bytes")
       assert.isAtLeast(json(path.join(folder, "session.json")).recorder.lostBytes, 5 * 64 * 1024)
       assert.strictEqual(json(checkpoint).streams["video/participant-100/screenshare.h264"], stale)
       fs.appendFileSync(stream, Buffer.from((h264[30]!.event as RecallEvent.VideoEvent).data.data.buffer, "base64"))
-      yield* paced([...messages.slice(cut), end], -1).pipe(Effect.provide(NodeContext.layer))
+      yield* paced(key, [...messages.slice(cut), end], dir).pipe(Effect.provide(NodeContext.layer))
 
       const frames = fs.readFileSync(stream, "latin1").split(";").map((part) => part.replace(/^\.*/, ""))
         .filter((part) => part !== "").map((part) => Number(part.split(" ")[1]!.split(".")[1]))

@@ -102,13 +102,15 @@ export const ffprobe = (file: string, entries: string): any => {
 
 /**
  * Records one session's events in small chunks with pauses and short intervals, so that the recorder flushes (and
- * moves finals and intervals out of memory) many times; `onEvent` hears the index of each event as it goes in.
+ * moves finals and intervals out of memory) many times; `onEvent` hears the index of each event as it goes in, and
+ * `pause` holds the events back for a while before the one at its index.
  */
 export const paced = (
   key: SessionKey.SessionKey,
   events: ReadonlyArray<SessionEvent.SessionEvent>,
   directory: string,
-  onEvent: (index: number) => void = () => {}
+  onEvent: (index: number) => void = () => {},
+  pause?: { readonly before: number; readonly millis: number }
 ) =>
   SessionRecorder.recordSession({
     key,
@@ -118,6 +120,7 @@ export const paced = (
       Stream.tap(() => Effect.sleep("5 millis")),
       Stream.flattenChunks,
       Stream.zipWithIndex,
+      Stream.tap(([, index]) => (index === pause?.before ? Effect.sleep(pause.millis) : Effect.void)),
       Stream.map(([event, index]) => {
         onEvent(index)
         return event
