@@ -385,4 +385,30 @@ describe("H.264 bytes given up", () => {
       assert.isFalse(frames.some((frame) => BAD.includes(frame)), "the refused frames were given up")
     })
   })
+
+  it.live("when the session ends, are recorded in the control log, which is not given up with them", () => {
+    const meeting = sample()
+    const items = sessionItems(meeting.entries)
+    const h264 = h264Frames(items.key, meeting.participants.slice(0, 1), 5)
+    const dir = tempDir()
+    const folder = path.join(dir, BOT)
+    const stream = path.join(folder, "video", "participant-100", "screenshare.h264")
+    // the stream is never written; the session ends with its frames waiting (fewer than the recorder keeps)
+    const failing: FailingFileSystem.Failing = (operation, file) => operation === "write" && file === stream
+    return Effect.gen(function*() {
+      yield* paced(items.key, [items.start, ...h264, items.end], dir)
+      const bytes = h264.reduce(
+        (sum, frame) => sum + Buffer.from((frame.event as RecallEvent.VideoEvent).data.data.buffer, "base64").length,
+        0
+      )
+      const givenUp = fs.readFileSync(path.join(folder, "control.jsonl"), "utf8").split("\n")
+        .filter((line) => line.includes("givenUp")).map((line) => JSON.parse(line).givenUp)
+      assert.deepStrictEqual(givenUp, [{ file: "video/participant-100/screenshare.h264", bytes }])
+      const session = json(path.join(folder, "session.json"))
+      assert.strictEqual(session.recorder.lostBytes, bytes, "only the stream's bytes are lost")
+      assert.deepStrictEqual(session.errors.map((error: any) => error.source), [
+        "video/participant-100/screenshare.h264"
+      ])
+    }).pipe(Effect.provide(FailingFileSystem.layer(failing)))
+  })
 })

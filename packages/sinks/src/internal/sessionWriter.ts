@@ -940,10 +940,17 @@ export const make = (
               return Effect.void
             }
             for (const track of tracks.values()) giveUp(track.file, track.runs.drop() * 2)
-            for (const stream of streams.values()) giveUpStream(stream)
             for (const frame of frames) giveUp(frame.folder, frame.bytes.byteLength)
             frames = []
-            return Effect.zipRight(giveUpLogs, flush(scheduler.live(), true))
+            // the logs the last flush could not write are given up first: the lines that record the streams'
+            // bytes given up come after them, for the flush that follows
+            return Effect.zipRight(
+              giveUpLogs,
+              Effect.suspend(() => {
+                for (const stream of streams.values()) giveUpStream(stream)
+                return flush(scheduler.live(), true)
+              })
+            )
           }))
         )
       })
