@@ -20,6 +20,7 @@ import * as NameRecord from "./nameRecord.js"
 import * as SessionState from "./sessionState.js"
 import * as SettledChat from "./settledChat.js"
 import * as SettledIntervals from "./settledIntervals.js"
+import type * as SettledLog from "./settledLog.js"
 import * as SettledTranscript from "./settledTranscript.js"
 
 /**
@@ -81,6 +82,9 @@ export const fresh = (session: SessionKey.SessionKey): Restored => ({
 })
 
 const noSettled = { bytes: 0, lines: 0 }
+
+// the places in the checkpoint's offsets of the files a recorder moves what it no longer holds to
+type SettledPlace = "settled" | "intervals" | "chat"
 
 /** The offsets of a state that nothing has been written for. */
 const noOffsets: Checkpoint.Offsets = {
@@ -191,27 +195,25 @@ export const restore = (
     const onDisk = yield* wavSamples(path.join(dir, AUDIO))
 
     const saved = Checkpoint.read(yield* readJson(path.join(dir, Checkpoint.FILE)))
-    const settledPath = path.join(dir, SettledTranscript.FILE)
-    // the finals the checkpoint's state moved out of memory: a checkpoint without them is of no use
-    const settled = Either.isRight(saved)
-      ? yield* SettledTranscript.restore(settledPath, saved.right.offsets.settled.bytes)
-      : Either.left("no checkpoint")
-    const intervalsPath = path.join(dir, SettledIntervals.FILE)
-    const intervals = Either.isRight(saved)
-      ? yield* SettledIntervals.restore(intervalsPath, saved.right.offsets.intervals.bytes)
-      : Either.left("no checkpoint")
-    const chatPath = path.join(dir, SettledChat.FILE)
-    const chat = Either.isRight(saved)
-      ? yield* SettledChat.restore(chatPath, saved.right.offsets.chat.bytes)
-      : Either.left("no checkpoint")
+    // what the checkpoint's state moved out of memory (finals, closed intervals, chat messages), each file cut back to
+    // what the checkpoint counted: a checkpoint without all of it is of no use
+    const settledFiles: Array<string> = []
+    const restoreSettled = <A>(log: SettledLog.SettledLog<A>, place: SettledPlace) => {
+      const file = path.join(dir, log.FILE)
+      settledFiles.push(file)
+      return Either.isRight(saved)
+        ? log.restore(file, saved.right.offsets[place].bytes)
+        : Effect.succeed(Either.left("no checkpoint"))
+    }
+    const settled = yield* restoreSettled(SettledTranscript, "settled")
+    const intervals = yield* restoreSettled(SettledIntervals, "intervals")
+    const chat = yield* restoreSettled(SettledChat, "chat")
     const usable = Either.isRight(saved) && Either.isRight(settled) && Either.isRight(intervals) &&
       Either.isRight(chat) &&
       saved.right.offsets.tape.bytes <= Math.max(0, tapeSize) &&
       saved.right.offsets.control.bytes <= Math.max(0, controlSize)
     // everything is replayed into memory again (and moved out again by the recorder)
-    if (!usable && (yield* fs.exists(settledPath))) yield* fs.truncate(settledPath, 0)
-    if (!usable && (yield* fs.exists(intervalsPath))) yield* fs.truncate(intervalsPath, 0)
-    if (!usable && (yield* fs.exists(chatPath))) yield* fs.truncate(chatPath, 0)
+    for (const file of settledFiles) if (!usable && (yield* fs.exists(file))) yield* fs.truncate(file, 0)
     const legacy = !usable && controlSize === -1 && tapeSize > 0 &&
       (yield* fs.exists(path.join(dir, "session.json")).pipe(Effect.orElseSucceed(() => false)))
 

@@ -583,32 +583,46 @@ export const make = (
         // `participants.json` from the settled intervals and the roster, `chat.json` from the settled messages and
         // those held; while a settled file does not hold all it should (a write that failed), what is rendered from
         // it waits
-        let transcript = snapshot.transcript
-        if (ends.finals > 0 && TRANSCRIPT_FILES.some((name) => names.has(name))) {
-          const back = yield* readBack(SettledTranscript.read, finals.path, ends.finals)
-          if (Option.isSome(back)) transcript = Transcript.withSettled(transcript, back.value)
-          else {
-            for (const name of TRANSCRIPT_FILES) names.delete(name)
+        const withSettled = <S, A>(
+          value: S,
+          files: ReadonlyArray<Exports.FileName>,
+          read: SettledLog.SettledLog<A>["read"],
+          filePath: string,
+          end: number,
+          add: (value: S, settled: ReadonlyArray<A>) => S
+        ) =>
+          Effect.gen(function*() {
+            if (end === 0 || !files.some((name) => names.has(name))) return value
+            const back = yield* readBack(read, filePath, end)
+            if (Option.isSome(back)) return add(value, back.value)
+            for (const name of files) names.delete(name)
             complete = false
-          }
-        }
-        let participants = snapshot.participants
-        if (ends.intervals > 0 && names.has(PARTICIPANTS_FILE)) {
-          const back = yield* readBack(SettledIntervals.read, intervals.path, ends.intervals)
-          if (Option.isSome(back)) participants = Participants.withSettled(participants, back.value)
-          else {
-            names.delete(PARTICIPANTS_FILE)
-            complete = false
-          }
-        }
-        if (ends.chat > 0 && names.has(CHAT_FILE)) {
-          const back = yield* readBack(SettledChat.read, chat.path, ends.chat)
-          if (Option.isSome(back)) participants = Participants.withSettledChat(participants, back.value)
-          else {
-            names.delete(CHAT_FILE)
-            complete = false
-          }
-        }
+            return value
+          })
+        const transcript = yield* withSettled(
+          snapshot.transcript,
+          TRANSCRIPT_FILES,
+          SettledTranscript.read,
+          finals.path,
+          ends.finals,
+          Transcript.withSettled
+        )
+        const roster = yield* withSettled(
+          snapshot.participants,
+          [PARTICIPANTS_FILE],
+          SettledIntervals.read,
+          intervals.path,
+          ends.intervals,
+          Participants.withSettled
+        )
+        const participants = yield* withSettled(
+          roster,
+          [CHAT_FILE],
+          SettledChat.read,
+          chat.path,
+          ends.chat,
+          Participants.withSettledChat
+        )
         for (const [name, text] of Object.entries(Exports.renderFiles({ ...next, transcript, participants }, names))) {
           work.bytes += text.length
           const hash = digest(text)
