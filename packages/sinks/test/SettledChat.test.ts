@@ -11,6 +11,7 @@ import * as Transcript from "../src/Transcript.js"
 import {
   BOT,
   itContinuesAcrossRestarts,
+  itGivesUpWritesThatNeverSucceed,
   itHoldsOutOfMemory,
   itRetriesFailedWrites,
   sessionItems,
@@ -68,5 +69,6 @@ describe("the settled chat of a recorder", () => {
     (checkpoint, total) => assert.isBelow(checkpoint.participants.chat.length, total / 4)
   )
   itContinuesAcrossRestarts(items, settledChat, want)
+  itGivesUpWritesThatNeverSucceed(items, settledChat)
   itRetriesFailedWrites(items, settledChat, "chat.json", want)
 })

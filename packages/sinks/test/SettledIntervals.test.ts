@@ -11,6 +11,7 @@ import * as Transcript from "../src/Transcript.js"
 import {
   BOT,
   itContinuesAcrossRestarts,
+  itGivesUpWritesThatNeverSucceed,
   itHoldsOutOfMemory,
   itRetriesFailedWrites,
   sessionItems,
@@ -56,5 +57,6 @@ describe("the settled intervals of a recorder", () => {
     want
   )
   itContinuesAcrossRestarts(items, settledIntervals, want)
+  itGivesUpWritesThatNeverSucceed(items, settledIntervals)
   itRetriesFailedWrites(items, settledIntervals, "participants.json", want)
 })

@@ -18,6 +18,7 @@ import {
   assertSettled,
   BOT,
   itContinuesAcrossRestarts,
+  itGivesUpWritesThatNeverSucceed,
   itHoldsOutOfMemory,
   json,
   recordWithFailingWrites,
@@ -61,6 +62,7 @@ describe("the settled transcript of a recorder", () => {
     want
   )
   itContinuesAcrossRestarts(items, settledFinals, want)
+  itGivesUpWritesThatNeverSucceed(items, settledFinals)
 
   it.live("writes of it that fail are tried again; the transcript files wait for them and end complete", () =>
     Effect.gen(function*() {

@@ -292,6 +292,28 @@ export const itRetriesFailedWrites = (
     }).pipe(Effect.provide(quiet)))
 
 /**
+ * A settled file whose every write fails: what it could not write by the session's end is given up with the other
+ * logs' unwritten lines, counted in `session.json` (`recorder.lostBytes`, an error of the tape's).
+ */
+export const itGivesUpWritesThatNeverSucceed = (items: ReturnType<typeof sessionItems>, settled: SettledFile) =>
+  it.live(`writes of it that never succeed are given up at the end and counted`, () => {
+    const disk = FailingFileSystem.writesFailingUntilStopped(settled.file)
+    return Effect.gen(function*() {
+      const dir = tempDir()
+      yield* paced(items.key, items.all, dir)
+      assert.isAbove(disk.failures(), 0, `a write of ${settled.file} failed`)
+      const session = json(path.join(dir, BOT, "session.json"))
+      assert.isAbove(session.recorder.lostBytes, 0)
+      assert.isTrue(
+        session.errors.some((error: any) =>
+          error.source === "events.jsonl" && /lines could not be written/.test(error.message)
+        ),
+        "the unwritten lines are an error of the logs"
+      )
+    }).pipe(Effect.provide(disk.layer), Effect.provide(quiet))
+  })
+
+/**
  * `count` H.264 screenshare frames of each of `participants` as one session's messages (raw text kept), frame `i`
  * of participant `p` at meeting time `i + p / 10`, its bytes the text `text(id, i)` (default `frame <id>.<i>;`).
  */

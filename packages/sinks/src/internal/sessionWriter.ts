@@ -234,9 +234,10 @@ export const make = (
     const chat = settledLogOf(SettledChat.FILE, restored.offsets.chat)
     const settledLogs = [finals, intervals, chat]
     let lastSettleAt = 0
-    // what the logs (the tape, the control log and the settled files) hold unwritten
-    const logsPending = () =>
-      tape.pending + control.pending + finals.buffer.pending + intervals.buffer.pending + chat.buffer.pending
+    // the logs: the tape, the control log and the settled files
+    const logBuffers = [tape, control, ...settledLogs.map((log) => log.buffer)]
+    // what the logs hold unwritten
+    const logsPending = () => logBuffers.reduce((bytes, log) => bytes + log.pending, 0)
     const lineOf = lineMaker(restored.tapeAt)
     let tapeLines = restored.offsets.tape.lines
 
@@ -928,11 +929,10 @@ export const make = (
       })
 
     const giveUpLogs = Effect.suspend(() => {
-      const unwritten = tape.pendingItems + control.pendingItems + finals.buffer.pendingItems +
-        intervals.buffer.pendingItems
+      const unwritten = logBuffers.reduce((lines, log) => lines + log.pendingItems, 0)
       if (unwritten === 0) return Effect.void
       state.addError(clock.unsafeCurrentTimeMillis(), TAPE, `${unwritten} lines could not be written`)
-      giveUp(TAPE, tape.drop() + control.drop() + finals.buffer.drop() + intervals.buffer.drop())
+      giveUp(TAPE, logBuffers.reduce((bytes, log) => bytes + log.drop(), 0))
       restage(0)
       const pending = logs
       logs = []
