@@ -10,7 +10,7 @@
  */
 import { Audio, Decoder, Fixtures } from "@callstream/core"
 import { Buffer } from "node:buffer"
-import * as Zlib from "node:zlib"
+import * as PngEncode from "../../packages/core/src/internal/pngEncode.js"
 
 /** Length of the repeating part of a bot's schedule. */
 export const CYCLE_MS = 2000
@@ -99,35 +99,17 @@ const speechEndMs = 1400
 const FRAMES_PER_CYCLE = 4
 
 // a PNG of `width` x `height` RGB noise (a fixed seed): it does not compress, so its size is about its pixels'
-const noisePng = (width: number, height: number): Buffer => {
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, "latin1"), data])
-    const out = Buffer.alloc(12 + data.length)
-    out.writeUInt32BE(data.length, 0)
-    body.copy(out, 4)
-    out.writeUInt32BE(Zlib.crc32(body), 8 + data.length)
-    return out
-  }
-  const header = Buffer.alloc(13)
-  header.writeUInt32BE(width, 0)
-  header.writeUInt32BE(height, 4)
-  header.set([8, 2, 0, 0, 0], 8) // 8-bit RGB, no interlace
-  const rows = Buffer.alloc(height * (1 + width * 3))
+const noisePng = (width: number, height: number): Uint8Array => {
+  const pixels = new Uint8Array(width * height * 3)
   let seed = 12345
-  for (let i = 0; i < rows.length; i++) {
-    seed = (seed * 1103515245 + 12345) >>> 0
-    rows[i] = i % (1 + width * 3) === 0 ? 0 : seed >>> 24
+  for (let i = 0; i < pixels.length; i++) {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0
+    pixels[i] = seed >>> 24
   }
-  const signature = Buffer.from([137, 80, 78, 71, 13, 10, 26, 10])
-  return Buffer.concat([
-    signature,
-    chunk("IHDR", header),
-    chunk("IDAT", Zlib.deflateSync(rows)),
-    chunk("IEND", Buffer.alloc(0))
-  ])
+  return PngEncode.rgb(width, height, pixels)
 }
 
-const frame = noisePng(128, 84).toString("base64")
+const frame = Buffer.from(noisePng(128, 84)).toString("base64")
 
 // the webcam frame of participant `id` (each camera its own folder of frames)
 const webcam = (id: number): Template =>

@@ -48,21 +48,14 @@ const chunk = (type: string, data: Uint8Array): Buffer => {
 }
 
 /**
- * A `width` x `height` PNG filled with one RGB colour.
+ * A `width` x `height` PNG of `pixels`: 3 bytes (red, green, blue) a pixel, row after row.
  *
  * @internal
  */
-export const solidRgb = (width: number, height: number, rgb: readonly [number, number, number]): Uint8Array => {
+export const rgb = (width: number, height: number, pixels: Uint8Array): Uint8Array => {
   const stride = 1 + width * 3
   const raw = Buffer.alloc(stride * height)
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const at = y * stride + 1 + x * 3
-      raw[at] = rgb[0]
-      raw[at + 1] = rgb[1]
-      raw[at + 2] = rgb[2]
-    }
-  }
+  for (let y = 0; y < height; y++) raw.set(pixels.subarray(y * width * 3, (y + 1) * width * 3), y * stride + 1)
   const header = Buffer.alloc(13)
   header.writeUInt32BE(width, 0)
   header.writeUInt32BE(height, 4)
@@ -74,4 +67,15 @@ export const solidRgb = (width: number, height: number, rgb: readonly [number, n
     chunk("IDAT", Zlib.deflateSync(raw)),
     chunk("IEND", new Uint8Array(0))
   ])
+}
+
+/**
+ * A `width` x `height` PNG filled with one RGB colour.
+ *
+ * @internal
+ */
+export const solidRgb = (width: number, height: number, colour: readonly [number, number, number]): Uint8Array => {
+  const pixels = new Uint8Array(width * height * 3)
+  for (let at = 0; at < pixels.length; at += 3) pixels.set(colour, at)
+  return rgb(width, height, pixels)
 }
